@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef XARCH_CLI_H
+#define XARCH_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "xarch/xarch.h"
+#include "macro.h"
+
+/* Exit statuses shared by every verb. */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAIL = 1,  /* the work failed or found problems */
+        EXIT_USAGE = 2, /* bad command line */
+};
+
+/* One function per verb, each in its own cmd-<verb>.c; argv[0] is the verb name. */
+int cmd_platform(int argc, char **argv);
+int cmd_file(int argc, char **argv);
+int cmd_binfmt(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+/* Prints "xarch: <message>" on stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "xarch <verb>: <message> (see 'xarch <verb> --help')" on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports a library failure once, from the error object if there is one, else from the
+ * negative errno r; frees *err; returns EXIT_FAIL. */
+int cli_report(struct xarch_error **err, int r);
+
+/* Prints a JSON document (indented, newline-terminated) on stdout and drops the reference. */
+int cli_print_json(json_t *doc);
+
+/* getopt_long wrapper state reset, so that verbs can parse their own argv. */
+void cli_reset_getopt(void);
+
+/* True when stdout is a terminal (for human-oriented touches such as progress). */
+bool cli_stdout_is_tty(void);
+
+#endif

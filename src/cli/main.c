@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct verb {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *summary;
+};
+
+static const struct verb verbs[] = {
+        { "doctor", cmd_doctor, "what this host can run, natively or emulated, proved by probes" },
+        { "binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc" },
+        { "file", cmd_file, "what a binary really is: architecture, linkage, language" },
+        { "platform", cmd_platform, "the OCI platform model and containerd's matching rules" },
+};
+
+static void usage(FILE *out) {
+        fputs("Usage: xarch VERB [OPTIONS] [ARGS]\n"
+              "\n"
+              "Make containers run across CPU architectures.\n"
+              "\n"
+              "Verbs:\n",
+                out);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        fputs("\n"
+              "Every verb takes --help; most take --json for machine-readable output.\n"
+              "Exit status: 0 success, 1 failure or problems found, 2 usage error.\n",
+                out);
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        const char *name = argv[1];
+        if (streq(name, "--help") || streq(name, "-h") || streq(name, "help")) {
+                if (argc > 2 && !streq(name, "--help") && !streq(name, "-h")) {
+                        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                                if (streq(verbs[i].name, argv[2])) {
+                                        char *help_argv[] = { argv[2], (char *) "--help", NULL };
+                                        cli_reset_getopt();
+                                        return verbs[i].run(2, help_argv);
+                                }
+                        fprintf(stderr, "xarch: unknown verb '%s' (see 'xarch --help')\n", argv[2]);
+                        return EXIT_USAGE;
+                }
+                usage(stdout);
+                return EXIT_OK;
+        }
+        if (streq(name, "--version") || streq(name, "version")) {
+                printf("xarch %s\n", xarch_version());
+                return EXIT_OK;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name)) {
+                        cli_reset_getopt();
+                        return verbs[i].run(argc - 1, argv + 1);
+                }
+        fprintf(stderr, "xarch: unknown verb '%s' (see 'xarch --help')\n", name);
+        return EXIT_USAGE;
+}
