@@ -46,8 +46,10 @@ const struct xarch_binfmt_target *xarch_binfmt_target_for_header(const uint8_t *
 enum xarch_binfmt_flag {
         XARCH_BINFMT_FLAG_P = 1 << 0, /* preserve argv[0] */
         XARCH_BINFMT_FLAG_O = 1 << 1, /* open binary */
-        XARCH_BINFMT_FLAG_C = 1 << 2, /* credentials from the binary (setuid runs emulator as root) */
-        XARCH_BINFMT_FLAG_F = 1 << 3, /* fix binary: emulator opened at registration, works in containers */
+        /* credentials from the binary (setuid runs emulator as root) */
+        XARCH_BINFMT_FLAG_C = 1 << 2,
+        /* fix binary: emulator opened at registration, works in containers */
+        XARCH_BINFMT_FLAG_F = 1 << 3,
 };
 
 enum xarch_binfmt_kind {
@@ -79,7 +81,7 @@ struct xarch_binfmt_entry {
 /* Parses the text of an entry file (exact kernel format, fs/binfmt_misc.c entry_status()).
  * Bounded, rejects anything malformed with -EINVAL. */
 int xarch_binfmt_entry_parse(const char *name, const char *text, size_t len,
-        struct xarch_binfmt_entry *ret, struct xarch_error **err);
+                struct xarch_binfmt_entry *ret, struct xarch_error **err);
 
 /* Applies the kernel's match rule for one entry to the first bytes of a file. */
 bool xarch_binfmt_entry_matches(const struct xarch_binfmt_entry *e, const uint8_t *hdr, size_t len);
@@ -92,9 +94,9 @@ struct xarch_binfmt;
 
 struct xarch_binfmt_instance_info {
         char mount[4096];
-        bool mounted;         /* a binfmt_misc file system is mounted there */
-        bool status_enabled;  /* the instance-wide 'status' switch */
-        bool initial_userns;  /* this process is in the initial user namespace (the host's table) */
+        bool mounted;        /* a binfmt_misc file system is mounted there */
+        bool status_enabled; /* the instance-wide 'status' switch */
+        bool initial_userns; /* this process is in the initial user namespace (the host's table) */
         bool private_instance; /* a user-namespace instance that hides the host's entries */
 };
 
@@ -102,12 +104,93 @@ struct xarch_binfmt_instance_info {
 int xarch_binfmt_open(const char *mount, struct xarch_binfmt **ret, struct xarch_error **err);
 void xarch_binfmt_close(struct xarch_binfmt *b);
 int xarch_binfmt_info(struct xarch_binfmt *b, struct xarch_binfmt_instance_info *ret,
-        struct xarch_error **err);
+                struct xarch_error **err);
 
 /* Reads every entry (sorted by name) and derives kind/target/interpreter facts.
  * Free with free(). An unmounted instance yields zero entries. */
 int xarch_binfmt_list(struct xarch_binfmt *b, struct xarch_binfmt_entry **ret_entries,
-        size_t *ret_n, struct xarch_error **err);
+                size_t *ret_n, struct xarch_error **err);
+
+/* ---- Host family, emulators and registration (install/uninstall/enable/disable/export) ---- */
+
+#define XARCH_BINFMT_REGISTER_MAX 1920 /* MAX_REGISTER_LENGTH in fs/binfmt_misc.c */
+
+/* The table row of the CPU this host runs (uname -m normalised as qemu_normalize() does), or
+ * NULL for a host the table does not know. */
+const struct xarch_binfmt_target *xarch_binfmt_host_target(void);
+
+/* Whether t is in the host's family: qemu-binfmt-conf.sh skips those, because the kernel would
+ * hand native binaries (and QEMU itself) to QEMU. False when the host is unknown. */
+bool xarch_binfmt_target_is_host_family(const struct xarch_binfmt_target *t);
+
+/* The QEMU binary suffix for t: "i386" for the i486 row, else t->qemu_name. */
+const char *xarch_binfmt_target_emulator(const struct xarch_binfmt_target *t);
+
+/* Finds t's emulator, first hit wins: in qemu_path (when not NULL), then /usr/bin, then
+ * /usr/local/bin, each as qemu-E-static then qemu-E; last Debian's
+ * /usr/libexec/qemu-binfmt/E-binfmt-P. It must be an executable regular file (after symlinks).
+ * *ret_implied_flags (may be NULL) gets XARCH_BINFMT_FLAG_P for Debian's -binfmt-P name: that
+ * QEMU assumes the kernel preserved argv[0], so it must be registered with P. -ENOENT with the
+ * paths tried when none is found. */
+int xarch_binfmt_find_emulator(const struct xarch_binfmt_target *t, const char *qemu_path,
+                char *buf, size_t size, unsigned *ret_implied_flags, struct xarch_error **err);
+
+/* Fills *ret as the registration of target t: name "qemu-<t>", type M, offset 0, the table's
+ * magic and mask. C implies O, as in the kernel. */
+int xarch_binfmt_entry_from_target(const struct xarch_binfmt_target *t, const char *interpreter,
+                unsigned flags, struct xarch_binfmt_entry *ret, struct xarch_error **err);
+
+/* Checks an entry as create_entry() would (name, type, lengths, offset + size <= 128, absolute
+ * interpreter without ':' or newline, total length) and formats its register line
+ * ":name:M:offset:magic:mask:interpreter:flags" (no newline; magic/mask as \xHH escapes).
+ * Returns the length, -EINVAL with a message naming the problem, or -ENOBUFS. */
+int xarch_binfmt_entry_format_register(const struct xarch_binfmt_entry *e, char *buf, size_t size,
+                struct xarch_error **err);
+
+/* Whether two entries register the same thing: type, offset, magic, mask, extension,
+ * interpreter and flags (C implies O). Ignores the name, enabled and the derived fields. */
+bool xarch_binfmt_entry_same(
+                const struct xarch_binfmt_entry *a, const struct xarch_binfmt_entry *b);
+
+/* Reads one entry by name, derived fields filled as by xarch_binfmt_list(). -ENOENT if absent. */
+int xarch_binfmt_get(struct xarch_binfmt *b, const char *name, struct xarch_binfmt_entry *ret,
+                struct xarch_error **err);
+
+/* Writes e's register line. Kernel errors come back in words with the fix (EEXIST, EINVAL,
+ * ENOENT, EPERM/EACCES). */
+int xarch_binfmt_register(struct xarch_binfmt *b, const struct xarch_binfmt_entry *e,
+                struct xarch_error **err);
+
+enum xarch_binfmt_action {
+        XARCH_BINFMT_DISABLE, /* writes 0 */
+        XARCH_BINFMT_ENABLE,  /* writes 1 */
+        XARCH_BINFMT_REMOVE,  /* writes -1 */
+};
+
+/* Applies an action to one entry, or with name NULL to the instance's 'status' file (that is,
+ * to every entry: REMOVE empties the instance). -ENOENT when the entry does not exist. */
+int xarch_binfmt_control(struct xarch_binfmt *b, const char *name, enum xarch_binfmt_action action,
+                struct xarch_error **err);
+
+/* Mounts binfmt_misc (nodev,noexec,nosuid) on the instance's directory unless it is mounted
+ * already. Returns 1 when it mounted, 0 when it was mounted. */
+int xarch_binfmt_mount(struct xarch_binfmt *b, struct xarch_error **err);
+
+enum xarch_binfmt_export_format {
+        XARCH_BINFMT_EXPORT_SYSTEMD, /* binfmt.d: <name>.conf holding the register line */
+        XARCH_BINFMT_EXPORT_DEBIAN,  /* /usr/share/binfmts/<name>, update-binfmts keys */
+};
+
+/* Writes one persistence file per entry into dir (which must exist). All files are first
+ * written to temporary files in dir, then renamed into place, so a failure leaves nothing
+ * half-written (and no file of this call at all if it fails before the renames). */
+int xarch_binfmt_export(const char *dir, const struct xarch_binfmt_entry *entries, size_t n,
+                enum xarch_binfmt_export_format format, struct xarch_error **err);
+
+/* The file name and contents export writes for one entry. Free both with free(). */
+int xarch_binfmt_export_file(const struct xarch_binfmt_entry *e,
+                enum xarch_binfmt_export_format format, char **ret_filename, char **ret_contents,
+                struct xarch_error **err);
 
 #ifdef __cplusplus
 }

@@ -36,8 +36,8 @@ int xarch_platform_parse(const char *spec, struct xarch_platform *ret, struct xa
 
 /* Splits without normalising (the raw fields of an index entry, say); same bounds and syntax
  * checks as xarch_platform_parse. */
-int xarch_platform_parse_raw(const char *spec, struct xarch_platform *ret,
-        struct xarch_error **err);
+int xarch_platform_parse_raw(
+                const char *spec, struct xarch_platform *ret, struct xarch_error **err);
 
 /* Normalises in place: lower-case; x86_64/x86-64 -> amd64 (v1 -> no variant); aarch64 -> arm64
  * (8, v8, v8.0 -> no variant; 9, 9.0 -> v9); armhf -> arm/v7; armel -> arm/v6; arm with no
@@ -55,8 +55,8 @@ bool xarch_arch_is_known(const char *arch);
 /* The ordered list of platforms a containerd node of platform `want` accepts, best first
  * (platformVector): e.g. amd64/v3 -> amd64/v3, amd64/v2, amd64, 386. Returns the count
  * written (at most max) or -ENOBUFS. */
-int xarch_platform_vector(const struct xarch_platform *want, struct xarch_platform *out,
-        size_t max);
+int xarch_platform_vector(
+                const struct xarch_platform *want, struct xarch_platform *out, size_t max);
 
 enum xarch_match_rule {
         XARCH_MATCH_NONE = 0,
@@ -76,7 +76,30 @@ const char *xarch_match_rule_name(enum xarch_match_rule rule);
  * index order) that matches the earliest entry of want's vector. Candidates are raw (as found
  * in an index). Returns the candidate's index, or -ENOENT when none matches. */
 int xarch_platform_match(const struct xarch_platform *want, const struct xarch_platform *candidates,
-        size_t n_candidates, enum xarch_match_mode mode, enum xarch_match_rule *ret_rule);
+                size_t n_candidates, enum xarch_match_mode mode, enum xarch_match_rule *ret_rule);
+
+/* Exactly containerd's platforms.Parse, before Normalize: "linux/arm" gives arm with an empty
+ * variant, "linux/arm64/v8" keeps v8. xarch_platform_parse is this followed by
+ * xarch_platform_normalize. */
+int xarch_platform_parse_containerd(
+                const char *spec, struct xarch_platform *ret, struct xarch_error **err);
+
+/* Like xarch_platform_match; `spelling` (may be NULL) is want as the user wrote it (raw fields,
+ * see xarch_platform_parse_raw), so that a candidate spelled the same way also counts as
+ * EXACT. */
+int xarch_platform_match_spelled(const struct xarch_platform *want,
+                const struct xarch_platform *spelling, const struct xarch_platform *candidates,
+                size_t n_candidates, enum xarch_match_mode mode, enum xarch_match_rule *ret_rule);
+
+/* One candidate's rank for a node of `want`: its position in want's vector (0 = want itself;
+ * strict mode has only position 0), or -ENOENT when it does not match at all (os or arch
+ * "unknown" never matches). */
+int xarch_platform_rank(const struct xarch_platform *want, const struct xarch_platform *candidate,
+                enum xarch_match_mode mode);
+
+/* The OCI architecture for a uname machine name ("x86_64" -> "amd64", "armv7l" -> "arm",
+ * "i686" -> "386"), or NULL when unknown. */
+const char *xarch_arch_from_machine(const char *machine);
 
 /* What this host is. */
 struct xarch_host {

@@ -9,6 +9,11 @@
 #include "xarch/file.h"
 #include "xarch/binfmt.h"
 #include "xarch/doctor.h"
+#include "xarch/diagnose.h"
+#include "xarch/ref.h"
+#include "xarch/digest.h"
+#include "xarch/registry.h"
+#include "xarch/image.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,8 +12,10 @@ struct verb {
 
 static const struct verb verbs[] = {
         { "doctor", cmd_doctor, "what this host can run, natively or emulated, proved by probes" },
+        { "diagnose", cmd_diagnose, "names cross-architecture failures in logs, with cause and fix" },
         { "binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc" },
         { "file", cmd_file, "what a binary really is: architecture, linkage, language" },
+        { "inspect", cmd_inspect, "which platforms an image offers and what a node would pull" },
         { "platform", cmd_platform, "the OCI platform model and containerd's matching rules" },
 };
 

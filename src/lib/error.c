@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xarch/error.h"
+#include "xarch/xarch.h"
 
 static int error_vset(struct xarch_error **err, int code, const char *fmt, va_list ap) {
         if (code <= 0)

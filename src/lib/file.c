@@ -1,3 +1,545 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder: filled in by its module */
-#include "xarch/xarch.h"
+/*
+ * The front of the binary analysis engine: sources and scratch memory, the format sniffer
+ * (ELF, PE, Mach-O thin and fat, #! scripts, everything else is data), the one-line
+ * description, and the fd/path entry points. ELF details live in elf.c, Go in gobuild.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf.h"
+#include "macro.h"
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+void file_problem(struct xarch_file_info *info, const char *fmt, ...) {
+        va_list ap;
+        if (info->problem[0])
+                return;
+        va_start(ap, fmt);
+        vsnprintf(info->problem, sizeof(info->problem), fmt, ap);
+        va_end(ap);
+}
+
+void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len) {
+        size_t o = 0;
+        if (size == 0)
+                return;
+        for (size_t i = 0; i < len && o + 1 < size; i++)
+                if (src[i] >= 0x20 && src[i] < 0x7f)
+                        dst[o++] = (char) src[i];
+        dst[o] = '\0';
+}
+
+ssize_t src_read(struct file_src *s, uint64_t off, void *buf, size_t len) {
+        if (s->size != XARCH_FILE_SIZE_UNKNOWN) {
+                if (off >= s->size)
+                        return 0;
+                if (len > s->size - off)
+                        len = (size_t) (s->size - off);
+        }
+        if (len == 0)
+                return 0;
+        if (off < s->prefix_len && len <= s->prefix_len - off) {
+                memcpy(buf, s->prefix + off, len);
+                return (ssize_t) len;
+        }
+        if (!s->read) {
+                size_t have = off < s->prefix_len ? s->prefix_len - (size_t) off : 0;
+                if (have)
+                        memcpy(buf, s->prefix + off, have);
+                s->short_read = true; /* the bytes exist (or may) but cannot be reached */
+                return (ssize_t) have;
+        }
+        size_t done = 0;
+        while (done < len) {
+                ssize_t n = s->read(s->userdata, off + done, (uint8_t *) buf + done, len - done);
+                if (n == -EINTR)
+                        continue;
+                if (n < 0)
+                        return n;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        if (done < len && s->size != XARCH_FILE_SIZE_UNKNOWN)
+                s->short_read = true; /* the file shrank under us */
+        return (ssize_t) done;
+}
+
+int xarch_file_analyzer_new(struct xarch_file_analyzer **ret, struct xarch_error **err) {
+        struct xarch_file_analyzer *a = calloc(1, sizeof(*a));
+        if (!a)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        /* One spare byte lets the section-name table be NUL-terminated in place. */
+        a->scratch = malloc(FILE_SCRATCH_SIZE + 1);
+        a->prefix = malloc(XARCH_FILE_PREFIX_SIZE);
+        if (!a->scratch || !a->prefix) {
+                xarch_file_analyzer_free(a);
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        }
+        *ret = a;
+        return 0;
+}
+
+void xarch_file_analyzer_free(struct xarch_file_analyzer *a) {
+        if (!a)
+                return;
+        free(a->scratch);
+        free(a->big);
+        free(a->prefix);
+        free(a);
+}
+
+int analyzer_reserve(struct xarch_file_analyzer *a, size_t n) {
+        if (n <= a->big_size)
+                return 0;
+        size_t size = a->big_size ? a->big_size : 64u * 1024u;
+        while (size < n)
+                size *= 2;
+        uint8_t *p = realloc(a->big, size);
+        if (!p)
+                return -ENOMEM;
+        a->big = p;
+        a->big_size = size;
+        return 0;
+}
+
+/* --- PE ---------------------------------------------------------------------------------- */
+
+static void analyze_pe(struct file_src *s, struct xarch_file_info *info) {
+        static const struct {
+                uint16_t machine;
+                const char *arch, *variant, *name;
+        } machines[] = {
+                { 0x014c, "386", "", "Intel 80386" },
+                { 0x8664, "amd64", "", "x86-64" },
+                { 0xaa64, "arm64", "", "Aarch64" },
+                { 0x01c4, "arm", "v7", "ARMv7 Thumb" },
+                { 0x01c0, "arm", "", "ARM" },
+                { 0x5064, "riscv64", "", "RISC-V 64-bit" },
+                { 0x6264, "loong64", "", "LoongArch 64-bit" },
+        };
+        uint8_t buf[26];
+
+        info->kind = XARCH_FILE_PE;
+        if (src_read(s, 0x3c, buf, 4) != 4) {
+                file_problem(info, "truncated MS-DOS header");
+                return;
+        }
+        uint32_t lfanew = rd32(buf, false);
+        ssize_t n = src_read(s, lfanew, buf, sizeof(buf));
+        if (n < 24 || memcmp(buf, "PE\0\0", 4) != 0) {
+                file_problem(info, "MS-DOS executable without a PE header");
+                return;
+        }
+        info->machine = rd16(buf + 4, false);
+        uint16_t opt_size = rd16(buf + 20, false);
+        if (n >= 26 && opt_size >= 2) {
+                uint16_t magic = rd16(buf + 24, false);
+                info->bits = magic == 0x20b ? 64 : magic == 0x10b ? 32 : 0;
+        }
+        snprintf(info->platform.os, sizeof(info->platform.os), "windows");
+        snprintf(info->machine_name, sizeof(info->machine_name), "unknown machine 0x%x",
+                info->machine);
+        for (size_t i = 0; i < ELEMENTSOF(machines); i++)
+                if (machines[i].machine == info->machine) {
+                        snprintf(info->platform.arch, sizeof(info->platform.arch), "%s",
+                                machines[i].arch);
+                        snprintf(info->platform.variant, sizeof(info->platform.variant), "%s",
+                                machines[i].variant);
+                        snprintf(info->machine_name, sizeof(info->machine_name), "%s",
+                                machines[i].name);
+                        info->platform_known = true;
+                }
+}
+
+/* --- Mach-O ------------------------------------------------------------------------------- */
+
+static bool macho_platform(uint32_t cputype, struct xarch_platform *p, const char **ret_name) {
+        static const struct {
+                uint32_t cputype;
+                const char *arch, *name;
+        } cpus[] = {
+                { 7, "386", "i386" },
+                { 0x01000007, "amd64", "x86_64" },
+                { 12, "arm", "arm" },
+                { 0x0100000c, "arm64", "arm64" },
+                { 0x0200000c, "arm64_32", "arm64_32" },
+                { 18, "ppc", "ppc" },
+                { 0x01000012, "ppc64", "ppc64" },
+        };
+        snprintf(p->os, sizeof(p->os), "darwin");
+        for (size_t i = 0; i < ELEMENTSOF(cpus); i++)
+                if (cpus[i].cputype == cputype) {
+                        snprintf(p->arch, sizeof(p->arch), "%s", cpus[i].arch);
+                        if (ret_name)
+                                *ret_name = cpus[i].name;
+                        return true;
+                }
+        return false;
+}
+
+static void analyze_macho(struct file_src *s, const uint8_t *hdr, size_t len,
+        struct xarch_file_info *info) {
+        info->kind = XARCH_FILE_MACHO;
+        if (len < 16) {
+                file_problem(info, "truncated Mach-O header");
+                return;
+        }
+        bool be = hdr[0] == 0xfe;
+        uint32_t magic = rd32(hdr, be);
+        info->bits = magic == 0xfeedfacf ? 64 : 32;
+        info->big_endian = be;
+        uint32_t cputype = rd32(hdr + 4, be);
+        info->machine = (uint16_t) cputype;
+        info->elf_type = (uint16_t) rd32(hdr + 12, be); /* Mach-O filetype */
+        const char *name = NULL;
+        info->platform_known = macho_platform(cputype, &info->platform, &name);
+        if (name)
+                snprintf(info->machine_name, sizeof(info->machine_name), "%s", name);
+        else
+                snprintf(info->machine_name, sizeof(info->machine_name), "unknown cputype 0x%x",
+                        cputype);
+        (void) s;
+}
+
+static void analyze_macho_fat(struct file_src *s, const uint8_t *hdr, size_t len,
+        struct xarch_file_info *info) {
+        uint8_t entry[32];
+        bool fat64 = hdr[3] == 0xbf;
+        size_t entsize = fat64 ? 32 : 20;
+        uint32_t n = rd32(hdr + 4, true);
+
+        info->kind = XARCH_FILE_MACHO_FAT;
+        for (uint32_t i = 0; i < n && info->n_slices < XARCH_FILE_MAX_SLICES; i++) {
+                if (src_read(s, 8 + (uint64_t) i * entsize, entry, entsize) != (ssize_t) entsize) {
+                        file_problem(info, "truncated universal Mach-O header");
+                        break;
+                }
+                struct xarch_platform *p = &info->slices[info->n_slices++];
+                if (!macho_platform(rd32(entry, true), p, NULL))
+                        snprintf(p->arch, sizeof(p->arch), "cputype-0x%x", rd32(entry, true));
+        }
+        (void) len;
+}
+
+/* --- dispatch ----------------------------------------------------------------------------- */
+
+static void analyze_script(const uint8_t *buf, size_t len, struct xarch_file_info *info) {
+        info->kind = XARCH_FILE_SCRIPT;
+        size_t pos = 2;
+        while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+                pos++;
+        size_t end = pos;
+        while (end < len && buf[end] != '\n' && buf[end] != '\r')
+                end++;
+        while (end > pos && (buf[end - 1] == ' ' || buf[end - 1] == '\t'))
+                end--;
+        copy_printable(info->interpreter, sizeof(info->interpreter), buf + pos, end - pos);
+}
+
+static bool is_java_class(const uint8_t *hdr) {
+        /* 0xcafebabe is also Java's magic; its next word is a class-file version >= 45, while
+         * a universal binary counts a handful of architectures. */
+        return rd32(hdr + 4, true) >= 30;
+}
+
+int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_source *src,
+        struct xarch_file_info *ret, struct xarch_error **err) {
+        struct xarch_file_analyzer *tmp = NULL;
+        uint8_t hdr[64];
+        int r = 0;
+
+        if (!src || !ret)
+                return xarch_error_set(err, EINVAL, "no source or result");
+        memset(ret, 0, sizeof(*ret));
+        ret->size = src->size;
+        ret->stripped = -1;
+        ret->go.cgo = -1;
+        ret->arm.cpu_arch = ret->arm.fp_arch = ret->arm.vfp_args = -1;
+
+        struct file_src s = {
+                .prefix = src->prefix,
+                .prefix_len = src->prefix ? src->prefix_len : 0,
+                .size = src->size,
+                .read = src->read,
+                .userdata = src->userdata,
+        };
+        ssize_t n = src_read(&s, 0, hdr, sizeof(hdr));
+        if (n < 0)
+                return xarch_error_set(err, (int) -n, "cannot read: %s", strerror((int) -n));
+        if (n == 0) {
+                ret->kind = s.short_read ? XARCH_FILE_DATA : XARCH_FILE_EMPTY;
+                return 0;
+        }
+        size_t len = (size_t) n;
+
+        if (len >= 4 && memcmp(hdr, "\x7f" "ELF", 4) == 0) {
+                if (!a) {
+                        r = xarch_file_analyzer_new(&tmp, err);
+                        if (r < 0)
+                                return r;
+                        a = tmp;
+                }
+                r = elf_analyze(a, &s, ret, err);
+                xarch_file_analyzer_free(tmp);
+                return r;
+        }
+        if (len >= 2 && hdr[0] == '#' && hdr[1] == '!') {
+                /* The interpreter line, from the prefix only. */
+                const uint8_t *p = s.prefix_len ? s.prefix : hdr;
+                size_t plen = s.prefix_len ? s.prefix_len : len;
+                analyze_script(p, plen, ret);
+                return 0;
+        }
+        if (len >= 64 && hdr[0] == 'M' && hdr[1] == 'Z') {
+                analyze_pe(&s, ret);
+                return 0;
+        }
+        if (len >= 4) {
+                uint32_t le = rd32(hdr, false);
+                if (le == 0xfeedface || le == 0xfeedfacf || rd32(hdr, true) == 0xfeedface ||
+                        rd32(hdr, true) == 0xfeedfacf) {
+                        analyze_macho(&s, hdr, len, ret);
+                        return 0;
+                }
+                if (len >= 8 && (rd32(hdr, true) == 0xcafebabe || rd32(hdr, true) == 0xcafebabf) &&
+                        !is_java_class(hdr)) {
+                        analyze_macho_fat(&s, hdr, len, ret);
+                        return 0;
+                }
+        }
+        ret->kind = XARCH_FILE_DATA;
+        return 0;
+}
+
+static ssize_t fd_read(void *userdata, uint64_t offset, void *buf, size_t len) {
+        int fd = *(int *) userdata;
+        ssize_t n = pread(fd, buf, len, (off_t) offset);
+        return n < 0 ? -errno : n;
+}
+
+int xarch_file_analyze_fd(struct xarch_file_analyzer *a, int fd, struct xarch_file_info *ret,
+        struct xarch_error **err) {
+        struct xarch_file_analyzer *tmp = NULL;
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return xarch_error_set(err, errno, "cannot stat: %m");
+        if (S_ISDIR(st.st_mode))
+                return xarch_error_set(err, EISDIR, "is a directory");
+        if (!a) {
+                r = xarch_file_analyzer_new(&tmp, err);
+                if (r < 0)
+                        return r;
+                a = tmp;
+        }
+        /* One read answers every non-ELF file: the fast path. */
+        ssize_t n;
+        do
+                n = pread(fd, a->prefix, XARCH_FILE_PREFIX_SIZE, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                r = xarch_error_set(err, errno, "cannot read: %m");
+                xarch_file_analyzer_free(tmp);
+                return r;
+        }
+        struct xarch_file_source src = {
+                .prefix = a->prefix,
+                .prefix_len = (size_t) n,
+                .size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size : XARCH_FILE_SIZE_UNKNOWN,
+                .read = S_ISREG(st.st_mode) ? fd_read : NULL,
+                .userdata = &fd,
+        };
+        r = xarch_file_analyze(a, &src, ret, err);
+        xarch_file_analyzer_free(tmp);
+        return r;
+}
+
+int xarch_file_analyze_path(struct xarch_file_analyzer *a, const char *path,
+        struct xarch_file_info *ret, struct xarch_error **err) {
+        /* O_NONBLOCK: a FIFO must not hang the caller. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return xarch_error_set(err, errno, "cannot open '%s': %m", path);
+        int r = xarch_file_analyze_fd(a, fd, ret, err);
+        if (r < 0)
+                return xarch_error_wrap(err, "'%s'", path);
+        return r;
+}
+
+/* --- names and description ------------------------------------------------------------------ */
+
+const char *xarch_file_kind_name(enum xarch_file_kind kind) {
+        static const char *const names[] = {
+                [XARCH_FILE_DATA] = "data",
+                [XARCH_FILE_EMPTY] = "empty",
+                [XARCH_FILE_ELF] = "elf",
+                [XARCH_FILE_PE] = "pe",
+                [XARCH_FILE_MACHO] = "macho",
+                [XARCH_FILE_MACHO_FAT] = "macho-fat",
+                [XARCH_FILE_SCRIPT] = "script",
+        };
+        return (unsigned) kind < ELEMENTSOF(names) ? names[kind] : "unknown";
+}
+
+const char *xarch_file_linkage_name(enum xarch_file_linkage linkage) {
+        static const char *const names[] = {
+                [XARCH_LINK_UNKNOWN] = "unknown",
+                [XARCH_LINK_STATIC] = "static",
+                [XARCH_LINK_STATIC_PIE] = "static-pie",
+                [XARCH_LINK_DYNAMIC] = "dynamic",
+                [XARCH_LINK_SHARED_OBJECT] = "shared-object",
+                [XARCH_LINK_RELOCATABLE] = "relocatable",
+                [XARCH_LINK_CORE] = "core",
+        };
+        return (unsigned) linkage < ELEMENTSOF(names) ? names[linkage] : "unknown";
+}
+
+const char *xarch_file_language_name(enum xarch_file_language language) {
+        static const char *const names[] = {
+                [XARCH_LANG_UNKNOWN] = "unknown",
+                [XARCH_LANG_C] = "c",
+                [XARCH_LANG_GO] = "go",
+                [XARCH_LANG_RUST] = "rust",
+        };
+        return (unsigned) language < ELEMENTSOF(names) ? names[language] : "unknown";
+}
+
+struct out {
+        char *buf;
+        size_t size, len;
+};
+
+static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct out *o, const char *fmt, ...) {
+        va_list ap;
+        if (o->len >= o->size)
+                return;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                o->len = (size_t) n >= o->size - o->len ? o->size - 1 : o->len + (size_t) n;
+}
+
+static void out_platform(struct out *o, const struct xarch_platform *p) {
+        outf(o, "%s/%s", p->os, p->arch[0] ? p->arch : "?");
+        if (p->variant[0])
+                outf(o, "/%s", p->variant);
+}
+
+static void describe_go(struct out *o, const struct xarch_go_info *go) {
+        char parts[160] = "";
+        struct out p = { .buf = parts, .size = sizeof(parts) };
+
+        outf(o, ", Go");
+        if (go->version[0])
+                outf(o, " %s", go->version);
+        else if (go->version_range[0])
+                outf(o, " %s", go->version_range);
+        if (!(go->evidence & XARCH_GO_BUILDINFO)) {
+                outf(o, " (no build info)");
+                return;
+        }
+        if (go->goarch[0])
+                outf(&p, "%sGOARCH=%s", p.len ? ", " : "", go->goarch);
+        if (go->level_key[0])
+                outf(&p, "%s%s=%s", p.len ? ", " : "", go->level_key, go->level);
+        if (go->cgo == 1)
+                outf(&p, "%sCGO_ENABLED=1", p.len ? ", " : "");
+        if (go->buildmode[0] && !streq(go->buildmode, "exe"))
+                outf(&p, "%s-buildmode=%s", p.len ? ", " : "", go->buildmode);
+        if (p.len)
+                outf(o, " (%s)", parts);
+}
+
+int xarch_file_describe(const struct xarch_file_info *info, char *buf, size_t size) {
+        if (!info || !buf || size == 0)
+                return -EINVAL;
+        struct out o = { .buf = buf, .size = size };
+        buf[0] = '\0';
+
+        switch (info->kind) {
+        case XARCH_FILE_DATA:
+                outf(&o, "data");
+                break;
+        case XARCH_FILE_EMPTY:
+                outf(&o, "empty");
+                break;
+        case XARCH_FILE_SCRIPT:
+                outf(&o, "script, interpreter %s", info->interpreter[0] ? info->interpreter : "?");
+                break;
+        case XARCH_FILE_PE:
+                outf(&o, "PE%s", info->bits == 64 ? "32+" : info->bits == 32 ? "32" : "");
+                if (info->platform.arch[0]) {
+                        outf(&o, ", ");
+                        out_platform(&o, &info->platform);
+                } else if (info->machine_name[0])
+                        outf(&o, ", %s", info->machine_name);
+                break;
+        case XARCH_FILE_MACHO:
+                outf(&o, "Mach-O %d-bit, ", info->bits);
+                if (info->platform.arch[0])
+                        out_platform(&o, &info->platform);
+                else
+                        outf(&o, "%s", info->machine_name);
+                break;
+        case XARCH_FILE_MACHO_FAT:
+                outf(&o, "Mach-O universal binary with %u architectures", info->n_slices);
+                for (unsigned i = 0; i < info->n_slices; i++) {
+                        outf(&o, i ? ", " : ": ");
+                        out_platform(&o, &info->slices[i]);
+                }
+                break;
+        case XARCH_FILE_ELF:
+                if (info->bits == 0) {
+                        outf(&o, "ELF");
+                        break;
+                }
+                outf(&o, "ELF %d-bit %s, ", info->bits, info->big_endian ? "MSB" : "LSB");
+                if (info->platform.arch[0])
+                        out_platform(&o, &info->platform);
+                else
+                        outf(&o, "%s", info->machine_name);
+                if (info->abi[0])
+                        outf(&o, " (%s)", info->abi);
+                switch (info->linkage) {
+                case XARCH_LINK_DYNAMIC:
+                        outf(&o, ", dynamic%s", info->pie ? " pie" : "");
+                        if (info->interpreter[0])
+                                outf(&o, " (interpreter %s)", info->interpreter);
+                        break;
+                case XARCH_LINK_UNKNOWN:
+                        break;
+                default:
+                        outf(&o, ", %s", xarch_file_linkage_name(info->linkage));
+                        break;
+                }
+                if (info->language == XARCH_LANG_GO)
+                        describe_go(&o, &info->go);
+                else if (info->language == XARCH_LANG_RUST)
+                        outf(&o, ", Rust (%s)", info->rust_version);
+                else if (info->language == XARCH_LANG_C) {
+                        outf(&o, ", C/C++");
+                        if (info->compiler[0])
+                                outf(&o, " (%s)", info->compiler);
+                }
+                if (info->stripped == 1)
+                        outf(&o, ", stripped");
+                else if (info->stripped == 0)
+                        outf(&o, ", not stripped%s", info->debug_info ? ", with debug_info" : "");
+                break;
+        }
+        if (info->problem[0])
+                outf(&o, ", malformed: %s", info->problem);
+        return (int) o.len;
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "macro.h"
+
+int cache_dir_resolve(const char *dir, char **ret) {
+        *ret = NULL;
+        if (dir && !*dir)
+                return 0;
+        char *s = NULL;
+        if (dir) {
+                s = strdup(dir);
+        } else {
+                const char *xdg = getenv("XDG_CACHE_HOME");
+                const char *home = getenv("HOME");
+                if (xdg && *xdg) {
+                        if (asprintf(&s, "%s/xarch", xdg) < 0)
+                                s = NULL;
+                } else if (home && *home) {
+                        if (asprintf(&s, "%s/.cache/xarch", home) < 0)
+                                s = NULL;
+                } else {
+                        return 0; /* nowhere to cache */
+                }
+        }
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int cache_entry_path(const char *dir, const char *digest, char *buf, size_t size) {
+        if (!xarch_digest_valid(digest))
+                return -EINVAL;
+        const char *colon = strchr(digest, ':');
+        int n = snprintf(buf, size, "%s/blobs/%.*s/%s", dir, (int) (colon - digest), digest,
+                colon + 1);
+        if (n < 0 || (size_t) n >= size)
+                return -ENOBUFS;
+        return 0;
+}
+
+/* mkdir -p for the directory part of path. */
+static int mkdir_parents(const char *path) {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        char *slash = strrchr(tmp, '/');
+        if (!slash)
+                return 0;
+        *slash = '\0';
+        for (char *p = tmp + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int cache_open(const char *dir, const char *digest) {
+        char path[PATH_MAX];
+        if (!dir || cache_entry_path(dir, digest, path, sizeof(path)) < 0)
+                return -ENOENT;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -ENOENT;
+        return fd;
+}
+
+void cache_remove(const char *dir, const char *digest) {
+        char path[PATH_MAX];
+        if (dir && cache_entry_path(dir, digest, path, sizeof(path)) == 0)
+                (void) unlink(path);
+}
+
+int cache_read(const char *dir, const char *digest, size_t max, char **ret_data,
+        size_t *ret_len) {
+        _cleanup_close_ int fd = cache_open(dir, digest);
+        if (fd < 0)
+                return -ENOENT;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return -ENOENT;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        size_t size = (size_t) st.st_size;
+        _cleanup_free_ char *data = malloc(size + 1);
+        if (!data)
+                return -ENOMEM;
+        size_t len = 0;
+        while (len < size) {
+                ssize_t n = read(fd, data + len, size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -ENOENT;
+                len += (size_t) n;
+        }
+        char got[XARCH_DIGEST_MAX];
+        if (xarch_digest_buffer(digest, data, len, got) < 0 || !streq(got, digest)) {
+                cache_remove(dir, digest);
+                return -ENOENT;
+        }
+        data[len] = '\0';
+        *ret_data = steal_ptr(data);
+        *ret_len = len;
+        return 0;
+}
+
+int cache_writer_begin(const char *dir, const char *digest, struct cache_writer *w) {
+        w->fd = -1;
+        if (!dir)
+                return -EINVAL;
+        int r = cache_entry_path(dir, digest, w->final_path, sizeof(w->final_path));
+        if (r < 0)
+                return r;
+        r = mkdir_parents(w->final_path);
+        if (r < 0)
+                return r;
+        int n = snprintf(w->tmp_path, sizeof(w->tmp_path), "%s.tmp-XXXXXX", w->final_path);
+        if (n < 0 || (size_t) n >= sizeof(w->tmp_path))
+                return -ENOBUFS;
+        w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+        if (w->fd < 0)
+                return -errno;
+        (void) fchmod(w->fd, 0644);
+        return 0;
+}
+
+int cache_writer_append(struct cache_writer *w, const void *buf, size_t len) {
+        const char *p = buf;
+        if (w->fd < 0)
+                return -EBADF;
+        while (len > 0) {
+                ssize_t n = write(w->fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int cache_writer_commit(struct cache_writer *w) {
+        if (w->fd < 0)
+                return -EBADF;
+        int r = 0;
+        if (fsync(w->fd) < 0)
+                r = -errno;
+        close(w->fd);
+        w->fd = -1;
+        if (r == 0 && rename(w->tmp_path, w->final_path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(w->tmp_path);
+                return r;
+        }
+        /* make the rename durable too */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", w->final_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+                *slash = '\0';
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0) {
+                        (void) fsync(dfd);
+                        close(dfd);
+                }
+        }
+        return 0;
+}
+
+void cache_writer_abort(struct cache_writer *w) {
+        if (w->fd >= 0) {
+                close(w->fd);
+                w->fd = -1;
+                (void) unlink(w->tmp_path);
+        }
+}
+
+int cache_write(const char *dir, const char *digest, const void *data, size_t len) {
+        struct cache_writer w;
+        int r = cache_writer_begin(dir, digest, &w);
+        if (r < 0)
+                return r;
+        r = cache_writer_append(&w, data, len);
+        if (r < 0) {
+                cache_writer_abort(&w);
+                return r;
+        }
+        return cache_writer_commit(&w);
+}

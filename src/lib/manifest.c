@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "xarch/image.h"
+
+#define _cleanup_json_ _cleanup_(json_decrefp) /* jansson's own helper */
+
+const char *xarch_entry_kind_name(enum xarch_entry_kind kind) {
+        switch (kind) {
+        case XARCH_ENTRY_IMAGE:
+                return "image";
+        case XARCH_ENTRY_INDEX:
+                return "index";
+        case XARCH_ENTRY_ATTESTATION:
+                return "attestation";
+        case XARCH_ENTRY_ARTIFACT:
+                return "artifact";
+        case XARCH_ENTRY_UNKNOWN:
+                break;
+        }
+        return "unknown";
+}
+
+bool xarch_media_type_is_index(const char *mt) {
+        return mt && (streq(mt, XARCH_MEDIA_OCI_INDEX) || streq(mt, XARCH_MEDIA_DOCKER_LIST));
+}
+
+static bool media_type_is_image_manifest(const char *mt) {
+        return mt &&
+               (streq(mt, XARCH_MEDIA_OCI_MANIFEST) || streq(mt, XARCH_MEDIA_DOCKER_MANIFEST));
+}
+
+bool xarch_media_type_is_manifest(const char *mt) {
+        return xarch_media_type_is_index(mt) || media_type_is_image_manifest(mt);
+}
+
+/* Optional string member: NULL when absent; -EBADMSG when present but not a string. */
+static int get_string(json_t *obj, const char *key, const char **ret) {
+        json_t *v = json_object_get(obj, key);
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v))
+                return -EBADMSG;
+        *ret = json_string_value(v);
+        return 0;
+}
+
+static int dup_string(json_t *obj, const char *key, char **ret) {
+        const char *s;
+        if (get_string(obj, key, &s) < 0)
+                return -EBADMSG;
+        *ret = NULL;
+        if (!s)
+                return 0;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int copy_field(char *dst, const char *src) {
+        size_t n = strlen(src);
+        if (n >= XARCH_PLATFORM_FIELD_MAX)
+                return -EBADMSG;
+        memcpy(dst, src, n + 1);
+        return 0;
+}
+
+static void descriptor_done(struct xarch_descriptor *d) {
+        free(d->media_type);
+        free(d->artifact_type);
+        free(d->os_version);
+        free(d->ref_type);
+        free(d->ref_digest);
+        free(d->ref_name);
+        *d = (struct xarch_descriptor){0};
+}
+
+static enum xarch_entry_kind classify(const struct xarch_descriptor *d) {
+        if (d->ref_type)
+                return streq(d->ref_type, XARCH_REF_TYPE_ATTESTATION) ? XARCH_ENTRY_ATTESTATION
+                                                                      : XARCH_ENTRY_ARTIFACT;
+        if (d->has_platform && streq(d->platform.os, "unknown") &&
+                        streq(d->platform.arch, "unknown"))
+                return XARCH_ENTRY_ATTESTATION;
+        if (d->artifact_type)
+                return XARCH_ENTRY_ARTIFACT;
+        if (xarch_media_type_is_index(d->media_type))
+                return XARCH_ENTRY_INDEX;
+        if (!d->media_type[0] || media_type_is_image_manifest(d->media_type))
+                return XARCH_ENTRY_IMAGE;
+        return XARCH_ENTRY_UNKNOWN;
+}
+
+static int parse_platform(json_t *p, struct xarch_descriptor *d, const char *where,
+                struct xarch_error **err) {
+        const char *os, *arch, *variant, *os_version;
+        if (!json_is_object(p))
+                return xarch_error_set(err, EBADMSG, "%s: platform is not an object", where);
+        if (get_string(p, "os", &os) < 0 || get_string(p, "architecture", &arch) < 0 ||
+                        get_string(p, "variant", &variant) < 0 ||
+                        get_string(p, "os.version", &os_version) < 0)
+                return xarch_error_set(err, EBADMSG, "%s: platform field is not a string", where);
+        if (!os || !arch)
+                return xarch_error_set(
+                                err, EBADMSG, "%s: platform lacks os or architecture", where);
+        if (copy_field(d->platform.os, os) < 0 || copy_field(d->platform.arch, arch) < 0 ||
+                        (variant && copy_field(d->platform.variant, variant) < 0))
+                return xarch_error_set(err, EBADMSG, "%s: platform field longer than %d bytes",
+                                where, XARCH_PLATFORM_FIELD_MAX - 1);
+        if (os_version) {
+                d->os_version = strdup(os_version);
+                if (!d->os_version)
+                        return xarch_error_set(err, ENOMEM, "out of memory");
+        }
+        d->has_platform = true;
+        return 0;
+}
+
+static int parse_descriptor(json_t *j, struct xarch_descriptor *d, const char *where,
+                struct xarch_error **err) {
+        const char *digest;
+        int r;
+
+        *d = (struct xarch_descriptor){0};
+        if (!json_is_object(j))
+                return xarch_error_set(err, EBADMSG, "%s: descriptor is not an object", where);
+        r = dup_string(j, "mediaType", &d->media_type);
+        if (r == 0 && !d->media_type)
+                r = (d->media_type = strdup("")) ? 0 : -ENOMEM;
+        if (r == 0)
+                r = dup_string(j, "artifactType", &d->artifact_type);
+        if (r == -ENOMEM)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        if (r < 0)
+                return xarch_error_set(err, EBADMSG, "%s: mediaType is not a string", where);
+
+        if (get_string(j, "digest", &digest) < 0 || !digest)
+                return xarch_error_set(err, EBADMSG, "%s: missing digest", where);
+        if (!xarch_digest_valid(digest))
+                return xarch_error_set(err, EBADMSG, "%s: invalid digest '%.80s'", where, digest);
+        snprintf(d->digest, sizeof(d->digest), "%s", digest);
+
+        json_t *size = json_object_get(j, "size");
+        if (!json_is_integer(size) || json_integer_value(size) < 0)
+                return xarch_error_set(err, EBADMSG, "%s: missing or negative size", where);
+        d->size = (uint64_t) json_integer_value(size);
+
+        json_t *platform = json_object_get(j, "platform");
+        if (platform && !json_is_null(platform)) {
+                r = parse_platform(platform, d, where, err);
+                if (r < 0)
+                        return r;
+        }
+
+        json_t *ann = json_object_get(j, "annotations");
+        if (ann && !json_is_null(ann)) {
+                if (!json_is_object(ann))
+                        return xarch_error_set(
+                                        err, EBADMSG, "%s: annotations is not an object", where);
+                if (dup_string(ann, XARCH_ANNOTATION_REF_TYPE, &d->ref_type) < 0 ||
+                                dup_string(ann, XARCH_ANNOTATION_REF_DIGEST, &d->ref_digest) < 0 ||
+                                dup_string(ann, XARCH_ANNOTATION_REF_NAME, &d->ref_name) < 0)
+                        return xarch_error_set(
+                                        err, EBADMSG, "%s: annotation is not a string", where);
+        }
+        d->kind = classify(d);
+        return 0;
+}
+
+static int parse_descriptor_array(json_t *arr, const char *what, struct xarch_descriptor **ret,
+                size_t *ret_n, struct xarch_error **err) {
+        if (!json_is_array(arr))
+                return xarch_error_set(err, EBADMSG, "%s is not an array", what);
+        size_t n = json_array_size(arr);
+        if (n > XARCH_DESCRIPTORS_MAX)
+                return xarch_error_set(err, EFBIG, "%zu %s, more than the limit of %d", n, what,
+                                XARCH_DESCRIPTORS_MAX);
+        struct xarch_descriptor *ds = calloc(n ? n : 1, sizeof(*ds));
+        if (!ds)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        *ret = ds;
+        *ret_n = 0;
+        for (size_t i = 0; i < n; i++) {
+                char where[64];
+                snprintf(where, sizeof(where), "%s[%zu]", what, i);
+                int r = parse_descriptor(json_array_get(arr, i), &ds[i], where, err);
+                if (r < 0) {
+                        descriptor_done(&ds[i]);
+                        return r;
+                }
+                *ret_n = i + 1;
+        }
+        return 0;
+}
+
+void xarch_manifest_free(struct xarch_manifest *m) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->n_manifests; i++)
+                descriptor_done(&m->manifests[i]);
+        free(m->manifests);
+        for (size_t i = 0; i < m->n_layers; i++)
+                descriptor_done(&m->layers[i]);
+        free(m->layers);
+        descriptor_done(&m->config);
+        free(m->media_type);
+        free(m->artifact_type);
+        free(m);
+}
+
+/* "application/json; charset=utf-8" -> "application/json" */
+static void strip_parameters(const char *in, char *out, size_t size) {
+        size_t n = strcspn(in, "; \t");
+        if (n >= size)
+                n = size - 1;
+        memcpy(out, in, n);
+        out[n] = '\0';
+}
+
+static int load_json(const void *data, size_t len, size_t max, const char *what, json_t **ret,
+                struct xarch_error **err) {
+        json_error_t jerr;
+        if (len > max)
+                return xarch_error_set(err, EFBIG, "%s of %zu bytes exceeds the limit of %zu", what,
+                                len, max);
+        json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return xarch_error_set(err, EBADMSG, "malformed %s: %s (line %d, column %d)", what,
+                                jerr.text, jerr.line, jerr.column);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return xarch_error_set(err, EBADMSG, "malformed %s: not a JSON object", what);
+        }
+        *ret = j;
+        return 0;
+}
+
+int xarch_manifest_parse(const void *data, size_t len, const char *content_type,
+                struct xarch_manifest **ret, struct xarch_error **err) {
+        _cleanup_json_ json_t *j = NULL;
+        char ct[256] = "";
+        const char *field_type;
+        int r;
+
+        r = load_json(data, len, XARCH_MANIFEST_MAX, "manifest", &j, err);
+        if (r < 0)
+                return r;
+        if (content_type)
+                strip_parameters(content_type, ct, sizeof(ct));
+
+        json_t *sv = json_object_get(j, "schemaVersion");
+        if (sv && !json_is_integer(sv))
+                return xarch_error_set(err, EBADMSG,
+                                "malformed manifest: schemaVersion is not a "
+                                "number");
+        if (sv && json_integer_value(sv) == 1)
+                return xarch_error_set(err, EPROTONOSUPPORT,
+                                "Docker schema 1 manifests are not supported");
+        if (sv && json_integer_value(sv) != 2)
+                return xarch_error_set(err, EBADMSG, "unsupported schemaVersion %lld",
+                                (long long) json_integer_value(sv));
+        if (get_string(j, "mediaType", &field_type) < 0)
+                return xarch_error_set(err, EBADMSG,
+                                "malformed manifest: mediaType is not a "
+                                "string");
+
+        /* The registry's Content-Type and the document's own mediaType must agree (distribution
+         * spec: clients SHOULD reject a mismatch). */
+        if (field_type && xarch_media_type_is_manifest(field_type) &&
+                        xarch_media_type_is_manifest(ct) && !streq(field_type, ct))
+                return xarch_error_set(err, EBADMSG,
+                                "manifest mediaType '%s' contradicts its content type '%s'",
+                                field_type, ct);
+
+        const char *type = NULL;
+        if (field_type && xarch_media_type_is_manifest(field_type))
+                type = field_type;
+        else if (xarch_media_type_is_manifest(ct))
+                type = ct;
+        else if (json_object_get(j, "manifests"))
+                type = XARCH_MEDIA_OCI_INDEX;
+        else if (json_object_get(j, "config"))
+                type = XARCH_MEDIA_OCI_MANIFEST;
+        else
+                return xarch_error_set(err, EBADMSG,
+                                "not a manifest or index (media type '%s', no manifests or config)",
+                                field_type ? field_type : (ct[0] ? ct : "none"));
+
+        struct xarch_manifest *m = calloc(1, sizeof(*m));
+        if (!m)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        m->schema_version = sv ? 2 : 0;
+        m->media_type = strdup(type);
+        if (!m->media_type || dup_string(j, "artifactType", &m->artifact_type) == -ENOMEM) {
+                xarch_manifest_free(m);
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        }
+
+        if (xarch_media_type_is_index(type)) {
+                m->kind = XARCH_MANIFEST_INDEX;
+                json_t *arr = json_object_get(j, "manifests");
+                if (!arr) {
+                        xarch_manifest_free(m);
+                        return xarch_error_set(err, EBADMSG, "index without a manifests list");
+                }
+                r = parse_descriptor_array(arr, "manifests", &m->manifests, &m->n_manifests, err);
+        } else {
+                m->kind = XARCH_MANIFEST_IMAGE;
+                json_t *config = json_object_get(j, "config");
+                if (!config) {
+                        xarch_manifest_free(m);
+                        return xarch_error_set(err, EBADMSG, "image manifest without a config");
+                }
+                r = parse_descriptor(config, &m->config, "config", err);
+                if (r >= 0) {
+                        json_t *layers = json_object_get(j, "layers");
+                        if (!layers)
+                                r = xarch_error_set(err, EBADMSG,
+                                                "image manifest without a layers list");
+                        else
+                                r = parse_descriptor_array(
+                                                layers, "layers", &m->layers, &m->n_layers, err);
+                }
+                for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
+                        m->layers_size += m->layers[i].size;
+        }
+        if (r < 0) {
+                xarch_manifest_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+static void strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+void xarch_image_config_free(struct xarch_image_config *c) {
+        if (!c)
+                return;
+        free(c->os_version);
+        free(c->created);
+        free(c->user);
+        strv_free(c->entrypoint);
+        strv_free(c->cmd);
+        free(c->diff_ids);
+        free(c);
+}
+
+static int parse_strv(json_t *j, char ***ret) {
+        *ret = NULL;
+        if (!j || json_is_null(j))
+                return 0;
+        if (!json_is_array(j))
+                return -EBADMSG;
+        size_t n = json_array_size(j);
+        if (n > XARCH_DESCRIPTORS_MAX)
+                return -EBADMSG;
+        char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_t *s = json_array_get(j, i);
+                if (!json_is_string(s)) {
+                        strv_free(v);
+                        return -EBADMSG;
+                }
+                v[i] = strdup(json_string_value(s));
+                if (!v[i]) {
+                        strv_free(v);
+                        return -ENOMEM;
+                }
+        }
+        *ret = v;
+        return 0;
+}
+
+int xarch_image_config_parse(const void *data, size_t len, struct xarch_image_config **ret,
+                struct xarch_error **err) {
+        _cleanup_json_ json_t *j = NULL;
+        const char *os, *arch, *variant;
+        int r;
+
+        r = load_json(data, len, XARCH_CONFIG_MAX, "image config", &j, err);
+        if (r < 0)
+                return r;
+        if (get_string(j, "os", &os) < 0 || get_string(j, "architecture", &arch) < 0 ||
+                        get_string(j, "variant", &variant) < 0)
+                return xarch_error_set(err, EBADMSG,
+                                "image config: os, architecture or variant "
+                                "is not a string");
+        struct xarch_image_config *c = calloc(1, sizeof(*c));
+        if (!c)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        if ((os && copy_field(c->platform.os, os) < 0) ||
+                        (arch && copy_field(c->platform.arch, arch) < 0) ||
+                        (variant && copy_field(c->platform.variant, variant) < 0)) {
+                xarch_image_config_free(c);
+                return xarch_error_set(err, EBADMSG,
+                                "image config: platform field longer than %d "
+                                "bytes",
+                                XARCH_PLATFORM_FIELD_MAX - 1);
+        }
+        r = dup_string(j, "os.version", &c->os_version);
+        if (r == 0)
+                r = dup_string(j, "created", &c->created);
+        json_t *cfg = json_object_get(j, "config");
+        if (r == 0 && cfg && !json_is_null(cfg)) {
+                if (!json_is_object(cfg))
+                        r = -EBADMSG;
+                if (r == 0)
+                        r = dup_string(cfg, "User", &c->user);
+                if (r == 0)
+                        r = parse_strv(json_object_get(cfg, "Entrypoint"), &c->entrypoint);
+                if (r == 0)
+                        r = parse_strv(json_object_get(cfg, "Cmd"), &c->cmd);
+        }
+        json_t *rootfs = json_object_get(j, "rootfs");
+        json_t *diff_ids = json_is_object(rootfs) ? json_object_get(rootfs, "diff_ids") : NULL;
+        if (r == 0 && diff_ids) {
+                size_t n = json_is_array(diff_ids) ? json_array_size(diff_ids) : 0;
+                if (!json_is_array(diff_ids) || n > XARCH_DESCRIPTORS_MAX)
+                        r = -EBADMSG;
+                else if (n > 0 && !(c->diff_ids = calloc(n, sizeof(*c->diff_ids))))
+                        r = -ENOMEM;
+                for (size_t i = 0; r == 0 && i < n; i++) {
+                        const char *d = json_string_value(json_array_get(diff_ids, i));
+                        if (!d || !xarch_digest_valid(d))
+                                r = -EBADMSG;
+                        else
+                                snprintf(c->diff_ids[c->n_diff_ids++], XARCH_DIGEST_MAX, "%s", d);
+                }
+        }
+        if (r < 0) {
+                xarch_image_config_free(c);
+                if (r == -ENOMEM)
+                        return xarch_error_set(err, ENOMEM, "out of memory");
+                return xarch_error_set(err, EBADMSG, "malformed image config");
+        }
+        *ret = c;
+        return 0;
+}

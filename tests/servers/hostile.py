@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A misbehaving OCI registry for xarch's registry-client tests (python3 standard library only).
+
+Listens on 127.0.0.1 (two free ports: the registry and a "storage" host that redirects point
+to), prints "PORT STORAGE_PORT" on stdout, then serves until stdin closes or it is killed.
+
+The first path component after /v2/ picks the behaviour (scenario); further components make
+the repository name unique so that per-path counters (429-then-success, ...) start fresh:
+  good         correct manifests and blobs
+  wrongdigest  Docker-Content-Digest / blob bytes that do not match
+  truncated    Content-Length larger than what is sent, then close (every time)
+  huge         a 5 MiB manifest
+  ratelimit    429 + Retry-After: 1 on the first request, then success
+  ratelimited  always 429 with ratelimit-remaining: 0;w=21600
+  fail500      500 twice, then success
+  reset        blob: half the body then a TCP reset; later requests honour Range
+  resetnorange like reset, but later requests ignore Range (full 200)
+  nodigest     no Docker-Content-Digest header
+  nameunknown  404 NAME_UNKNOWN; tagunknown: 404 MANIFEST_UNKNOWN
+  bearer       bearer-token auth (anonymous tokens accepted)
+  bearercreds  bearer-token auth, token only with user "alice" password "s3cret"
+  basic        basic auth alice:s3cret
+  redirect     bearer auth; blobs redirect (307) to the storage port, which refuses requests
+               that carry Authorization
+  badchallenge 401 with a malformed WWW-Authenticate
+GET /__stats returns JSON counters (requests per path, authorization headers seen).
+"""
+import hashlib
+import http.server
+import json
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import base64
+
+MANIFEST_CONFIG = b'{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+BLOB = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(300 * 1024))
+
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+MANIFEST = json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": sha(MANIFEST_CONFIG), "size": len(MANIFEST_CONFIG)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": sha(BLOB), "size": len(BLOB)}],
+}, sort_keys=True).encode()
+HUGE = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","pad":"' + \
+    b"x" * (5 * 1024 * 1024) + b'"}'
+BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
+MT = "application/vnd.oci.image.manifest.v1+json"
+
+lock = threading.Lock()
+counters = {}
+auth_seen = []
+storage_auth_seen = []
+PORTS = {}
+
+
+def bump(key):
+    with lock:
+        counters[key] = counters.get(key, 0) + 1
+        return counters[key]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, code, body=b"", headers=None, head=False):
+        self.send_response(code)
+        hdrs = dict(headers or {})
+        hdrs.setdefault("Content-Length", str(len(body)))
+        for k, v in hdrs.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head and body:
+            self.wfile.write(body)
+
+    def error(self, code, ecode, msg, headers=None, head=False):
+        body = json.dumps({"errors": [{"code": ecode, "message": msg}]}).encode()
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        self.send(code, body, h, head)
+
+    def do_HEAD(self):
+        self.handle_req(head=True)
+
+    def do_GET(self):
+        self.handle_req(head=False)
+
+    def handle_req(self, head):
+        path = self.path.split("?")[0]
+        if path == "/__stats":
+            body = json.dumps({"counters": counters, "auth": auth_seen}).encode()
+            return self.send(200, body, {"Content-Type": "application/json"})
+        if path == "/token":
+            return self.token()
+        if path == "/v2/" or path == "/v2":
+            return self.send(200, b"{}", {"Content-Type": "application/json"})
+        if not path.startswith("/v2/"):
+            return self.send(404)
+        parts = path[4:].split("/")
+        scenario = parts[0]
+        try:
+            kind_idx = max(i for i, p in enumerate(parts) if p in ("manifests", "blobs"))
+        except ValueError:
+            return self.send(404)
+        repo = "/".join(parts[:kind_idx])
+        kind = parts[kind_idx]
+        ref = "/".join(parts[kind_idx + 1:])
+        n = bump(self.command + " " + path)
+        auth = self.headers.get("Authorization")
+        with lock:
+            auth_seen.append(auth or "")
+
+        if scenario in ("bearer", "bearercreds", "redirect"):
+            want = "Bearer good-token" if scenario == "bearercreds" else None
+            ok = auth in ("Bearer anon-token", "Bearer good-token") if want is None else auth == want
+            if not ok:
+                realm = "http://127.0.0.1:%d/token" % PORTS["main"]
+                return self.error(401, "UNAUTHORIZED", "authentication required", {
+                    "WWW-Authenticate": 'Bearer realm="%s",service="hostile",scope="repository:%s:pull"' % (realm, repo)}, head)
+        if scenario == "basic":
+            good = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+            if auth != good:
+                return self.error(401, "UNAUTHORIZED", "authentication required",
+                                  {"WWW-Authenticate": 'Basic realm="hostile"'}, head)
+        if scenario == "badchallenge":
+            return self.error(401, "UNAUTHORIZED", "x", {"WWW-Authenticate": 'Bearer realm="unterminated'}, head)
+        if scenario == "nameunknown":
+            return self.error(404, "NAME_UNKNOWN", "repository name not known to registry", None, head)
+        if scenario == "tagunknown" and kind == "manifests":
+            return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown", None, head)
+        if scenario == "ratelimit" and n == 1:
+            return self.error(429, "TOOMANYREQUESTS", "slow down", {"Retry-After": "1"}, head)
+        if scenario == "ratelimited":
+            return self.error(429, "TOOMANYREQUESTS", "You have reached your pull rate limit.", {
+                "ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}, head)
+        if scenario == "fail500" and n <= 2:
+            return self.send(500, b"oops", {"Content-Type": "text/plain"}, head)
+
+        if kind == "manifests":
+            body = HUGE if scenario == "huge" else MANIFEST
+            if ref.startswith("sha256:") and ref != sha(body) and scenario != "wrongdigest":
+                return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown", None, head)
+            h = {"Content-Type": MT}
+            if scenario != "nodigest":
+                h["Docker-Content-Digest"] = sha(b"not the manifest") if scenario == "wrongdigest" else sha(body)
+            if scenario == "truncated" and not head:
+                return self.truncate(body, h)
+            return self.send(200, body, h, head)
+
+        # blobs
+        blob = BLOBS.get(ref)
+        if blob is None:
+            return self.error(404, "BLOB_UNKNOWN", "blob unknown", None, head)
+        if scenario == "redirect":
+            loc = "http://127.0.0.1:%d/storage/%s" % (PORTS["storage"], ref)
+            return self.send(307, b"", {"Location": loc}, head)
+        if scenario == "wrongdigest":
+            blob = blob[:-1] + bytes([blob[-1] ^ 1])
+        h = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": ref}
+        if head:
+            return self.send(200, b"", {**h, "Content-Length": str(len(blob))}, True)
+        if scenario == "truncated":
+            return self.truncate(blob, h)
+        if scenario in ("reset", "resetnorange") and n == 1:
+            return self.reset_midway(blob, h)
+        rng = self.headers.get("Range")
+        if rng and scenario != "resetnorange" and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            part = blob[start:]
+            h["Content-Range"] = "bytes %d-%d/%d" % (start, len(blob) - 1, len(blob))
+            return self.send(206, part, h)
+        return self.send(200, blob, h)
+
+    def truncate(self, body, h):
+        self.send_response(200)
+        for k, v in h.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def reset_midway(self, body, h):
+        self.send_response(200)
+        for k, v in h.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        # SO_LINGER 0: close() sends a RST instead of a FIN
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+
+    def token(self):
+        auth = self.headers.get("Authorization")
+        bump("token")
+        if auth:
+            if auth != "Basic " + base64.b64encode(b"alice:s3cret").decode():
+                return self.send(401, b'{"details":"bad credentials"}', {"Content-Type": "application/json"})
+            tok = "good-token"
+        else:
+            tok = "anon-token"
+        body = json.dumps({"token": tok, "expires_in": 300}).encode()
+        return self.send(200, body, {"Content-Type": "application/json"})
+
+
+class StorageHandler(Handler):
+    def handle_req(self, head):
+        auth = self.headers.get("Authorization")
+        with lock:
+            storage_auth_seen.append(auth or "")
+        if auth:
+            return self.send(400, b"credentials leaked to another host")
+        ref = self.path.split("?")[0].rsplit("/", 1)[-1]
+        blob = BLOBS.get(ref)
+        if blob is None:
+            return self.send(404)
+        return self.send(200, blob, {"Content-Type": "application/octet-stream"}, head)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients hanging up mid-response is what these tests are about
+
+
+def main():
+    main_srv = Server(("127.0.0.1", 0), Handler)
+    storage = Server(("127.0.0.1", 0), StorageHandler)
+    PORTS["main"] = main_srv.server_address[1]
+    PORTS["storage"] = storage.server_address[1]
+    for s in (main_srv, storage):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print("%d %d" % (PORTS["main"], PORTS["storage"]), flush=True)
+    # Stay up until our parent closes stdin (or kills us): no orphaned servers.
+    try:
+        sys.stdin.read()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: MIT */
+/* The registry client against tests/servers/hostile.py: a python registry on 127.0.0.1 that
+ * answers wrong digests, truncated and reset bodies, huge manifests, 429/500 storms, bearer and
+ * basic auth challenges and cross-host redirects. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "registry-test-util.h"
+#include "xarch/registry.h"
+
+static struct test_server server;
+static int port, storage_port;
+static char cache_root[PATH_MAX];
+static unsigned uniq;
+
+/* Sha256 of the server's 300 KiB blob and its manifest are computed from what we fetch; these
+ * are the expected sizes. */
+#define BLOB_SIZE (300 * 1024)
+
+static int group_setup(void **state) {
+        char script[PATH_MAX];
+        if (find_server_file("hostile.py", script, sizeof(script)) < 0) {
+                fprintf(stderr, "# hostile.py not found\n");
+                return -1;
+        }
+        if (test_server_start(script, &server) < 0 ||
+                sscanf(server.line, "%d %d", &port, &storage_port) != 2)
+                return -1;
+        setenv("XARCH_RETRY_BASE_MS", "5", 1);
+        /* no stray credentials from the environment */
+        setenv("HOME", "/nonexistent", 1);
+        unsetenv("REGISTRY_AUTH_FILE");
+        unsetenv("XDG_RUNTIME_DIR");
+        unsetenv("XDG_CONFIG_HOME");
+        unsetenv("DOCKER_CONFIG");
+        snprintf(cache_root, sizeof(cache_root), "/tmp/xarch-test-registry-XXXXXX");
+        if (!mkdtemp(cache_root))
+                return -1;
+        return 0;
+}
+
+static int group_teardown(void **state) {
+        test_server_stop(&server);
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cache_root);
+        if (system(cmd) != 0)
+                return -1;
+        return 0;
+}
+
+/* A unique reference for a scenario: 127.0.0.1:PORT/<scenario>/t<N>:tag */
+static void ref_for(const char *scenario, struct xarch_ref *ref) {
+        char s[256];
+        snprintf(s, sizeof(s), "127.0.0.1:%d/%s/t%u:v1", port, scenario, ++uniq);
+        assert_int_equal(xarch_ref_parse(s, ref, NULL), 0);
+}
+
+static struct xarch_registry *client(const char *cache_dir, const char *auth_file) {
+        struct xarch_registry_options o = { .cache_dir = cache_dir ? cache_dir : "",
+                .auth_file = auth_file };
+        struct xarch_registry *r = NULL;
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_registry_new(&o, &r, &err), 0);
+        assert_null(err);
+        return r;
+}
+
+static void new_cache_dir(char *out, size_t size) {
+        snprintf(out, size, "%s/cache%u", cache_root, ++uniq);
+}
+
+struct sink_buf {
+        char *data;
+        size_t len;
+};
+
+static int sink_collect(void *ud, const void *buf, size_t len) {
+        struct sink_buf *b = ud;
+        char *p = realloc(b->data, b->len + len);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + b->len, buf, len);
+        b->data = p;
+        b->len += len;
+        return 0;
+}
+
+static int count_files(const char *dir) {
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof(cmd), "find '%s' -type f 2>/dev/null | wc -l", dir);
+        FILE *f = popen(cmd, "r");
+        int n = -1;
+        if (f) {
+                if (fscanf(f, "%d", &n) != 1)
+                        n = -1;
+                pclose(f);
+        }
+        return n;
+}
+
+static char *manifest_digest; /* of the good manifest, learnt in the first test */
+static char blob_digest[XARCH_DIGEST_MAX];
+
+static void test_manifest_by_tag(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("good", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        assert_null(err);
+        assert_string_equal(b.media_type, "application/vnd.oci.image.manifest.v1+json");
+        char d[XARCH_DIGEST_MAX];
+        xarch_digest_buffer(NULL, b.data, b.len, d);
+        assert_string_equal(d, b.digest);
+        assert_int_equal(b.data[b.len], '\0');
+        manifest_digest = strdup(b.digest);
+        /* the layer digest, for the blob tests */
+        const char *layers = strstr(b.data, "\"layers\"");
+        const char *dg = strstr(layers, "sha256:");
+        memcpy(blob_digest, dg, 71);
+        blob_digest[71] = '\0';
+        assert_true(xarch_digest_valid(blob_digest));
+        xarch_blob_buf_release(&b);
+
+        char digest[XARCH_DIGEST_MAX], mt[256];
+        assert_int_equal(xarch_registry_resolve(r, &ref, digest, mt, &err), 0);
+        assert_string_equal(digest, manifest_digest);
+        assert_string_equal(mt, "application/vnd.oci.image.manifest.v1+json");
+        xarch_registry_free(r);
+}
+
+static void test_manifest_cache(void **state) {
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_registry_stats st;
+        ref_for("good", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, manifest_digest, &b, NULL), 0);
+        xarch_blob_buf_release(&b);
+        xarch_registry_get_stats(r, &st);
+        uint64_t requests = st.requests;
+        assert_int_equal(st.cache_hits, 0);
+        /* by digest: from the cache, no request */
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, manifest_digest, &b, NULL), 0);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.requests, requests);
+        assert_int_equal(st.cache_hits, 1);
+        assert_string_equal(b.digest, manifest_digest);
+        assert_string_equal(b.media_type, "application/vnd.oci.image.manifest.v1+json");
+        xarch_blob_buf_release(&b);
+        /* by tag: one HEAD, then the cache */
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, NULL), 0);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.requests, requests + 1);
+        assert_int_equal(st.cache_hits, 2);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+
+        /* a corrupted entry is detected, dropped and fetched again */
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof(path), "%s/blobs/sha256/%s", cache, manifest_digest + 7);
+        FILE *f = fopen(path, "r+");
+        assert_non_null(f);
+        fputc('X', f);
+        fclose(f);
+        r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, manifest_digest, &b, NULL), 0);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.cache_hits, 0);
+        assert_string_equal(b.digest, manifest_digest);
+        assert_int_equal(b.data[0], '{');
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+}
+
+static void test_blob_stream_and_cache(void **state) {
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_ref ref;
+        struct sink_buf sb = {};
+        struct xarch_registry_stats st;
+        ref_for("good", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        assert_int_equal(
+                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        char d[XARCH_DIGEST_MAX];
+        xarch_digest_buffer(NULL, sb.data, sb.len, d);
+        assert_string_equal(d, blob_digest);
+        free(sb.data);
+        sb = (struct sink_buf){};
+        assert_int_equal(
+                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.cache_hits, 1);
+        free(sb.data);
+
+        /* a size cap below the blob's size */
+        struct xarch_error *err = NULL;
+        xarch_registry_free(r);
+        r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 1000, NULL, NULL, &err),
+                -EFBIG);
+        assert_non_null(strstr(err->msg, "larger than 1000 bytes"));
+        xarch_error_freep(&err);
+        /* get_blob_buf */
+        struct xarch_blob_buf b = {};
+        assert_int_equal(xarch_registry_get_blob_buf(r, &ref, blob_digest, 0, &b, NULL), 0);
+        assert_int_equal(b.len, BLOB_SIZE);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+}
+
+static void test_wrong_digest(void **state) {
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("wrongdigest", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EBADMSG);
+        assert_non_null(strstr(err->msg, "digest mismatch"));
+        xarch_error_freep(&err);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, &err),
+                -EBADMSG);
+        assert_non_null(strstr(err->msg, "digest mismatch"));
+        xarch_error_freep(&err);
+        /* by tag without a cache: checked against Docker-Content-Digest */
+        struct xarch_registry *nocache = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(nocache, &ref, NULL, &b, &err), -EBADMSG);
+        assert_non_null(strstr(err->msg, "digest mismatch"));
+        xarch_error_freep(&err);
+        xarch_registry_free(nocache);
+        /* nothing unverified was cached, and no temporary files were left behind */
+        assert_int_equal(count_files(cache), 0);
+        xarch_registry_free(r);
+}
+
+static void test_truncated(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        struct xarch_registry_stats st;
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        ref_for("truncated", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EIO);
+        assert_non_null(strstr(err->msg, "closed before the whole body arrived"));
+        xarch_error_freep(&err);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, &err), -EIO);
+        xarch_error_freep(&err);
+        xarch_registry_get_stats(r, &st);
+        assert_true(st.retries >= 4);
+        assert_int_equal(count_files(cache), 0);
+        xarch_registry_free(r);
+}
+
+static void test_huge_manifest(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("huge", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EFBIG);
+        assert_non_null(strstr(err->msg, "larger than 4194304 bytes"));
+        xarch_error_freep(&err);
+        assert_null(b.data);
+        xarch_registry_free(r);
+}
+
+static void test_429_then_success(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_registry_stats st;
+        ref_for("ratelimit", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, NULL), 0);
+        xarch_blob_buf_release(&b);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.retries, 1);
+        xarch_registry_free(r);
+}
+
+static void test_rate_limited(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("ratelimited", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EAGAIN);
+        assert_non_null(strstr(err->msg, "rate limited"));
+        assert_non_null(strstr(err->msg, "0 of 100 pulls remaining per 6 h"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void test_500_then_success(void **state) {
+        struct xarch_ref ref;
+        struct xarch_registry_stats st;
+        struct sink_buf sb = {};
+        ref_for("fail500", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(
+                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        free(sb.data);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.retries, 2);
+        xarch_registry_free(r);
+
+        /* without retries the 500 is reported */
+        struct xarch_registry_options o = { .cache_dir = "", .no_retry = true };
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_registry_new(&o, &r, NULL), 0);
+        ref_for("fail500", &ref);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, &err), -EIO);
+        assert_non_null(strstr(err->msg, "HTTP 500"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void test_reset_mid_body(void **state) {
+        const char *scenarios[] = { "reset", "resetnorange" };
+        for (size_t i = 0; i < 2; i++) {
+                char cache[PATH_MAX];
+                new_cache_dir(cache, sizeof(cache));
+                struct xarch_ref ref;
+                struct sink_buf sb = {};
+                struct xarch_registry_stats st;
+                ref_for(scenarios[i], &ref);
+                struct xarch_registry *r = client(cache, NULL);
+                assert_int_equal(
+                        xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                        0);
+                /* each byte reached the sink exactly once */
+                assert_int_equal(sb.len, BLOB_SIZE);
+                char d[XARCH_DIGEST_MAX];
+                xarch_digest_buffer(NULL, sb.data, sb.len, d);
+                assert_string_equal(d, blob_digest);
+                free(sb.data);
+                xarch_registry_get_stats(r, &st);
+                assert_true(st.retries >= 1);
+                assert_int_equal(count_files(cache), 1); /* verified, then cached */
+                xarch_registry_free(r);
+        }
+}
+
+static void test_no_digest_header(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        ref_for("nodigest", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, NULL), 0);
+        assert_string_equal(b.digest, manifest_digest);
+        xarch_blob_buf_release(&b);
+        char digest[XARCH_DIGEST_MAX];
+        assert_int_equal(xarch_registry_resolve(r, &ref, digest, NULL, NULL), 0);
+        assert_string_equal(digest, manifest_digest);
+        xarch_registry_free(r);
+}
+
+static void test_unknown(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_registry *r = client(cache, NULL);
+        ref_for("nameunknown", &ref);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -ENOENT);
+        assert_non_null(strstr(err->msg, "NAME_UNKNOWN"));
+        xarch_error_freep(&err);
+        ref_for("tagunknown", &ref);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -ENOENT);
+        assert_non_null(strstr(err->msg, "MANIFEST_UNKNOWN"));
+        assert_non_null(strstr(err->msg, "manifest 'v1'"));
+        xarch_error_freep(&err);
+        char digest[XARCH_DIGEST_MAX];
+        assert_int_equal(xarch_registry_resolve(r, &ref, digest, NULL, &err), -ENOENT);
+        xarch_error_freep(&err);
+        ref_for("good", &ref);
+        const char *missing =
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        assert_int_equal(xarch_registry_get_blob(r, &ref, missing, 0, NULL, NULL, &err), -ENOENT);
+        assert_non_null(strstr(err->msg, "BLOB_UNKNOWN"));
+        xarch_error_freep(&err);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, "sha256:nothex", 0, NULL, NULL, &err),
+                -EINVAL);
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void write_file(const char *path, const char *content) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static void write_auth_file(char *path, size_t size, const char *userpass) {
+        char b64[256], json[512];
+        /* base64 via the library's own user: compute with a shell for independence */
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "printf %%s '%s' | base64 -w0", userpass);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(b64, sizeof(b64), p));
+        pclose(p);
+        snprintf(path, size, "%s/auth%u.json", cache_root, ++uniq);
+        snprintf(json, sizeof(json), "{\"auths\":{\"127.0.0.1:%d\":{\"auth\":\"%s\"}}}", port, b64);
+        write_file(path, json);
+}
+
+static void test_bearer_anonymous(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_registry_stats st;
+        ref_for("bearer", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, NULL), 0);
+        xarch_blob_buf_release(&b);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, NULL), 0);
+        xarch_registry_get_stats(r, &st);
+        /* one token for the scope, reused by the second call */
+        assert_int_equal(st.token_requests, 1);
+        xarch_registry_free(r);
+}
+
+static void test_bearer_credentials(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char auth[PATH_MAX];
+
+        ref_for("bearercreds", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_non_null(strstr(err->msg, "unauthorized"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+
+        write_auth_file(auth, sizeof(auth), "alice:s3cret");
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        assert_null(err);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+
+        write_auth_file(auth, sizeof(auth), "alice:wrong-password-xyz");
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_non_null(strstr(err->msg, "unauthorized"));
+        assert_null(strstr(err->msg, "wrong-password-xyz"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void test_basic_auth(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char auth[PATH_MAX];
+
+        ref_for("basic", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_non_null(strstr(err->msg, "authentication required"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+
+        write_auth_file(auth, sizeof(auth), "alice:s3cret");
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+
+        write_auth_file(auth, sizeof(auth), "alice:nope-nope");
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_non_null(strstr(err->msg, "credentials rejected"));
+        assert_null(strstr(err->msg, "nope-nope"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void test_redirect_drops_authorization(void **state) {
+        struct xarch_ref ref;
+        struct sink_buf sb = {};
+        struct xarch_error *err = NULL;
+        ref_for("redirect", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        /* the storage host answers 400 when Authorization reaches it */
+        assert_int_equal(
+                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, &err), 0);
+        assert_null(err);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        free(sb.data);
+        xarch_registry_free(r);
+}
+
+static void test_bad_challenge(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("badchallenge", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EBADMSG);
+        assert_non_null(strstr(err->msg, "malformed WWW-Authenticate"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+static void test_unreachable(void **state) {
+        /* a port that was free a moment ago */
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t al = sizeof(a);
+        assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
+        getsockname(s, (struct sockaddr *) &a, &al);
+        close(s);
+        char str[128];
+        snprintf(str, sizeof(str), "127.0.0.1:%d/x/y:z", ntohs(a.sin_port));
+        struct xarch_ref ref;
+        assert_int_equal(xarch_ref_parse(str, &ref, NULL), 0);
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EHOSTUNREACH);
+        assert_non_null(strstr(err->msg, "unreachable"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
+struct thread_arg {
+        struct xarch_registry *r;
+        struct xarch_ref ref;
+        int rc;
+        size_t len;
+};
+
+static void *thread_main(void *p) {
+        struct thread_arg *a = p;
+        struct sink_buf sb = {};
+        struct xarch_blob_buf b = {};
+        a->rc = xarch_registry_get_manifest(a->r, &a->ref, NULL, &b, NULL);
+        xarch_blob_buf_release(&b);
+        if (a->rc == 0)
+                a->rc = xarch_registry_get_blob(a->r, &a->ref, blob_digest, 0, sink_collect, &sb,
+                        NULL);
+        a->len = sb.len;
+        free(sb.data);
+        return NULL;
+}
+
+static void test_threads_share_client(void **state) {
+        struct xarch_registry_options o = { .cache_dir = "", .max_per_registry = 2 };
+        struct xarch_registry *r = NULL;
+        assert_int_equal(xarch_registry_new(&o, &r, NULL), 0);
+        struct thread_arg args[8];
+        pthread_t th[8];
+        for (int i = 0; i < 8; i++) {
+                args[i] = (struct thread_arg){ .r = r };
+                ref_for(i % 2 ? "good" : "bearer", &args[i].ref);
+                assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+        }
+        for (int i = 0; i < 8; i++) {
+                pthread_join(th[i], NULL);
+                assert_int_equal(args[i].rc, 0);
+                assert_int_equal(args[i].len, BLOB_SIZE);
+        }
+        struct xarch_registry_stats st;
+        xarch_registry_get_stats(r, &st);
+        /* at most 2 parallel connections to the registry plus the token host (the same
+         * server) and the failed TLS probe: far fewer connections than requests */
+        assert_true(st.connections < st.requests);
+        xarch_registry_free(r);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_manifest_by_tag),
+                cmocka_unit_test(test_manifest_cache),
+                cmocka_unit_test(test_blob_stream_and_cache),
+                cmocka_unit_test(test_wrong_digest),
+                cmocka_unit_test(test_truncated),
+                cmocka_unit_test(test_huge_manifest),
+                cmocka_unit_test(test_429_then_success),
+                cmocka_unit_test(test_rate_limited),
+                cmocka_unit_test(test_500_then_success),
+                cmocka_unit_test(test_reset_mid_body),
+                cmocka_unit_test(test_no_digest_header),
+                cmocka_unit_test(test_unknown),
+                cmocka_unit_test(test_bearer_anonymous),
+                cmocka_unit_test(test_bearer_credentials),
+                cmocka_unit_test(test_basic_auth),
+                cmocka_unit_test(test_redirect_drops_authorization),
+                cmocka_unit_test(test_bad_challenge),
+                cmocka_unit_test(test_unreachable),
+                cmocka_unit_test(test_threads_share_client),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
