@@ -41,7 +41,7 @@ static void check_ref(const char *s) {
         check(n > 0 && (size_t) n == strlen(buf));
         check(xarch_ref_parse(buf, &again, NULL) == 0);
         check(streq(r.registry, again.registry) && streq(r.repository, again.repository) &&
-                streq(r.tag, again.tag) && streq(r.digest, again.digest));
+                        streq(r.tag, again.tag) && streq(r.digest, again.digest));
         check(xarch_ref_format(&r, buf, (size_t) n) == -ENOBUFS);
         const char *reference = xarch_ref_reference(&r);
         check(reference == r.digest || reference == r.tag);

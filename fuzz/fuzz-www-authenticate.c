@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(r == 0 || r == -EINVAL || r == -EOPNOTSUPP);
         if (r == 0) {
                 check(c.scheme == AUTH_SCHEME_BEARER || c.scheme == AUTH_SCHEME_BASIC);
-                check(memchr(c.realm, 0, sizeof(c.realm)) && memchr(c.service, 0, sizeof(c.service)));
+                check(memchr(c.realm, 0, sizeof(c.realm)) &&
+                                memchr(c.service, 0, sizeof(c.service)));
                 check(memchr(c.scope, 0, sizeof(c.scope)) && memchr(c.error, 0, sizeof(c.error)));
                 check(c.scheme != AUTH_SCHEME_BEARER || c.realm[0]);
         }

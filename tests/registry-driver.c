@@ -29,15 +29,15 @@ static int fail(struct xarch_error *err, int r) {
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "ca", required_argument, NULL, 'c' },
-                { "auth", required_argument, NULL, 'a' },
-                { "cache", required_argument, NULL, 'C' },
-                { "insecure", no_argument, NULL, 'k' },
-                { "stats", no_argument, NULL, 's' },
-                { "body", no_argument, NULL, 'b' },
-                {},
+                        {"ca", required_argument, NULL, 'c'},
+                        {"auth", required_argument, NULL, 'a'},
+                        {"cache", required_argument, NULL, 'C'},
+                        {"insecure", no_argument, NULL, 'k'},
+                        {"stats", no_argument, NULL, 's'},
+                        {"body", no_argument, NULL, 'b'},
+                        {},
         };
-        struct xarch_registry_options o = { .cache_dir = "" };
+        struct xarch_registry_options o = {.cache_dir = ""};
         bool stats = false, body = false;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -105,8 +105,8 @@ int main(int argc, char **argv) {
                         perror("fopen");
                         rc = 1;
                 } else {
-                        r = xarch_registry_get_blob(reg, &ref, argv[optind + 2], 0, sink_file, f,
-                                &err);
+                        r = xarch_registry_get_blob(
+                                        reg, &ref, argv[optind + 2], 0, sink_file, f, &err);
                         long len = ftell(f);
                         fclose(f);
                         if (r < 0)
@@ -122,11 +122,13 @@ int main(int argc, char **argv) {
                 struct xarch_registry_stats s;
                 xarch_registry_get_stats(reg, &s);
                 fprintf(stderr,
-                        "stats requests=%llu tokens=%llu retries=%llu cache_hits=%llu "
-                        "connections=%llu\n",
-                        (unsigned long long) s.requests, (unsigned long long) s.token_requests,
-                        (unsigned long long) s.retries, (unsigned long long) s.cache_hits,
-                        (unsigned long long) s.connections);
+                                "stats requests=%llu tokens=%llu retries=%llu cache_hits=%llu "
+                                "connections=%llu http2=%llu\n",
+                                (unsigned long long) s.requests,
+                                (unsigned long long) s.token_requests,
+                                (unsigned long long) s.retries, (unsigned long long) s.cache_hits,
+                                (unsigned long long) s.connections,
+                                (unsigned long long) s.http2_requests);
         }
         xarch_registry_free(reg);
         return rc;

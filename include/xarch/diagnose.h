@@ -78,26 +78,28 @@ int xarch_diagnose_new(struct xarch_diagnose **ret, struct xarch_error **err);
 void xarch_diagnose_free(struct xarch_diagnose *d);
 
 /* Feeds the next bytes of the log. Must not be called after xarch_diagnose_finish(). */
-int xarch_diagnose_feed(struct xarch_diagnose *d, const void *buf, size_t len,
-                struct xarch_error **err);
+int xarch_diagnose_feed(
+                struct xarch_diagnose *d, const void *buf, size_t len, struct xarch_error **err);
 
 /* Reads fd to its end in large chunks and feeds everything (does not close fd). */
 int xarch_diagnose_feed_fd(struct xarch_diagnose *d, int fd, struct xarch_error **err);
 
 /* Ends the input (a last line without a newline counts) and builds the findings. Returns the
- * number of findings (0 when nothing known was found). Findings are ordered by their first
- * line; context findings are dropped when there is no failure finding. */
+ * number of findings (0 when nothing known was found). Failures come first, in the order of
+ * their first line, then context findings; context findings, and failures too generic to stand
+ * alone ("Function not implemented"), are dropped when no other failure was found. */
 int xarch_diagnose_finish(struct xarch_diagnose *d, struct xarch_error **err);
 
 /* After xarch_diagnose_finish(): the findings, valid until xarch_diagnose_free(). */
-const struct xarch_diagnose_finding *xarch_diagnose_findings(const struct xarch_diagnose *d,
-                size_t *ret_n);
+const struct xarch_diagnose_finding *xarch_diagnose_findings(
+                const struct xarch_diagnose *d, size_t *ret_n);
 
 /* Input statistics so far. */
 struct xarch_diagnose_stats {
         uint64_t bytes;
-        uint64_t lines;            /* a last line without a newline counts once finished */
-        uint64_t dropped_findings; /* distinct findings beyond XARCH_DIAGNOSE_FINDINGS_MAX */
+        uint64_t lines;         /* a last line without a newline counts once finished */
+        uint64_t dropped_lines; /* matched lines of findings beyond
+                                   XARCH_DIAGNOSE_FINDINGS_MAX, not kept */
 };
 void xarch_diagnose_get_stats(const struct xarch_diagnose *d, struct xarch_diagnose_stats *ret);
 

@@ -36,8 +36,7 @@ int xarch_digester_final(struct xarch_digester *d, char out[XARCH_DIGEST_MAX]);
 void xarch_digester_free(struct xarch_digester *d);
 
 /* One-shot: hashes buf with algo (NULL = sha256, or a digest whose algorithm is used). */
-int xarch_digest_buffer(const char *algo, const void *buf, size_t len,
-        char out[XARCH_DIGEST_MAX]);
+int xarch_digest_buffer(const char *algo, const void *buf, size_t len, char out[XARCH_DIGEST_MAX]);
 
 #ifdef __cplusplus
 }

@@ -72,16 +72,16 @@ enum xarch_file_language {
 
 /* Which Go-only markers were seen (bit set). */
 enum {
-        XARCH_GO_BUILDINFO = 1u << 0, /* "\xff Go buildinf:" blob */
-        XARCH_GO_NOTE = 1u << 1,      /* .note.go.buildid / Go build ID note */
-        XARCH_GO_PCLNTAB = 1u << 2,   /* .gopclntab magic */
-        XARCH_GO_SECTIONS = 1u << 3,  /* .go.module, .go.fipsinfo, .go.buildinfo */
+        XARCH_GO_BUILDINFO = 1u << 0,    /* "\xff Go buildinf:" blob */
+        XARCH_GO_NOTE = 1u << 1,         /* .note.go.buildid / Go build ID note */
+        XARCH_GO_PCLNTAB = 1u << 2,      /* .gopclntab magic */
+        XARCH_GO_SECTIONS = 1u << 3,     /* .go.module, .go.fipsinfo, .go.buildinfo */
         XARCH_GO_VERSION_SCAN = 1u << 4, /* version found by scanning read-only data */
 };
 
 struct xarch_go_info {
-        unsigned evidence;   /* XARCH_GO_* bits; 0 means not Go */
-        char version[32];    /* "go1.19.8", "" when unknown */
+        unsigned evidence;      /* XARCH_GO_* bits; 0 means not Go */
+        char version[32];       /* "go1.19.8", "" when unknown */
         char version_range[16]; /* from the pclntab magic when version is unknown: "1.18-1.19" */
         char goos[16];
         char goarch[16];
@@ -96,10 +96,10 @@ struct xarch_go_info {
 
 /* Tag values of .ARM.attributes; -1 when absent. */
 struct xarch_arm_attributes {
-        int cpu_arch;     /* Tag_CPU_arch (6) */
-        int cpu_profile;  /* Tag_CPU_arch_profile (7): 'A', 'R', 'M', 'S' or 0 */
-        int fp_arch;      /* Tag_FP_arch (10) */
-        int vfp_args;     /* Tag_ABI_VFP_args (28): 1 = hard-float */
+        int cpu_arch;      /* Tag_CPU_arch (6) */
+        int cpu_profile;   /* Tag_CPU_arch_profile (7): 'A', 'R', 'M', 'S' or 0 */
+        int fp_arch;       /* Tag_FP_arch (10) */
+        int vfp_args;      /* Tag_ABI_VFP_args (28): 1 = hard-float */
         char cpu_name[32]; /* Tag_CPU_name (5) */
 };
 
@@ -115,14 +115,14 @@ struct xarch_file_info {
         bool platform_known;
         const char *variant_source; /* "go", "arm-attributes", "gnu-property", or NULL */
 
-        int bits;        /* 32 or 64; 0 when unknown */
+        int bits; /* 32 or 64; 0 when unknown */
         bool big_endian;
-        uint16_t machine;  /* ELF e_machine, PE Machine, low 16 bits of a Mach-O cputype */
+        uint16_t machine;      /* ELF e_machine, PE Machine, low 16 bits of a Mach-O cputype */
         char machine_name[40]; /* file(1)'s name: "x86-64", "ARM aarch64", "IBM S/390", ... */
-        uint16_t elf_type; /* ET_* */
+        uint16_t elf_type;     /* ET_* */
         uint8_t osabi;
-        uint32_t flags;   /* e_flags */
-        char abi[64];     /* e_flags facts: "EABI5 hard-float", "ELFv2", "double-float", "o32" */
+        uint32_t flags; /* e_flags */
+        char abi[64];   /* e_flags facts: "EABI5 hard-float", "ELFv2", "double-float", "o32" */
 
         enum xarch_file_linkage linkage;
         bool pie;
@@ -134,7 +134,7 @@ struct xarch_file_info {
         struct xarch_arm_attributes arm;
 
         enum xarch_file_language language;
-        char compiler[96]; /* first .comment entry: "GCC: (Debian 12.2.0-14) 12.2.0", ... */
+        char compiler[96];     /* first .comment entry: "GCC: (Debian 12.2.0-14) 12.2.0", ... */
         char rust_version[64]; /* "rustc version 1.95.0 (...)" or "rustc <commit>" */
         struct xarch_go_info go;
 
@@ -157,15 +157,15 @@ void xarch_file_analyzer_free(struct xarch_file_analyzer *a);
  * failure: the result says what was recognised and `problem` why the rest was not. Returns 0,
  * or a negative errno when the reader failed or memory ran out. */
 int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_source *src,
-        struct xarch_file_info *ret, struct xarch_error **err);
+                struct xarch_file_info *ret, struct xarch_error **err);
 
 /* The same over an open file (pread, the fd's offset is not used). */
 int xarch_file_analyze_fd(struct xarch_file_analyzer *a, int fd, struct xarch_file_info *ret,
-        struct xarch_error **err);
+                struct xarch_error **err);
 
 /* Opens path (following symlinks) and analyses it; -EISDIR for a directory. */
 int xarch_file_analyze_path(struct xarch_file_analyzer *a, const char *path,
-        struct xarch_file_info *ret, struct xarch_error **err);
+                struct xarch_file_info *ret, struct xarch_error **err);
 
 /* One line without the path, e.g.
  * "ELF 64-bit LSB, linux/arm64, static, Go go1.19.8 (GOARCH=arm64), stripped".

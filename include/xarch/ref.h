@@ -29,7 +29,7 @@ extern "C" {
 /* Longest formatted reference including the NUL. */
 #define XARCH_REF_STRING_MAX                                                                       \
         (XARCH_REF_REGISTRY_MAX + XARCH_REF_REPOSITORY_MAX + XARCH_REF_TAG_MAX +                   \
-                XARCH_REF_DIGEST_MAX + 4)
+                        XARCH_REF_DIGEST_MAX + 4)
 
 /* The registry name docker uses for Docker Hub, and the host that actually serves its API. */
 #define XARCH_REF_DOCKER_HUB     "docker.io"

@@ -48,7 +48,7 @@ extern "C" {
 #define XARCH_REGISTRY_MANIFEST_ACCEPT                                                             \
         "application/vnd.oci.image.index.v1+json, "                                                \
         "application/vnd.oci.image.manifest.v1+json, "                                             \
-        "application/vnd.docker.distribution.manifest.list.v2+json, "                             \
+        "application/vnd.docker.distribution.manifest.list.v2+json, "                              \
         "application/vnd.docker.distribution.manifest.v2+json"
 
 struct xarch_registry_options {
@@ -59,15 +59,15 @@ struct xarch_registry_options {
         unsigned max_per_registry; /* concurrent requests per registry host; 0 = default 6 */
         unsigned max_retries;      /* 0 = default 4 */
         /* Fields below are additions to the base contract; zero means default. */
-        const char *user_agent;    /* NULL = "xarch/<version>" */
-        bool no_retry;             /* disables retries entirely (max_retries is ignored) */
+        const char *user_agent; /* NULL = "xarch/<version>" */
+        bool no_retry;          /* disables retries entirely (max_retries is ignored) */
 };
 
 /* A client. THREAD-SAFE: many threads may call the functions below on one client at once. */
 struct xarch_registry;
 
 int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_registry **ret,
-        struct xarch_error **err);
+                struct xarch_error **err);
 
 /* Accepts NULL. No call may be in flight. */
 void xarch_registry_free(struct xarch_registry *r);
@@ -91,13 +91,13 @@ void xarch_blob_buf_release(struct xarch_blob_buf *b);
  * Verified manifests are cached by digest. On success *ret owns its data.
  */
 int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err);
+                const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err);
 
 /* HEADs a tag (or digest) and returns the digest and media type (free on Docker Hub's rate
  * limits). Falls back to GET + hashing when the registry sends no Docker-Content-Digest.
  * media_type may be NULL. */
 int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref,
-        char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err);
+                char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err);
 
 /*
  * Streams a blob to sink in chunks (never whole in memory), verifying the digest at the end:
@@ -109,14 +109,14 @@ int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref
  */
 typedef int (*xarch_sink_fn)(void *userdata, const void *buf, size_t len);
 int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
-        struct xarch_error **err);
+                const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
+                struct xarch_error **err);
 
 /* Convenience: fetches a small blob (a config, say) into memory, verified, capped at max_size
  * (0 = 8 MiB). ret->media_type is empty. */
 int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
-        struct xarch_error **err);
+                const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
+                struct xarch_error **err);
 
 /* Counters for tests and benchmarks (monotonic over the client's life). */
 struct xarch_registry_stats {
@@ -126,6 +126,7 @@ struct xarch_registry_stats {
         uint64_t cache_hits;     /* manifests/blobs served from the local cache */
         uint64_t connections;    /* new connections opened (the rest were reused) */
         uint64_t bytes;          /* body bytes received from the network */
+        uint64_t http2_requests; /* requests answered over HTTP/2 */
 };
 void xarch_registry_get_stats(struct xarch_registry *r, struct xarch_registry_stats *ret);
 

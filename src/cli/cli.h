@@ -22,6 +22,8 @@ int cmd_binfmt(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Prints "xarch: <message>" on stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -28,7 +28,7 @@ static void usage(void) {
               "\n"
               "Exit status: 0 a known failure was found, 1 none was found or the input could\n"
               "not be read, 2 usage error.\n",
-                stdout);
+                        stdout);
 }
 
 static const char *kind_name(enum xarch_diagnose_kind kind) {
@@ -42,8 +42,8 @@ static int list_signatures(bool json) {
                 json_t *arr = json_array();
                 for (size_t i = 0; i < n; i++)
                         json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", sigs[i].id,
-                                                           "kind", kind_name(sigs[i].kind),
-                                                           "title", sigs[i].title));
+                                                                   "kind", kind_name(sigs[i].kind),
+                                                                   "title", sigs[i].title));
                 return cli_print_json(json_pack("{s:o}", "signatures", arr));
         }
         for (size_t i = 0; i < n; i++)
@@ -79,7 +79,8 @@ static void print_human(const struct xarch_diagnose_finding *f, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         putchar('\n');
-                printf("%s%s: %s\n", f[i].id, f[i].kind == XARCH_DIAGNOSE_CONTEXT ? " (context)" : "",
+                printf("%s%s: %s\n", f[i].id,
+                                f[i].kind == XARCH_DIAGNOSE_CONTEXT ? " (context)" : "",
                                 f[i].title);
                 printf("  line%s ", f[i].n_lines == 1 ? "" : "s");
                 for (size_t m = 0; m < f[i].n_matches; m++)
@@ -119,10 +120,10 @@ static json_t *finding_json(const struct xarch_diagnose_finding *f) {
 
 int cmd_diagnose(int argc, char **argv) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "list", no_argument, NULL, 'l' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+                        {"json", no_argument, NULL, 'j'},
+                        {"list", no_argument, NULL, 'l'},
+                        {"help", no_argument, NULL, 'h'},
+                        {},
         };
         bool json = false, list = false;
         int c;
@@ -188,8 +189,8 @@ int cmd_diagnose(int argc, char **argv) {
                         json_array_append_new(arr, finding_json(&f[i]));
                 json_t *doc = json_pack("{s:o, s:{s:I, s:I}, s:I}", "findings", arr, "input",
                                 "bytes", (json_int_t) stats.bytes, "lines",
-                                (json_int_t) stats.lines, "dropped_findings",
-                                (json_int_t) stats.dropped_findings);
+                                (json_int_t) stats.lines, "dropped_lines",
+                                (json_int_t) stats.dropped_lines);
                 if (cli_print_json(doc) != EXIT_OK)
                         rc = EXIT_FAIL;
         } else if (n == 0)

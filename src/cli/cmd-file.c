@@ -42,7 +42,8 @@ static void print_help(void) {
               "    Only the headers and the few sections that answer these are read.\n"
               "\n"
               "OPTIONS\n"
-              "    -r, --recursive    walk directories (symbolic links are reported, not followed)\n"
+              "    -r, --recursive    walk directories (symbolic links are reported, not "
+              "followed)\n"
               "    -L, --dereference  follow symbolic links named on the command line\n"
               "        --json         print a JSON array of objects instead of lines\n"
               "    -h, --help         show this help\n"
@@ -50,7 +51,7 @@ static void print_help(void) {
               "EXIT STATUS\n"
               "    0 when every named path was read, 1 when one could not be, 2 on usage errors.\n"
               "    Unreadable files met while walking are reported on stderr and skipped.\n",
-                stdout);
+                        stdout);
 }
 
 static json_t *str_or_null(const char *s) {
@@ -66,11 +67,11 @@ static json_t *go_json(const struct xarch_go_info *go) {
                 unsigned bit;
                 const char *name;
         } bits[] = {
-                { XARCH_GO_BUILDINFO, "buildinfo" },
-                { XARCH_GO_NOTE, "note" },
-                { XARCH_GO_PCLNTAB, "pclntab" },
-                { XARCH_GO_SECTIONS, "sections" },
-                { XARCH_GO_VERSION_SCAN, "version-scan" },
+                        {XARCH_GO_BUILDINFO, "buildinfo"},
+                        {XARCH_GO_NOTE, "note"},
+                        {XARCH_GO_PCLNTAB, "pclntab"},
+                        {XARCH_GO_SECTIONS, "sections"},
+                        {XARCH_GO_VERSION_SCAN, "version-scan"},
         };
         json_t *o = json_object();
         json_t *evidence = json_array();
@@ -92,8 +93,8 @@ static json_t *go_json(const struct xarch_go_info *go) {
         return o;
 }
 
-static json_t *info_json(const char *path, const struct xarch_file_info *info,
-        const char *description) {
+static json_t *info_json(
+                const char *path, const struct xarch_file_info *info, const char *description) {
         json_t *o = json_object();
         char platform[XARCH_PLATFORM_STRING_MAX];
         bool binary = info->kind == XARCH_FILE_ELF || info->kind == XARCH_FILE_PE ||
@@ -104,8 +105,8 @@ static json_t *info_json(const char *path, const struct xarch_file_info *info,
         json_set(o, "description", json_string(description));
         if (binary && info->platform.arch[0]) {
                 snprintf(platform, sizeof(platform), "%s/%s%s%s", info->platform.os,
-                        info->platform.arch, info->platform.variant[0] ? "/" : "",
-                        info->platform.variant);
+                                info->platform.arch, info->platform.variant[0] ? "/" : "",
+                                info->platform.variant);
                 json_set(o, "platform", json_string(platform));
                 json_set(o, "os", json_string(info->platform.os));
                 json_set(o, "architecture", json_string(info->platform.arch));
@@ -127,10 +128,11 @@ static json_t *info_json(const char *path, const struct xarch_file_info *info,
                 json_set(o, "pie", json_boolean(info->pie));
                 json_set(o, "interpreter", str_or_null(info->interpreter));
                 json_set(o, "stripped",
-                        info->stripped < 0 ? json_null() : json_boolean(info->stripped == 1));
+                                info->stripped < 0 ? json_null()
+                                                   : json_boolean(info->stripped == 1));
                 json_set(o, "debug_info", json_boolean(info->debug_info));
                 json_set(o, "amd64_level",
-                        info->amd64_level ? json_integer(info->amd64_level) : json_null());
+                                info->amd64_level ? json_integer(info->amd64_level) : json_null());
                 json_set(o, "language", json_string(xarch_file_language_name(info->language)));
                 json_set(o, "compiler", str_or_null(info->compiler));
                 json_set(o, "rust_version", str_or_null(info->rust_version));
@@ -150,7 +152,7 @@ static json_t *info_json(const char *path, const struct xarch_file_info *info,
                 json_t *slices = json_array();
                 for (unsigned i = 0; i < info->n_slices; i++) {
                         snprintf(platform, sizeof(platform), "%s/%s", info->slices[i].os,
-                                info->slices[i].arch);
+                                        info->slices[i].arch);
                         json_array_append_new(slices, json_string(platform));
                 }
                 json_set(o, "slices", slices);
@@ -161,7 +163,7 @@ static json_t *info_json(const char *path, const struct xarch_file_info *info,
 
 /* A line or object for something that is not analysed: symlink, directory, special file. */
 static void emit_other(struct file_ctx *c, const char *path, const char *type, const char *text,
-        const char *target) {
+                const char *target) {
         if (c->json) {
                 json_t *o = json_object();
                 json_set(o, "path", json_string(path));
@@ -207,12 +209,12 @@ static int walk(struct file_ctx *c, int dirfd, char *path, size_t path_len);
 
 /* Handles one entry relative to dirfd. Returns 0, or -errno when it could not be read. */
 static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, size_t path_len,
-        unsigned char d_type, bool named) {
+                unsigned char d_type, bool named) {
         struct stat st;
         int follow = named && c->dereference ? 0 : AT_SYMLINK_NOFOLLOW;
         mode_t type;
 
-        if (d_type != DT_UNKNOWN && d_type != DT_LNK && !named)
+        if (d_type != DT_UNKNOWN && !named)
                 type = (mode_t) DTTOIF(d_type);
         else {
                 if (fstatat(dirfd, name, &st, follow) < 0) {
@@ -256,7 +258,7 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
         }
 
         _cleanup_close_ int fd = openat(dirfd, name,
-                O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? O_NOFOLLOW : 0));
+                        O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? O_NOFOLLOW : 0));
         if (fd < 0) {
                 int e = errno;
                 warn(path, "cannot open", e);
@@ -267,7 +269,7 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
         if (r < 0) {
                 fflush(stdout);
                 fprintf(stderr, "xarch file: cannot analyse '%s': %s\n", path,
-                        err && err->msg ? err->msg : strerror(-r));
+                                err && err->msg ? err->msg : strerror(-r));
                 return r;
         }
         emit_info(c, path);
@@ -326,7 +328,8 @@ static int walk(struct file_ctx *c, int fd, char *path, size_t path_len) {
         }
         for (size_t i = 0; i < n; i++)
                 index[i] = names + (uintptr_t) index[i] + 1;
-        qsort(index, n, sizeof(*index), compare_names);
+        if (n > 1)
+                qsort(index, n, sizeof(*index), compare_names);
 
         for (size_t i = 0; i < n; i++) {
                 const char *name = index[i];
@@ -341,7 +344,7 @@ static int walk(struct file_ctx *c, int fd, char *path, size_t path_len) {
                         path[path_len] = '/';
                 memcpy(path + path_len + sep, name, len + 1);
                 (void) handle(c, dirfd(dir), name, path, path_len + sep + len,
-                        (unsigned char) name[-1], false);
+                                (unsigned char) name[-1], false);
                 path[path_len] = '\0';
         }
         return 0;
@@ -349,11 +352,11 @@ static int walk(struct file_ctx *c, int fd, char *path, size_t path_len) {
 
 int cmd_file(int argc, char **argv) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "recursive", no_argument, NULL, 'r' },
-                { "dereference", no_argument, NULL, 'L' },
-                { "json", no_argument, NULL, 'j' },
-                {},
+                        {"help", no_argument, NULL, 'h'},
+                        {"recursive", no_argument, NULL, 'r'},
+                        {"dereference", no_argument, NULL, 'L'},
+                        {"json", no_argument, NULL, 'j'},
+                        {},
         };
         struct file_ctx *c = calloc(1, sizeof(*c));
         _cleanup_free_ char *path = NULL;

@@ -429,9 +429,12 @@ int cmd_inspect(int argc, char **argv) {
                 return cli_usage_error(verb, "--raw, --config and --json exclude each other");
 
         if (o.platform_arg) {
-                if (xarch_platform_parse(o.platform_arg, &want, &err) < 0)
-                        return cli_usage_error(
-                                        verb, "%s", err && err->msg ? err->msg : "bad platform");
+                if (xarch_platform_parse(o.platform_arg, &want, &err) < 0) {
+                        int rc = cli_usage_error(verb, "%s",
+                                        err && err->msg ? err->msg : "invalid platform");
+                        xarch_error_free(err);
+                        return rc;
+                }
                 if (xarch_platform_parse_raw(o.platform_arg, &spelling, NULL) >= 0)
                         opts.spelling = &spelling;
                 opts.platform = &want;

@@ -15,6 +15,8 @@ static const struct verb verbs[] = {
         { "diagnose", cmd_diagnose, "names cross-architecture failures in logs, with cause and fix" },
         { "binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc" },
         { "file", cmd_file, "what a binary really is: architecture, linkage, language" },
+        { "check", cmd_check, "will this image run on that node: native, emulated, crash or fails" },
+        { "verify", cmd_verify, "do the binaries inside each platform of an image match its label" },
         { "inspect", cmd_inspect, "which platforms an image offers and what a node would pull" },
         { "platform", cmd_platform, "the OCI platform model and containerd's matching rules" },
 };

@@ -29,7 +29,7 @@ static bool is_tchar(char c) {
 
 static bool is_token68_char(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+               c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 static bool is_ows(char c) {
@@ -115,7 +115,7 @@ static enum auth_scheme scheme_from(const char *s, size_t n) {
 }
 
 int auth_parse_www_authenticate(const char *value, size_t len, struct auth_challenge *ret) {
-        struct cursor c = { .s = value, .len = len, .pos = 0 };
+        struct cursor c = {.s = value, .len = len, .pos = 0};
         struct auth_challenge bearer = {}, basic = {};
         bool have_bearer = false, have_basic = false;
         char scratch[AUTH_REALM_MAX];
@@ -135,7 +135,7 @@ int auth_parse_www_authenticate(const char *value, size_t len, struct auth_chall
                 if (scheme_len == 0)
                         return -EINVAL;
                 enum auth_scheme scheme = scheme_from(scheme_start, scheme_len);
-                struct auth_challenge cur = { .scheme = scheme };
+                struct auth_challenge cur = {.scheme = scheme};
                 bool realm_seen = false, service_seen = false, scope_seen = false,
                      error_seen = false;
 
@@ -162,7 +162,7 @@ int auth_parse_www_authenticate(const char *value, size_t len, struct auth_chall
                         cur_skip_ows(&c);
                         if (cur_peek(&c) != '=') {
                                 if (!cur_end(&c) && is_token68_char(cur_peek(&c)) &&
-                                        c.pos == item_start + name_len) {
+                                                c.pos == item_start + name_len) {
                                         /* token68 with '/' inside */
                                         while (!cur_end(&c) && is_token68_char(cur_peek(&c)))
                                                 c.pos++;
@@ -189,17 +189,14 @@ int auth_parse_www_authenticate(const char *value, size_t len, struct auth_chall
                         size_t dest_size = sizeof(scratch);
                         bool *seen = NULL;
                         if (name_len == 5 && strncasecmp(name, "realm", 5) == 0) {
-                                dest = cur.realm, dest_size = sizeof(cur.realm),
-                                seen = &realm_seen;
+                                dest = cur.realm, dest_size = sizeof(cur.realm), seen = &realm_seen;
                         } else if (name_len == 7 && strncasecmp(name, "service", 7) == 0) {
                                 dest = cur.service, dest_size = sizeof(cur.service),
                                 seen = &service_seen;
                         } else if (name_len == 5 && strncasecmp(name, "scope", 5) == 0) {
-                                dest = cur.scope, dest_size = sizeof(cur.scope),
-                                seen = &scope_seen;
+                                dest = cur.scope, dest_size = sizeof(cur.scope), seen = &scope_seen;
                         } else if (name_len == 5 && strncasecmp(name, "error", 5) == 0) {
-                                dest = cur.error, dest_size = sizeof(cur.error),
-                                seen = &error_seen;
+                                dest = cur.error, dest_size = sizeof(cur.error), seen = &error_seen;
                         }
                         if (seen && *seen) {
                                 /* duplicate parameter: keep the first */
@@ -240,7 +237,7 @@ int auth_parse_www_authenticate(const char *value, size_t len, struct auth_chall
 /* ---- base64 ---- */
 
 static const char b64_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int b64_value(char c) {
         const char *p = c ? strchr(b64_alphabet, c) : NULL;
@@ -305,7 +302,7 @@ void auth_credentials_wipe(struct auth_credentials *c) {
 /* ---- credential files ---- */
 
 static int set_creds(struct auth_credentials *ret, const char *user, const char *secret,
-        bool identity_token) {
+                bool identity_token) {
         if (strlen(user) >= sizeof(ret->username) || strlen(secret) >= sizeof(ret->secret))
                 return -ENOBUFS;
         snprintf(ret->username, sizeof(ret->username), "%s", user);
@@ -319,7 +316,7 @@ static int set_creds(struct auth_credentials *ret, const char *user, const char 
 
 static bool is_docker_hub(const char *host) {
         return streq(host, "docker.io") || streq(host, "index.docker.io") ||
-                streq(host, "registry-1.docker.io");
+               streq(host, "registry-1.docker.io");
 }
 
 /* Reduces an auths key ("https://host/v1/", "host", "host/ns/repo") to "host[/path]" without
@@ -354,38 +351,39 @@ static void normalize_key(const char *key, char *out, size_t out_size) {
 }
 
 static int parse_auths_entry(json_t *entry, struct auth_credentials *ret, const char *path,
-        const char *key, struct xarch_error **err) {
+                const char *key, struct xarch_error **err) {
         if (!json_is_object(entry))
-                return xarch_error_set(err, EBADMSG, "'%s': entry '%s' is not an object", path,
-                        key);
+                return xarch_error_set(
+                                err, EBADMSG, "'%s': entry '%s' is not an object", path, key);
         json_t *identity = json_object_get(entry, "identitytoken");
         json_t *auth = json_object_get(entry, "auth");
         if (json_is_string(identity) && json_string_length(identity) > 0) {
                 if (set_creds(ret, "<token>", json_string_value(identity), true) < 0)
                         return xarch_error_set(err, ENOBUFS,
-                                "'%s': identity token for '%s' too long", path, key);
+                                        "'%s': identity token for '%s' too long", path, key);
                 return 1;
         }
         if (json_is_string(auth) && json_string_length(auth) > 0) {
                 char decoded[AUTH_USERNAME_MAX + AUTH_SECRET_MAX];
                 int n = auth_base64_decode(json_string_value(auth), json_string_length(auth),
-                        decoded, sizeof(decoded));
+                                decoded, sizeof(decoded));
                 if (n < 0)
                         return xarch_error_set(err, EBADMSG,
-                                "'%s': the auth field for '%s' is not valid base64", path, key);
+                                        "'%s': the auth field for '%s' is not valid base64", path,
+                                        key);
                 char *colon = memchr(decoded, ':', (size_t) n);
                 if (!colon || (size_t) n != strlen(decoded)) {
                         explicit_bzero(decoded, sizeof(decoded));
                         return xarch_error_set(err, EBADMSG,
-                                "'%s': the auth field for '%s' is not 'user:password'", path,
-                                key);
+                                        "'%s': the auth field for '%s' is not 'user:password'",
+                                        path, key);
                 }
                 *colon = '\0';
                 int r = set_creds(ret, decoded, colon + 1, false);
                 explicit_bzero(decoded, sizeof(decoded));
                 if (r < 0)
                         return xarch_error_set(err, ENOBUFS, "'%s': credentials for '%s' too long",
-                                path, key);
+                                        path, key);
                 return 1;
         }
         /* "username"/"password" fields appear in some hand-written files */
@@ -394,26 +392,26 @@ static int parse_auths_entry(json_t *entry, struct auth_credentials *ret, const 
         if (json_is_string(user) && json_is_string(pass)) {
                 if (set_creds(ret, json_string_value(user), json_string_value(pass), false) < 0)
                         return xarch_error_set(err, ENOBUFS, "'%s': credentials for '%s' too long",
-                                path, key);
+                                        path, key);
                 return 1;
         }
         return 0;
 }
 
 static int lookup_in_file(const char *path, bool required, const char *registry,
-        const char *repository, struct auth_credentials *ret, struct xarch_error **err) {
+                const char *repository, struct auth_credentials *ret, struct xarch_error **err) {
         json_error_t jerr;
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f) {
                 if (errno == ENOENT && !required)
                         return 0;
                 return xarch_error_set(err, errno, "cannot open auth file '%s': %s", path,
-                        strerror(errno));
+                                strerror(errno));
         }
         json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return xarch_error_set(err, EBADMSG, "auth file '%s': invalid JSON at line %d",
-                        path, jerr.line);
+                                path, jerr.line);
         int r = 0;
         const char *host = is_docker_hub(registry) ? "docker.io" : registry;
         const char *helper_url = is_docker_hub(registry) ? DOCKER_HUB_SERVER_URL : registry;
@@ -427,8 +425,8 @@ static int lookup_in_file(const char *path, bool required, const char *registry,
                         char norm[1024];
                         normalize_key(key, norm, sizeof(norm));
                         if (streq(norm, host) && json_is_string(v)) {
-                                r = auth_run_credential_helper(json_string_value(v), helper_url,
-                                        ret, err);
+                                r = auth_run_credential_helper(
+                                                json_string_value(v), helper_url, ret, err);
                                 goto out;
                         }
                 }
@@ -470,7 +468,7 @@ out:
 }
 
 int auth_lookup(const char *auth_file, const char *registry, const char *repository,
-        struct auth_credentials *ret, struct xarch_error **err) {
+                struct auth_credentials *ret, struct xarch_error **err) {
         char paths[4][PATH_MAX];
         size_t n = 0;
         const char *home = getenv("HOME");
@@ -507,7 +505,8 @@ static bool helper_name_valid(const char *s) {
                 return false;
         for (; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                            (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+                                    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+                                    *s == '.'))
                         return false;
         return true;
 }
@@ -515,14 +514,13 @@ static bool helper_name_valid(const char *s) {
 #define HELPER_OUTPUT_MAX (64 * 1024)
 
 int auth_run_credential_helper(const char *helper, const char *server_url,
-        struct auth_credentials *ret, struct xarch_error **err) {
+                struct auth_credentials *ret, struct xarch_error **err) {
         char prog[128];
         if (!helper_name_valid(helper))
-                return xarch_error_set(err, EINVAL, "invalid credential helper name '%s'",
-                        helper);
+                return xarch_error_set(err, EINVAL, "invalid credential helper name '%s'", helper);
         snprintf(prog, sizeof(prog), "docker-credential-%s", helper);
 
-        int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
+        int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
         if (pipe2(in_pipe, O_CLOEXEC) < 0)
                 return xarch_error_set(err, errno, "pipe: %s", strerror(errno));
         if (pipe2(out_pipe, O_CLOEXEC) < 0) {
@@ -537,7 +535,7 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
         posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
         posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        char *argv[] = { prog, (char *) "get", NULL };
+        char *argv[] = {prog, (char *) "get", NULL};
         pid_t pid;
         int sr = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
@@ -547,7 +545,7 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
                 close(in_pipe[1]);
                 close(out_pipe[0]);
                 return xarch_error_set(err, sr, "cannot run credential helper '%s': %s", prog,
-                        strerror(sr));
+                                strerror(sr));
         }
 
         /* The URL is short, so one write cannot block on a full pipe. A helper that exited
@@ -559,7 +557,7 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
         ssize_t w = write(in_pipe[1], server_url, strlen(server_url));
         (void) w;
         close(in_pipe[1]);
-        struct timespec zero = { 0, 0 };
+        struct timespec zero = {0, 0};
         (void) sigtimedwait(&pipe_set, NULL, &zero);
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 
@@ -597,8 +595,8 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
                         r = 0;
                 else
                         r = xarch_error_set(err, EACCES, "credential helper '%s' failed (%s %d)",
-                                prog, WIFEXITED(status) ? "exit status" : "signal",
-                                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                                        prog, WIFEXITED(status) ? "exit status" : "signal",
+                                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         } else {
                 json_error_t jerr;
                 json_t *root = json_loadb(out, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -606,12 +604,13 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
                 const char *secret = json_string_value(json_object_get(root, "Secret"));
                 if (!root || !user || !secret) {
                         r = xarch_error_set(err, EBADMSG,
-                                "credential helper '%s' gave a malformed answer", prog);
+                                        "credential helper '%s' gave a malformed answer", prog);
                 } else {
                         bool identity = streq(user, "<token>");
                         if (set_creds(ret, user, secret, identity) < 0)
                                 r = xarch_error_set(err, ENOBUFS,
-                                        "credential helper '%s': credentials too long", prog);
+                                                "credential helper '%s': credentials too long",
+                                                prog);
                         else
                                 r = 1;
                 }
@@ -623,8 +622,8 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
 
 /* ---- token responses ---- */
 
-int auth_parse_token_response(const char *body, size_t len, char **ret_token,
-        long *ret_expires_in) {
+int auth_parse_token_response(
+                const char *body, size_t len, char **ret_token, long *ret_expires_in) {
         json_error_t jerr;
         json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(root)) {
@@ -635,7 +634,7 @@ int auth_parse_token_response(const char *body, size_t len, char **ret_token,
         if (!json_is_string(t) || json_string_length(t) == 0)
                 t = json_object_get(root, "access_token");
         if (!json_is_string(t) || json_string_length(t) == 0 ||
-                strlen(json_string_value(t)) != json_string_length(t)) {
+                        strlen(json_string_value(t)) != json_string_length(t)) {
                 json_decref(root);
                 return -EBADMSG;
         }
@@ -648,7 +647,7 @@ int auth_parse_token_response(const char *body, size_t len, char **ret_token,
         long expires = 60;
         json_t *e = json_object_get(root, "expires_in");
         if (json_is_integer(e) && json_integer_value(e) > 60 &&
-                json_integer_value(e) < 365L * 24 * 3600)
+                        json_integer_value(e) < 365L * 24 * 3600)
                 expires = (long) json_integer_value(e);
         char *token = strdup(json_string_value(t));
         json_decref(root);

@@ -41,7 +41,8 @@ int auth_parse_www_authenticate(const char *value, size_t len, struct auth_chall
 struct auth_credentials {
         char username[AUTH_USERNAME_MAX];
         char secret[AUTH_SECRET_MAX];
-        bool identity_token; /* secret is an OAuth2 refresh token ("<token>" user / identitytoken) */
+        bool identity_token; /* secret is an OAuth2 refresh token ("<token>" user / identitytoken)
+                              */
 };
 
 /* Overwrites the secret so it does not linger in memory. */
@@ -63,16 +64,15 @@ int auth_base64_encode(const void *in, size_t in_len, char *out, size_t out_size
  * Returns 1 when found, 0 when none, negative on a broken file or helper (message without
  * secrets). */
 int auth_lookup(const char *auth_file, const char *registry, const char *repository,
-        struct auth_credentials *ret, struct xarch_error **err);
+                struct auth_credentials *ret, struct xarch_error **err);
 
 /* Runs "docker-credential-<helper> get" with server_url on stdin and parses its JSON answer.
  * Returns 1 found, 0 when the helper says it has no credentials, negative on failure. */
 int auth_run_credential_helper(const char *helper, const char *server_url,
-        struct auth_credentials *ret, struct xarch_error **err);
+                struct auth_credentials *ret, struct xarch_error **err);
 
 /* Parses a token endpoint's JSON answer ({token | access_token, expires_in}). *ret_token is
  * malloc'd; *ret_expires_in is at least 60 seconds. Returns 0 or -EBADMSG. */
-int auth_parse_token_response(const char *body, size_t len, char **ret_token,
-        long *ret_expires_in);
+int auth_parse_token_response(const char *body, size_t len, char **ret_token, long *ret_expires_in);
 
 #endif

@@ -41,7 +41,7 @@ int cache_entry_path(const char *dir, const char *digest, char *buf, size_t size
                 return -EINVAL;
         const char *colon = strchr(digest, ':');
         int n = snprintf(buf, size, "%s/blobs/%.*s/%s", dir, (int) (colon - digest), digest,
-                colon + 1);
+                        colon + 1);
         if (n < 0 || (size_t) n >= size)
                 return -ENOBUFS;
         return 0;
@@ -84,8 +84,7 @@ void cache_remove(const char *dir, const char *digest) {
                 (void) unlink(path);
 }
 
-int cache_read(const char *dir, const char *digest, size_t max, char **ret_data,
-        size_t *ret_len) {
+int cache_read(const char *dir, const char *digest, size_t max, char **ret_data, size_t *ret_len) {
         _cleanup_close_ int fd = cache_open(dir, digest);
         if (fd < 0)
                 return -ENOENT;

@@ -25,8 +25,7 @@ int cache_entry_path(const char *dir, const char *digest, char *buf, size_t size
 /* Reads a whole entry (at most max bytes) and verifies it. Returns 0 with *ret_data malloc'd
  * (NUL-terminated), -ENOENT when absent or corrupt (a corrupt entry is deleted), -EFBIG when
  * larger than max. */
-int cache_read(const char *dir, const char *digest, size_t max, char **ret_data,
-        size_t *ret_len);
+int cache_read(const char *dir, const char *digest, size_t max, char **ret_data, size_t *ret_len);
 
 /* Stores verified content (the caller checked the digest). Best effort: returns 0 or -errno. */
 int cache_write(const char *dir, const char *digest, const void *data, size_t len);

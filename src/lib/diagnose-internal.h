@@ -10,7 +10,7 @@
 
 #include "xarch/diagnose.h"
 
-#define DIAG_VARS_MAX     8   /* variables per finding, captured and derived */
+#define DIAG_VARS_MAX     8 /* variables per finding, captured and derived */
 #define DIAG_VAR_NAME_MAX 24
 #define DIAG_VALUE_MAX    160 /* bytes of a variable's value (sanitised) */
 #define DIAG_PATTERNS_MAX 12  /* patterns per signature */
@@ -37,9 +37,11 @@ void diag_vars_set(struct diag_vars *vars, const char *name, const char *value, 
 /*
  * A pattern is a literal text with a few elements (no regex engine, no backtracking beyond the
  * literal that starts the match, and at most a few dozen tries of that literal):
- *   {name:class}  captures a run of one class: path, word, int, hex, digest, platform;
+ *   {name:class}  captures a run of one class: path, word, int, hex, digest, platform, image
+ *                 (a trailing '.', ',' or ':' is dropped from the value);
  *   {name:text}   captures lazily up to the next literal (or the end of the line);
  *   {:class}      the same without capturing;
+ *   {name=text}   the literal text, captured;
  *   *             skips lazily up to the next literal;
  *   \x            a literal x (for '{', '*', '\').
  * A pattern starting with '|' needs its first literal at a token boundary (not after a
@@ -58,12 +60,13 @@ struct diag_signature {
         const char *id;
         const char *title;
         enum xarch_diagnose_kind kind;
-        bool weak; /* too generic alone: reported only next to a non-weak failure */
+        bool weak;         /* too generic alone: reported only next to a non-weak failure */
         const char *cause; /* templates: {var} or {var|default} */
         const char *fix;
         struct diag_pattern patterns[DIAG_PATTERNS_MAX];
-        /* Adds variables computed from the captured ones (architecture names, hints). */
-        void (*derive)(struct diag_vars *vars);
+        /* Adds variables computed from the captured ones (architecture names, hints); false
+         * rejects the match (a captured name that is not what the pattern is about). */
+        bool (*derive)(struct diag_vars *vars);
 };
 
 extern const struct diag_signature diag_signatures[];
@@ -90,7 +93,7 @@ void diag_prefilter_free(struct diag_prefilter *pf);
 uint64_t diag_prefilter_mask(const struct diag_prefilter *pf, const char *text, size_t len);
 /* The offset of the leftmost occurrence of any literal starting at or after from, with its
  * index in *ret_index; -1 when there is none. */
-long diag_prefilter_find(const struct diag_prefilter *pf, const char *text, size_t len,
-                size_t from, size_t *ret_index);
+long diag_prefilter_find(const struct diag_prefilter *pf, const char *text, size_t len, size_t from,
+                size_t *ret_index);
 
 #endif

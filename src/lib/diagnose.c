@@ -15,12 +15,12 @@
 #include "diagnose-internal.h"
 #include "macro.h"
 
-#define READ_CHUNK       (1u << 20)
-#define MATCH_TRIES_MAX  64 /* occurrences of a pattern's first literal tried per line */
-#define PATTERN_ELEMS    16
-#define PATTERN_LIT_MAX  512
-#define TEXT_LEAD        60 /* bytes shown before the match when a long line is cut */
-#define CARRY_MAX        (XARCH_DIAGNOSE_LINE_MAX + 1)
+#define READ_CHUNK      (1u << 20)
+#define MATCH_TRIES_MAX 64 /* occurrences of a pattern's first literal tried per line */
+#define PATTERN_ELEMS   16
+#define PATTERN_LIT_MAX 512
+#define TEXT_LEAD       60 /* bytes shown before the match when a long line is cut */
+#define CARRY_MAX       (XARCH_DIAGNOSE_LINE_MAX + 1)
 
 /* ---- variables, sanitising, templates ---- */
 
@@ -173,7 +173,15 @@ void diag_render(const char *template, const struct diag_vars *vars,
 /* ---- patterns ---- */
 
 enum elem_kind { ELEM_LIT, ELEM_CLASS, ELEM_LAZY };
-enum char_class { CLASS_PATH, CLASS_WORD, CLASS_INT, CLASS_HEX, CLASS_DIGEST, CLASS_PLATFORM };
+enum char_class {
+        CLASS_PATH,
+        CLASS_WORD,
+        CLASS_INT,
+        CLASS_HEX,
+        CLASS_DIGEST,
+        CLASS_PLATFORM,
+        CLASS_IMAGE,
+};
 
 struct elem {
         enum elem_kind kind;
@@ -202,12 +210,20 @@ static bool in_class(enum char_class cls, unsigned char c) {
                 return is_alnum(c) || (c && strchr(":_.+-", c));
         case CLASS_PLATFORM:
                 return is_alnum(c) || (c && strchr("/._-", c));
+        case CLASS_IMAGE:
+                return is_alnum(c) || (c && strchr("/._:@-", c));
         }
         return false;
 }
 
 static bool is_token_char(unsigned char c) {
         return is_alnum(c) || c == '/' || c == '-' || c == '_' || c == '.';
+}
+
+/* True for "{name=literal}": '=' comes before any ':' and the closing brace. */
+static bool named_literal(const char *p) {
+        size_t name = strcspn(p + 1, "=:}");
+        return p[1 + name] == '=' && strchr(p + 1 + name, '}');
 }
 
 /* Splits a pattern into elements; literals are unescaped into lits. */
@@ -228,6 +244,18 @@ static int parse_pattern(const char *pattern, struct elem *elems, size_t *ret_n,
                 if (*p == '*') {
                         e->kind = ELEM_LAZY;
                         p++;
+                } else if (*p == '{' && named_literal(p)) {
+                        /* {name=literal}: a literal whose text is also captured */
+                        const char *eq = strchr(p, '='), *close = strchr(p, '}');
+                        snprintf(e->name, sizeof(e->name), "%.*s", (int) (eq - p - 1), p + 1);
+                        e->kind = ELEM_LIT;
+                        e->lit = lits + lo;
+                        e->lit_len = (size_t) (close - eq - 1);
+                        if (lo + e->lit_len >= lits_size)
+                                return -E2BIG;
+                        memcpy(lits + lo, eq + 1, e->lit_len);
+                        lo += e->lit_len;
+                        p = close + 1;
                 } else if (*p == '{') {
                         const char *colon = strchr(p, ':'), *close = strchr(p, '}');
                         if (!colon || !close || colon > close)
@@ -239,9 +267,13 @@ static int parse_pattern(const char *pattern, struct elem *elems, size_t *ret_n,
                                 const char *name;
                                 enum char_class cls;
                         } classes[] = {
-                                { "path", CLASS_PATH },   { "word", CLASS_WORD },
-                                { "int", CLASS_INT },     { "hex", CLASS_HEX },
-                                { "digest", CLASS_DIGEST }, { "platform", CLASS_PLATFORM },
+                                        {"path", CLASS_PATH},
+                                        {"word", CLASS_WORD},
+                                        {"int", CLASS_INT},
+                                        {"hex", CLASS_HEX},
+                                        {"digest", CLASS_DIGEST},
+                                        {"platform", CLASS_PLATFORM},
+                                        {"image", CLASS_IMAGE},
                         };
                         e->kind = ELEM_LAZY;
                         if (!(cl == 4 && memcmp(c, "text", 4) == 0)) {
@@ -279,8 +311,9 @@ struct capture {
         size_t start, len;
 };
 
+/* Captures lose trailing blanks, and the punctuation of the sentence around them. */
 static size_t trim_len(const char *s, size_t len) {
-        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        while (len > 0 && strchr(" \t.,:", s[len - 1]))
                 len--;
         return len;
 }
@@ -296,7 +329,7 @@ static bool match_forward(const struct elem *elems, size_t n, size_t k, const ch
                         if (len - pos < e->lit_len || memcmp(line + pos, e->lit, e->lit_len) != 0)
                                 return false;
                         pos += e->lit_len;
-                        continue;
+                        break;
                 case ELEM_CLASS:
                         while (pos < len && in_class(e->cls, (unsigned char) line[pos]))
                                 pos++;
@@ -308,8 +341,8 @@ static bool match_forward(const struct elem *elems, size_t n, size_t k, const ch
                                 const struct elem *next = &elems[k + 1];
                                 if (next->kind != ELEM_LIT)
                                         return false;
-                                const char *at = memmem(line + pos, len - pos, next->lit,
-                                                next->lit_len);
+                                const char *at = memmem(
+                                                line + pos, len - pos, next->lit, next->lit_len);
                                 if (!at)
                                         return false;
                                 pos = (size_t) (at - line);
@@ -318,7 +351,7 @@ static bool match_forward(const struct elem *elems, size_t n, size_t k, const ch
                         break;
                 }
                 if (e->name[0] && *n_caps < DIAG_VARS_MAX)
-                        caps[(*n_caps)++] = (struct capture){ e->name, start, pos - start };
+                        caps[(*n_caps)++] = (struct capture){e->name, start, pos - start};
         }
         return true;
 }
@@ -355,7 +388,7 @@ bool diag_pattern_match(const char *pattern, const char *line, size_t len, struc
                         if (start == at)
                                 continue;
                         if (elems[0].name[0])
-                                caps[n_caps++] = (struct capture){ elems[0].name, start, at - start };
+                                caps[n_caps++] = (struct capture){elems[0].name, start, at - start};
                 }
                 if (!match_forward(elems, n, first, line, len, at, caps, &n_caps))
                         continue;
@@ -445,8 +478,8 @@ int diag_prefilter_new(const char *const *literals, size_t n, struct diag_prefil
                         if (pf->shift[h] > window - 1 - j)
                                 pf->shift[h] = (uint8_t) (window - 1 - j);
                 }
-                pf->entries[i] = (struct pf_entry){ (uint16_t) block_hash(lit + window - 2),
-                        (uint16_t) i };
+                pf->entries[i] = (struct pf_entry){
+                                (uint16_t) block_hash(lit + window - 2), (uint16_t) i};
         }
         qsort(pf->entries, n, sizeof(pf->entries[0]), entry_cmp);
         for (size_t i = n; i-- > 0;)
@@ -475,11 +508,12 @@ static long prefilter_scan(const struct diag_prefilter *pf, const char *text, si
                         continue;
                 }
                 size_t start = pos - (window - 1);
-                for (size_t e = pf->first_entry[h]; e > 0 && e <= pf->n && pf->entries[e - 1].hash == h;
-                                e++) {
+                for (size_t e = pf->first_entry[h];
+                                e > 0 && e <= pf->n && pf->entries[e - 1].hash == h; e++) {
                         size_t lit = pf->entries[e - 1].literal;
                         if (len - start >= pf->lengths[lit] &&
-                                        memcmp(t + start, pf->literals[lit], pf->lengths[lit]) == 0) {
+                                        memcmp(t + start, pf->literals[lit], pf->lengths[lit]) ==
+                                                        0) {
                                 if (stop_at_first) {
                                         *ret_index = lit;
                                         return (long) start;
@@ -492,8 +526,8 @@ static long prefilter_scan(const struct diag_prefilter *pf, const char *text, si
         return -1;
 }
 
-long diag_prefilter_find(const struct diag_prefilter *pf, const char *text, size_t len,
-                size_t from, size_t *ret_index) {
+long diag_prefilter_find(const struct diag_prefilter *pf, const char *text, size_t len, size_t from,
+                size_t *ret_index) {
         size_t index = 0;
         long r = prefilter_scan(pf, text, len, from, true, NULL, &index);
         if (r >= 0 && ret_index)
@@ -540,8 +574,8 @@ static void fill_public_table(void) {
         size_t k = diag_n_signatures < ELEMENTSOF(public_table) ? diag_n_signatures
                                                                 : ELEMENTSOF(public_table);
         for (size_t i = 0; i < k; i++)
-                public_table[i] = (struct xarch_diagnose_signature){ diag_signatures[i].id,
-                        diag_signatures[i].title, diag_signatures[i].kind };
+                public_table[i] = (struct xarch_diagnose_signature){diag_signatures[i].id,
+                                diag_signatures[i].title, diag_signatures[i].kind};
         public_n = k;
 }
 
@@ -618,7 +652,8 @@ static bool same_vars(const struct diag_vars *a, const struct diag_vars *b) {
                 return false;
         for (size_t i = 0; i < a->n; i++)
                 if (!streq(a->v[i].name, b->v[i].name) ||
-                                !streq(diag_vars_get(a, a->v[i].name), diag_vars_get(b, b->v[i].name)))
+                                !streq(diag_vars_get(a, a->v[i].name),
+                                                diag_vars_get(b, b->v[i].name)))
                         return false;
         return true;
 }
@@ -664,8 +699,8 @@ static void record_match(struct xarch_diagnose *d, const struct diag_signature *
         if (rec->n_matches < XARCH_DIAGNOSE_MATCHES_MAX) {
                 char *text = display_text(line, len, match_start);
                 if (text)
-                        rec->matches[rec->n_matches++] = (struct xarch_diagnose_match){ line_no,
-                                text };
+                        rec->matches[rec->n_matches++] =
+                                        (struct xarch_diagnose_match){line_no, text};
         }
 }
 
@@ -682,12 +717,12 @@ static void process_line(struct xarch_diagnose *d, const char *line, size_t len,
                 for (size_t p = 0; p < DIAG_PATTERNS_MAX && sig->patterns[p].pattern; p++) {
                         if (!(mask & (UINT64_C(1) << d->anchor_of[s][p])))
                                 continue;
-                        struct diag_vars vars = { 0 };
+                        struct diag_vars vars = {0};
                         size_t start = 0;
                         if (!diag_pattern_match(sig->patterns[p].pattern, line, len, &vars, &start))
                                 continue;
-                        if (sig->derive)
-                                sig->derive(&vars);
+                        if (sig->derive && !sig->derive(&vars))
+                                continue;
                         record_match(d, sig, &vars, line, len, start, line_no);
                         break; /* one pattern per signature and line */
                 }
@@ -722,8 +757,8 @@ static void carry_append(struct xarch_diagnose *d, const char *p, size_t n) {
         d->carry_len += n;
 }
 
-int xarch_diagnose_feed(struct xarch_diagnose *d, const void *buf, size_t len,
-                struct xarch_error **err) {
+int xarch_diagnose_feed(
+                struct xarch_diagnose *d, const void *buf, size_t len, struct xarch_error **err) {
         if (d->finished)
                 return xarch_error_set(err, EINVAL, "diagnose: input fed after the end");
         const char *p = buf;
@@ -779,6 +814,35 @@ static bool shared_var(const char *name) {
         return streq(name, "arch") || streq(name, "host_arch") || streq(name, "image");
 }
 
+static int add_finding(
+                struct xarch_diagnose *d, struct record *rec, const struct diag_vars *shared) {
+        char text[DIAG_TEMPLATE_MAX];
+        diag_render(rec->sig->cause, &rec->vars, shared, text, sizeof(text));
+        rec->cause = strdup(text);
+        diag_render(rec->sig->fix, &rec->vars, shared, text, sizeof(text));
+        rec->fix = strdup(text);
+        if (!rec->cause || !rec->fix)
+                return -ENOMEM;
+        size_t nv = 0;
+        for (size_t k = 0; k < rec->vars.n; k++)
+                if (rec->vars.v[k].name[0] != '_')
+                        rec->public_vars[nv++] = (struct xarch_diagnose_var){rec->vars.v[k].name,
+                                        diag_vars_get(&rec->vars, rec->vars.v[k].name)};
+        d->findings[d->n_findings++] = (struct xarch_diagnose_finding){
+                        .id = rec->sig->id,
+                        .title = rec->sig->title,
+                        .kind = rec->sig->kind,
+                        .cause = rec->cause,
+                        .fix = rec->fix,
+                        .n_lines = rec->n_lines,
+                        .n_matches = rec->n_matches,
+                        .matches = rec->matches,
+                        .n_vars = nv,
+                        .vars = rec->public_vars,
+        };
+        return 0;
+}
+
 int xarch_diagnose_finish(struct xarch_diagnose *d, struct xarch_error **err) {
         if (d->finished)
                 return (int) d->n_findings;
@@ -796,56 +860,36 @@ int xarch_diagnose_finish(struct xarch_diagnose *d, struct xarch_error **err) {
         if (!strong)
                 return 0;
 
-        struct diag_vars shared = { 0 };
+        struct diag_vars shared = {0};
         for (size_t i = 0; i < d->n_records; i++) {
                 const struct diag_vars *v = &d->records[i].vars;
                 for (size_t k = 0; k < v->n; k++)
                         if (shared_var(v->v[k].name) && !diag_vars_get(&shared, v->v[k].name))
                                 diag_vars_set(&shared, v->v[k].name, v->v[k].value,
                                                 strlen(v->v[k].value));
-
         }
 
         d->findings = calloc(d->n_records ? d->n_records : 1, sizeof(*d->findings));
         if (!d->findings)
                 return xarch_error_set(err, ENOMEM, "out of memory");
-        char text[DIAG_TEMPLATE_MAX];
-        /* Records were created in the order of their first line. */
-        for (size_t i = 0; i < d->n_records; i++) {
-                struct record *rec = &d->records[i];
-                diag_render(rec->sig->cause, &rec->vars, &shared, text, sizeof(text));
-                rec->cause = strdup(text);
-                diag_render(rec->sig->fix, &rec->vars, &shared, text, sizeof(text));
-                rec->fix = strdup(text);
-                if (!rec->cause || !rec->fix) {
-                        free_results(d);
-                        return xarch_error_set(err, ENOMEM, "out of memory");
+        /* Records were created in the order of their first line: failures in that order, then
+         * the context symptoms. */
+        for (size_t pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < d->n_records; i++) {
+                        struct record *rec = &d->records[i];
+                        if ((rec->sig->kind == XARCH_DIAGNOSE_CONTEXT) != (pass == 1))
+                                continue;
+                        int r = add_finding(d, rec, &shared);
+                        if (r < 0) {
+                                free_results(d);
+                                return xarch_error_set(err, -r, "out of memory");
+                        }
                 }
-                size_t nv = 0;
-                for (size_t k = 0; k < rec->vars.n; k++)
-                        if (rec->vars.v[k].name[0] != '_')
-                                rec->public_vars[nv++] = (struct xarch_diagnose_var){
-                                        rec->vars.v[k].name,
-                                        diag_vars_get(&rec->vars, rec->vars.v[k].name)
-                                };
-                d->findings[d->n_findings++] = (struct xarch_diagnose_finding){
-                        .id = rec->sig->id,
-                        .title = rec->sig->title,
-                        .kind = rec->sig->kind,
-                        .cause = rec->cause,
-                        .fix = rec->fix,
-                        .n_lines = rec->n_lines,
-                        .n_matches = rec->n_matches,
-                        .matches = rec->matches,
-                        .n_vars = nv,
-                        .vars = rec->public_vars,
-                };
-        }
         return (int) d->n_findings;
 }
 
-const struct xarch_diagnose_finding *xarch_diagnose_findings(const struct xarch_diagnose *d,
-                size_t *ret_n) {
+const struct xarch_diagnose_finding *xarch_diagnose_findings(
+                const struct xarch_diagnose *d, size_t *ret_n) {
         if (ret_n)
                 *ret_n = d->n_findings;
         return d->findings;
@@ -853,8 +897,8 @@ const struct xarch_diagnose_finding *xarch_diagnose_findings(const struct xarch_
 
 void xarch_diagnose_get_stats(const struct xarch_diagnose *d, struct xarch_diagnose_stats *ret) {
         *ret = (struct xarch_diagnose_stats){
-                .bytes = d->bytes,
-                .lines = d->lines + (d->carry_len > 0 ? 1 : 0),
-                .dropped_findings = d->dropped,
+                        .bytes = d->bytes,
+                        .lines = d->lines + (d->carry_len > 0 ? 1 : 0),
+                        .dropped_lines = d->dropped,
         };
 }

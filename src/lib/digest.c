@@ -20,8 +20,8 @@ struct digest_algo {
 };
 
 static const struct digest_algo algos[] = {
-        { "sha256", 64 },
-        { "sha512", 128 },
+                {"sha256", 64},
+                {"sha512", 128},
 };
 
 /* Finds the algorithm named by "sha256", "sha256:..." or NULL (sha256). */
@@ -104,8 +104,7 @@ void xarch_digester_free(struct xarch_digester *d) {
         free(d);
 }
 
-int xarch_digest_buffer(const char *algo, const void *buf, size_t len,
-        char out[XARCH_DIGEST_MAX]) {
+int xarch_digest_buffer(const char *algo, const void *buf, size_t len, char out[XARCH_DIGEST_MAX]) {
         struct xarch_digester *d = NULL;
         int r = xarch_digester_new(algo, &d);
         if (r < 0)

@@ -40,16 +40,16 @@
 #define EM_LOONGARCH 258
 #define EM_PPC64     21
 
-#define NT_GNU_PROPERTY_TYPE_0         5
-#define GNU_PROPERTY_X86_ISA_1_NEEDED  0xc0008002u
-#define NT_GO_BUILDID                  4
+#define NT_GNU_PROPERTY_TYPE_0        5
+#define GNU_PROPERTY_X86_ISA_1_NEEDED 0xc0008002u
+#define NT_GO_BUILDID                 4
 
-#define MAX_NOTE_BYTES  4096u
-#define MAX_DYNAMIC     (16u * 1024u)
-#define MAX_COMMENT     4096u
-#define MAX_ATTRIBUTES  4096u
-#define MAX_SEGMENTS    16u
-#define MAX_INTERP      255u
+#define MAX_NOTE_BYTES 4096u
+#define MAX_DYNAMIC    (16u * 1024u)
+#define MAX_COMMENT    4096u
+#define MAX_ATTRIBUTES 4096u
+#define MAX_SEGMENTS   16u
+#define MAX_INTERP     255u
 
 struct section {
         bool present;
@@ -60,7 +60,7 @@ struct section {
 struct elf_sections {
         bool table_read; /* the section header table was read and made sense */
         struct section symtab, debug_info, go_buildinfo, gopclntab, go_module, go_fipsinfo,
-                go_buildid, comment, arm_attributes, rodata;
+                        go_buildid, comment, arm_attributes, rodata;
 };
 
 struct elf_segments {
@@ -80,7 +80,7 @@ static bool range_ok(uint64_t off, uint64_t len, uint64_t size) {
 }
 
 bool elf_machine_platform(uint16_t machine, int bits, bool be, uint32_t flags,
-        const char **ret_arch, const char **ret_name) {
+                const char **ret_arch, const char **ret_name) {
         const char *arch = NULL, *name = NULL;
         switch (machine) {
         case 0:
@@ -186,8 +186,8 @@ static void describe_flags(struct xarch_file_info *info) {
                         append(abi, size, "BE8");
                 break;
         case EM_MIPS: {
-                static const char *const levels[] = { "mips1", "mips2", "mips3", "mips4", "mips5",
-                        "mips32", "mips64", "mips32r2", "mips64r2", "mips32r6", "mips64r6" };
+                static const char *const levels[] = {"mips1", "mips2", "mips3", "mips4", "mips5",
+                                "mips32", "mips64", "mips32r2", "mips64r2", "mips32r6", "mips64r6"};
                 if (f & 0x20)
                         append(abi, size, "n32");
                 else if ((f & 0xf000) == 0x1000)
@@ -205,8 +205,8 @@ static void describe_flags(struct xarch_file_info *info) {
                 break;
         }
         case EM_RISCV: {
-                static const char *const fabi[] = { "soft-float", "single-float", "double-float",
-                        "quad-float" };
+                static const char *const fabi[] = {
+                                "soft-float", "single-float", "double-float", "quad-float"};
                 if (f & 0x1)
                         append(abi, size, "RVC");
                 append(abi, size, fabi[(f & 0x6) >> 1]);
@@ -217,8 +217,8 @@ static void describe_flags(struct xarch_file_info *info) {
                 break;
         }
         case EM_LOONGARCH: {
-                static const char *const fabi[] = { "", "soft-float", "single-float",
-                        "double-float" };
+                static const char *const fabi[] = {
+                                "", "soft-float", "single-float", "double-float"};
                 if ((f & 0x7) && (f & 0x7) < ELEMENTSOF(fabi))
                         append(abi, size, fabi[f & 0x7]);
                 if ((f & 0xc0) == 0x40)
@@ -255,8 +255,8 @@ static bool uleb(const uint8_t *buf, size_t len, size_t *pos, uint64_t *ret) {
         return false;
 }
 
-static bool skip_ntbs(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **ret,
-        size_t *ret_len) {
+static bool skip_ntbs(
+                const uint8_t *buf, size_t len, size_t *pos, const uint8_t **ret, size_t *ret_len) {
         const uint8_t *nul = memchr(buf + *pos, 0, len - *pos);
         if (!nul)
                 return false;
@@ -268,8 +268,8 @@ static bool skip_ntbs(const uint8_t *buf, size_t len, size_t *pos, const uint8_t
         return true;
 }
 
-static int parse_aeabi_attributes(const uint8_t *buf, size_t len,
-        struct xarch_arm_attributes *ret) {
+static int parse_aeabi_attributes(
+                const uint8_t *buf, size_t len, struct xarch_arm_attributes *ret) {
         size_t pos = 0;
         while (pos < len) {
                 uint64_t tag, value = 0;
@@ -309,8 +309,8 @@ static int parse_aeabi_attributes(const uint8_t *buf, size_t len,
         return 0;
 }
 
-int arm_attributes_parse(const uint8_t *buf, size_t len, bool be,
-        struct xarch_arm_attributes *ret) {
+int arm_attributes_parse(
+                const uint8_t *buf, size_t len, bool be, struct xarch_arm_attributes *ret) {
         size_t pos = 1;
         if (len < 1 || buf[0] != 'A')
                 return -EBADMSG;
@@ -391,7 +391,7 @@ static int x86_level_from_property(const uint8_t *desc, size_t len, bool be, siz
 }
 
 void elf_notes_parse(const uint8_t *buf, size_t len, bool be, size_t align, int *ret_x86_level,
-        bool *ret_go_note) {
+                bool *ret_go_note) {
         size_t pos = 0;
         if (align != 8)
                 align = 4;
@@ -428,8 +428,8 @@ static int read_exact(struct file_src *s, uint64_t off, void *buf, size_t len) {
 }
 
 static int read_segments(struct xarch_file_analyzer *a, struct file_src *s, bool be, int bits,
-        uint64_t phoff, unsigned phnum, unsigned phentsize, struct elf_segments *seg,
-        struct xarch_file_info *info) {
+                uint64_t phoff, unsigned phnum, unsigned phentsize, struct elf_segments *seg,
+                struct xarch_file_info *info) {
         unsigned want = bits == 64 ? 56 : 32;
         seg->first_rw_load = -1;
         if (phnum == 0)
@@ -500,24 +500,24 @@ static int read_segments(struct xarch_file_analyzer *a, struct file_src *s, bool
         return 0;
 }
 
-static void note_section(struct elf_sections *sec, const char *name, uint32_t type,
-        uint64_t addr, uint64_t off, uint64_t size) {
+static void note_section(struct elf_sections *sec, const char *name, uint32_t type, uint64_t addr,
+                uint64_t off, uint64_t size) {
         static const struct {
                 const char *name;
                 size_t offset;
         } wanted[] = {
-                { ".symtab", offsetof(struct elf_sections, symtab) },
-                { ".debug_info", offsetof(struct elf_sections, debug_info) },
-                { ".zdebug_info", offsetof(struct elf_sections, debug_info) },
-                { ".go.buildinfo", offsetof(struct elf_sections, go_buildinfo) },
-                { ".gopclntab", offsetof(struct elf_sections, gopclntab) },
-                { ".data.rel.ro.gopclntab", offsetof(struct elf_sections, gopclntab) },
-                { ".go.module", offsetof(struct elf_sections, go_module) },
-                { ".go.fipsinfo", offsetof(struct elf_sections, go_fipsinfo) },
-                { ".note.go.buildid", offsetof(struct elf_sections, go_buildid) },
-                { ".comment", offsetof(struct elf_sections, comment) },
-                { ".ARM.attributes", offsetof(struct elf_sections, arm_attributes) },
-                { ".rodata", offsetof(struct elf_sections, rodata) },
+                        {".symtab", offsetof(struct elf_sections, symtab)},
+                        {".debug_info", offsetof(struct elf_sections, debug_info)},
+                        {".zdebug_info", offsetof(struct elf_sections, debug_info)},
+                        {".go.buildinfo", offsetof(struct elf_sections, go_buildinfo)},
+                        {".gopclntab", offsetof(struct elf_sections, gopclntab)},
+                        {".data.rel.ro.gopclntab", offsetof(struct elf_sections, gopclntab)},
+                        {".go.module", offsetof(struct elf_sections, go_module)},
+                        {".go.fipsinfo", offsetof(struct elf_sections, go_fipsinfo)},
+                        {".note.go.buildid", offsetof(struct elf_sections, go_buildid)},
+                        {".comment", offsetof(struct elf_sections, comment)},
+                        {".ARM.attributes", offsetof(struct elf_sections, arm_attributes)},
+                        {".rodata", offsetof(struct elf_sections, rodata)},
         };
         for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
                 if (!streq(name, wanted[i].name))
@@ -532,8 +532,8 @@ static void note_section(struct elf_sections *sec, const char *name, uint32_t ty
 }
 
 static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool be, int bits,
-        uint64_t shoff, unsigned shnum, unsigned shentsize, unsigned shstrndx,
-        struct elf_sections *sec, struct xarch_file_info *info) {
+                uint64_t shoff, unsigned shnum, unsigned shentsize, unsigned shstrndx,
+                struct elf_sections *sec, struct xarch_file_info *info) {
         unsigned want = bits == 64 ? 64 : 40;
         uint8_t first[64];
         int r;
@@ -554,7 +554,8 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
                 if (r <= 0)
                         return r;
                 if (shnum == 0)
-                        shnum = (unsigned) (bits == 64 ? rd64(first + 32, be) : rd32(first + 20, be));
+                        shnum = (unsigned) (bits == 64 ? rd64(first + 32, be)
+                                                       : rd32(first + 20, be));
                 if (shstrndx == SHN_XINDEX)
                         shstrndx = rd32(first + (bits == 64 ? 40 : 24), be);
                 if (shnum == 0)
@@ -572,6 +573,13 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
         r = analyzer_reserve(a, total);
         if (r < 0)
                 return r;
+        /* The table usually ends the file, right after the section-name table and (when
+         * stripped) .comment: one read of the tail answers all three. */
+        if (total <= FILE_CACHE_SIZE) {
+                uint64_t end = shoff + total;
+                src_prime(s, end > FILE_CACHE_SIZE ? end - FILE_CACHE_SIZE : 0,
+                                end > FILE_CACHE_SIZE ? FILE_CACHE_SIZE : (size_t) end);
+        }
         r = read_exact(s, shoff, a->big, total);
         if (r <= 0) {
                 if (r == 0)
@@ -579,8 +587,11 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
                 return r;
         }
 
-        /* The section-name string table, at most one scratch buffer of it. */
+        /* The section-name string table, after the headers in the same buffer (bounded: object
+         * files with thousands of sections have large ones). */
         size_t strtab_len = 0;
+        uint64_t strtab_size = 0;
+        uint8_t *names;
         if (shstrndx < shnum) {
                 const uint8_t *h = a->big + (size_t) shstrndx * shentsize;
                 uint64_t off = bits == 64 ? rd64(h + 24, be) : rd32(h + 16, be);
@@ -588,15 +599,23 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
                 if (!range_ok(off, size, s->size))
                         file_problem(info, "section name table beyond the end of the file");
                 else {
-                        size_t n = size > FILE_SCRATCH_SIZE - 1 ? FILE_SCRATCH_SIZE - 1 : size;
-                        ssize_t got = src_read(s, off, a->scratch, n);
+                        size_t n = size > FILE_MAX_SHSTRTAB ? FILE_MAX_SHSTRTAB : (size_t) size;
+                        r = analyzer_reserve(a, total + n + 1);
+                        if (r < 0)
+                                return r;
+                        ssize_t got = src_read(s, off, a->big + total, n);
                         if (got < 0)
                                 return (int) got;
                         strtab_len = (size_t) got;
+                        strtab_size = size;
                 }
         } else if (shstrndx != 0)
                 file_problem(info, "section name table index %u out of range", shstrndx);
-        a->scratch[strtab_len] = '\0';
+        r = analyzer_reserve(a, total + strtab_len + 1);
+        if (r < 0)
+                return r;
+        names = a->big + total;
+        names[strtab_len] = '\0';
 
         bool bad_name = false;
         for (unsigned i = 1; i < shnum; i++) {
@@ -610,12 +629,12 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
                 if (type == SHT_NOBITS)
                         continue;
                 if (name >= strtab_len) {
-                        bad_name = bad_name || strtab_len > 0;
+                        bad_name = bad_name || (strtab_len > 0 && name >= strtab_size);
                         continue;
                 }
                 if (!range_ok(off, size, s->size))
                         continue; /* a section that claims bytes the file does not have */
-                note_section(sec, (const char *) a->scratch + name, type, addr, off, size);
+                note_section(sec, (const char *) names + name, type, addr, off, size);
                 if (type == SHT_ARM_ATTRIBUTES && !sec->arm_attributes.present)
                         note_section(sec, ".ARM.attributes", type, addr, off, size);
         }
@@ -627,7 +646,7 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
 
 /* Reads up to max bytes of a section into the scratch buffer; returns the count or -errno. */
 static ssize_t read_section(struct xarch_file_analyzer *a, struct file_src *s,
-        const struct section *sec, size_t max) {
+                const struct section *sec, size_t max) {
         size_t n = sec->size > max ? max : sec->size;
         if (n > FILE_SCRATCH_SIZE)
                 n = FILE_SCRATCH_SIZE;
@@ -635,7 +654,7 @@ static ssize_t read_section(struct xarch_file_analyzer *a, struct file_src *s,
 }
 
 static void read_interp(struct xarch_file_analyzer *a, struct file_src *s,
-        const struct elf_segments *seg, struct xarch_file_info *info) {
+                const struct elf_segments *seg, struct xarch_file_info *info) {
         if (!range_ok(seg->interp_off, seg->interp_size, s->size)) {
                 file_problem(info, "PT_INTERP beyond the end of the file");
                 return;
@@ -650,7 +669,7 @@ static void read_interp(struct xarch_file_analyzer *a, struct file_src *s,
 
 /* DT_FLAGS_1 says whether an ET_DYN without an interpreter is a static PIE or a library. */
 static int read_dynamic(struct xarch_file_analyzer *a, struct file_src *s, bool be, int bits,
-        const struct elf_segments *seg, bool *ret_pie, bool *ret_needed) {
+                const struct elf_segments *seg, bool *ret_pie, bool *ret_needed) {
         size_t entsize = bits == 64 ? 16 : 8;
         if (!range_ok(seg->dynamic_off, seg->dynamic_size, s->size))
                 return 0;
@@ -673,7 +692,7 @@ static int read_dynamic(struct xarch_file_analyzer *a, struct file_src *s, bool 
 }
 
 static void read_comment(struct xarch_file_analyzer *a, struct file_src *s,
-        const struct section *sec, struct xarch_file_info *info) {
+                const struct section *sec, struct xarch_file_info *info) {
         ssize_t got = read_section(a, s, sec, MAX_COMMENT);
         if (got <= 0)
                 return;
@@ -686,7 +705,7 @@ static void read_comment(struct xarch_file_analyzer *a, struct file_src *s,
                         if (elen >= 13 && memcmp(entry, "rustc version", 13) == 0) {
                                 if (!info->rust_version[0])
                                         copy_printable(info->rust_version,
-                                                sizeof(info->rust_version), entry, elen);
+                                                        sizeof(info->rust_version), entry, elen);
                         } else if (!info->compiler[0])
                                 copy_printable(info->compiler, sizeof(info->compiler), entry, elen);
                 }
@@ -694,12 +713,11 @@ static void read_comment(struct xarch_file_analyzer *a, struct file_src *s,
         }
 }
 
-/* Scans [off, off+len) in chunks for a pattern; at most FILE_SCAN_BUDGET bytes are read. */
-static int scan_range(struct xarch_file_analyzer *a, struct file_src *s, uint64_t off,
-        uint64_t len, bool (*scan)(const uint8_t *, size_t, char *, size_t), char *ret,
-        size_t size) {
+/* Scans [off, off+len) in chunks for a pattern; at most budget bytes are read. */
+static int scan_range(struct xarch_file_analyzer *a, struct file_src *s, uint64_t off, uint64_t len,
+                uint64_t budget, bool (*scan)(const uint8_t *, size_t, char *, size_t), char *ret,
+                size_t size) {
         const size_t overlap = 64;
-        uint64_t budget = FILE_SCAN_BUDGET;
         if (len > budget)
                 len = budget;
         uint64_t done = 0;
@@ -712,7 +730,7 @@ static int scan_range(struct xarch_file_analyzer *a, struct file_src *s, uint64_
                         break;
                 if (scan(a->scratch, (size_t) got, ret, size))
                         return 1;
-                if ((size_t) got < n || (size_t) got <= overlap)
+                if ((size_t) got < n || (size_t) got <= overlap || done + (size_t) got >= len)
                         break;
                 done += (size_t) got - overlap;
         }
@@ -742,15 +760,15 @@ static void go_platform_variant(struct xarch_file_info *info) {
                         info->variant_source = "go";
                 }
         } else if ((streq(key, "GOPPC64") && !streq(val, "power8")) ||
-                   (streq(key, "GORISCV64") && !streq(val, "rva20u64"))) {
+                        (streq(key, "GORISCV64") && !streq(val, "rva20u64"))) {
                 snprintf(variant, size, "%s", val);
                 info->variant_source = "go";
         }
 }
 
 static int analyze_go(struct xarch_file_analyzer *a, struct file_src *s,
-        const struct elf_sections *sec, const struct elf_segments *seg, bool go_note,
-        struct xarch_file_info *info) {
+                const struct elf_sections *sec, const struct elf_segments *seg, bool go_note,
+                struct xarch_file_info *info) {
         struct xarch_go_info *go = &info->go;
         int r;
 
@@ -784,16 +802,16 @@ static int analyze_go(struct xarch_file_analyzer *a, struct file_src *s,
                 ssize_t got = src_read(s, off, a->scratch, len);
                 if (got < 0)
                         return (int) got;
-                r = go_buildinfo_find(a, s, a->scratch, (size_t) got, off, seg->loads,
-                        seg->n_loads, go);
+                r = go_buildinfo_find(
+                                a, s, a->scratch, (size_t) got, off, seg->loads, seg->n_loads, go);
                 if (r < 0)
                         return r;
         }
 
         /* No build info (Go 1.26 release builds, say): look for the version string. */
         if (go->evidence && !go->version[0] && sec->rodata.present) {
-                r = scan_range(a, s, sec->rodata.offset, sec->rodata.size, go_version_scan,
-                        go->version, sizeof(go->version));
+                r = scan_range(a, s, sec->rodata.offset, sec->rodata.size, FILE_GO_SCAN_BUDGET,
+                                go_version_scan, go->version, sizeof(go->version));
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -803,9 +821,9 @@ static int analyze_go(struct xarch_file_analyzer *a, struct file_src *s,
 }
 
 int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_file_info *info,
-        struct xarch_error **err) {
+                struct xarch_error **err) {
         uint8_t eh[64];
-        struct elf_segments seg = { .first_rw_load = -1 };
+        struct elf_segments seg = {.first_rw_load = -1};
         struct elf_sections sec = {};
         int r;
 
@@ -843,11 +861,11 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
                 snprintf(info->machine_name, sizeof(info->machine_name), "%s", name);
         else
                 snprintf(info->machine_name, sizeof(info->machine_name), "unknown machine %u",
-                        info->machine);
+                                info->machine);
         static const struct {
                 uint8_t osabi;
                 const char *os;
-        } oses[] = { { 2, "netbsd" }, { 6, "solaris" }, { 9, "freebsd" }, { 12, "openbsd" } };
+        } oses[] = {{2, "netbsd"}, {6, "solaris"}, {9, "freebsd"}, {12, "openbsd"}};
         const char *os = "linux";
         for (size_t i = 0; i < ELEMENTSOF(oses); i++)
                 if (oses[i].osabi == info->osabi)
@@ -923,12 +941,13 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
         for (size_t i = 0; i < seg.n_notes; i++) {
                 if (!range_ok(seg.notes[i].off, seg.notes[i].size, s->size))
                         continue;
-                size_t len = seg.notes[i].size > MAX_NOTE_BYTES ? MAX_NOTE_BYTES : seg.notes[i].size;
+                size_t len = seg.notes[i].size > MAX_NOTE_BYTES ? MAX_NOTE_BYTES
+                                                                : seg.notes[i].size;
                 ssize_t got = src_read(s, seg.notes[i].off, a->scratch, len);
                 if (got < 0)
                         return xarch_error_set(err, (int) -got, "cannot read notes");
                 elf_notes_parse(a->scratch, (size_t) got, be, seg.notes[i].align, &x86_level,
-                        &go_note);
+                                &go_note);
         }
 
         /* Section facts. */
@@ -949,23 +968,24 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
 
         r = analyze_go(a, s, &sec, &seg, go_note, info);
         if (r < 0)
-                return xarch_error_set(err, -r, "cannot read Go build information: %s",
-                        strerror(-r));
+                return xarch_error_set(
+                                err, -r, "cannot read Go build information: %s", strerror(-r));
 
         /* Language. */
         if (info->go.evidence)
                 info->language = XARCH_LANG_GO;
         else {
                 if (!info->rust_version[0] && !sec.comment.present && sec.rodata.present) {
-                        r = scan_range(a, s, sec.rodata.offset, sec.rodata.size, rust_path_scan,
-                                info->rust_version, sizeof(info->rust_version));
+                        r = scan_range(a, s, sec.rodata.offset, sec.rodata.size,
+                                        FILE_RUST_SCAN_BUDGET, rust_path_scan, info->rust_version,
+                                        sizeof(info->rust_version));
                         if (r < 0)
                                 return xarch_error_set(err, -r, "cannot read .rodata");
                 }
                 if (info->rust_version[0])
                         info->language = XARCH_LANG_RUST;
                 else if (info->elf_type == ET_EXEC || info->elf_type == ET_DYN ||
-                         info->elf_type == ET_REL)
+                                info->elf_type == ET_REL)
                         info->language = XARCH_LANG_C;
         }
 
@@ -974,7 +994,7 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
                 go_platform_variant(info);
                 if (info->go.goarch[0] && arch && !streq(info->go.goarch, arch))
                         file_problem(info, "Go GOARCH=%s but the ELF machine is %s",
-                                info->go.goarch, arch);
+                                        info->go.goarch, arch);
         }
         if (info->machine == EM_ARM && !info->platform.variant[0]) {
                 const char *v = arm_cpu_arch_variant(info->arm.cpu_arch, info->arm.cpu_profile);
@@ -987,7 +1007,7 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
                 info->amd64_level = x86_level;
                 if (x86_level >= 2) {
                         snprintf(info->platform.variant, sizeof(info->platform.variant), "v%d",
-                                x86_level);
+                                        x86_level);
                         info->variant_source = "gnu-property";
                 }
         }

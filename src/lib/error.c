@@ -7,7 +7,8 @@
 
 #include "xarch/xarch.h"
 
-static int error_vset(struct xarch_error **err, int code, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static int error_vset(
+                struct xarch_error **err, int code, const char *fmt, va_list ap) {
         if (code <= 0)
                 code = EIO;
         if (!err || *err)

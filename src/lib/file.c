@@ -37,6 +37,35 @@ void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len) {
         dst[o] = '\0';
 }
 
+static ssize_t src_read_raw(struct file_src *s, uint64_t off, void *buf, size_t len) {
+        size_t done = 0;
+        while (done < len) {
+                ssize_t n = s->read(s->userdata, off + done, (uint8_t *) buf + done, len - done);
+                if (n == -EINTR)
+                        continue;
+                if (n < 0)
+                        return n;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
+}
+
+void src_prime(struct file_src *s, uint64_t off, size_t len) {
+        if (!s->cache || !s->read || len > FILE_CACHE_SIZE)
+                return;
+        if (s->size != XARCH_FILE_SIZE_UNKNOWN) {
+                if (off >= s->size)
+                        return;
+                if (len > s->size - off)
+                        len = (size_t) (s->size - off);
+        }
+        ssize_t n = src_read_raw(s, off, s->cache, len);
+        s->cache_off = off;
+        s->cache_len = n > 0 ? (size_t) n : 0;
+}
+
 ssize_t src_read(struct file_src *s, uint64_t off, void *buf, size_t len) {
         if (s->size != XARCH_FILE_SIZE_UNKNOWN) {
                 if (off >= s->size)
@@ -57,17 +86,22 @@ ssize_t src_read(struct file_src *s, uint64_t off, void *buf, size_t len) {
                 s->short_read = true; /* the bytes exist (or may) but cannot be reached */
                 return (ssize_t) have;
         }
-        size_t done = 0;
-        while (done < len) {
-                ssize_t n = s->read(s->userdata, off + done, (uint8_t *) buf + done, len - done);
-                if (n == -EINTR)
-                        continue;
-                if (n < 0)
-                        return n;
-                if (n == 0)
-                        break;
-                done += (size_t) n;
+        if (s->cache && s->cache_len && off >= s->cache_off && off - s->cache_off < s->cache_len &&
+                        len <= s->cache_len - (off - s->cache_off)) {
+                memcpy(buf, s->cache + (off - s->cache_off), len);
+                return (ssize_t) len;
         }
+        if (s->cache && len <= FILE_CACHE_SIZE / 4) {
+                src_prime(s, off, FILE_CACHE_SIZE);
+                if (s->cache_len && len <= s->cache_len) {
+                        memcpy(buf, s->cache, len);
+                        return (ssize_t) len;
+                }
+        }
+        ssize_t n = src_read_raw(s, off, buf, len);
+        if (n < 0)
+                return n;
+        size_t done = (size_t) n;
         if (done < len && s->size != XARCH_FILE_SIZE_UNKNOWN)
                 s->short_read = true; /* the file shrank under us */
         return (ssize_t) done;
@@ -80,7 +114,8 @@ int xarch_file_analyzer_new(struct xarch_file_analyzer **ret, struct xarch_error
         /* One spare byte lets the section-name table be NUL-terminated in place. */
         a->scratch = malloc(FILE_SCRATCH_SIZE + 1);
         a->prefix = malloc(XARCH_FILE_PREFIX_SIZE);
-        if (!a->scratch || !a->prefix) {
+        a->cache = malloc(FILE_CACHE_SIZE);
+        if (!a->scratch || !a->prefix || !a->cache) {
                 xarch_file_analyzer_free(a);
                 return xarch_error_set(err, ENOMEM, "out of memory");
         }
@@ -94,6 +129,7 @@ void xarch_file_analyzer_free(struct xarch_file_analyzer *a) {
         free(a->scratch);
         free(a->big);
         free(a->prefix);
+        free(a->cache);
         free(a);
 }
 
@@ -118,13 +154,13 @@ static void analyze_pe(struct file_src *s, struct xarch_file_info *info) {
                 uint16_t machine;
                 const char *arch, *variant, *name;
         } machines[] = {
-                { 0x014c, "386", "", "Intel 80386" },
-                { 0x8664, "amd64", "", "x86-64" },
-                { 0xaa64, "arm64", "", "Aarch64" },
-                { 0x01c4, "arm", "v7", "ARMv7 Thumb" },
-                { 0x01c0, "arm", "", "ARM" },
-                { 0x5064, "riscv64", "", "RISC-V 64-bit" },
-                { 0x6264, "loong64", "", "LoongArch 64-bit" },
+                        {0x014c, "386", "", "Intel 80386"},
+                        {0x8664, "amd64", "", "x86-64"},
+                        {0xaa64, "arm64", "", "Aarch64"},
+                        {0x01c4, "arm", "v7", "ARMv7 Thumb"},
+                        {0x01c0, "arm", "", "ARM"},
+                        {0x5064, "riscv64", "", "RISC-V 64-bit"},
+                        {0x6264, "loong64", "", "LoongArch 64-bit"},
         };
         uint8_t buf[26];
 
@@ -147,15 +183,15 @@ static void analyze_pe(struct file_src *s, struct xarch_file_info *info) {
         }
         snprintf(info->platform.os, sizeof(info->platform.os), "windows");
         snprintf(info->machine_name, sizeof(info->machine_name), "unknown machine 0x%x",
-                info->machine);
+                        info->machine);
         for (size_t i = 0; i < ELEMENTSOF(machines); i++)
                 if (machines[i].machine == info->machine) {
                         snprintf(info->platform.arch, sizeof(info->platform.arch), "%s",
-                                machines[i].arch);
+                                        machines[i].arch);
                         snprintf(info->platform.variant, sizeof(info->platform.variant), "%s",
-                                machines[i].variant);
+                                        machines[i].variant);
                         snprintf(info->machine_name, sizeof(info->machine_name), "%s",
-                                machines[i].name);
+                                        machines[i].name);
                         info->platform_known = true;
                 }
 }
@@ -167,13 +203,13 @@ static bool macho_platform(uint32_t cputype, struct xarch_platform *p, const cha
                 uint32_t cputype;
                 const char *arch, *name;
         } cpus[] = {
-                { 7, "386", "i386" },
-                { 0x01000007, "amd64", "x86_64" },
-                { 12, "arm", "arm" },
-                { 0x0100000c, "arm64", "arm64" },
-                { 0x0200000c, "arm64_32", "arm64_32" },
-                { 18, "ppc", "ppc" },
-                { 0x01000012, "ppc64", "ppc64" },
+                        {7, "386", "i386"},
+                        {0x01000007, "amd64", "x86_64"},
+                        {12, "arm", "arm"},
+                        {0x0100000c, "arm64", "arm64"},
+                        {0x0200000c, "arm64_32", "arm64_32"},
+                        {18, "ppc", "ppc"},
+                        {0x01000012, "ppc64", "ppc64"},
         };
         snprintf(p->os, sizeof(p->os), "darwin");
         for (size_t i = 0; i < ELEMENTSOF(cpus); i++)
@@ -186,8 +222,8 @@ static bool macho_platform(uint32_t cputype, struct xarch_platform *p, const cha
         return false;
 }
 
-static void analyze_macho(struct file_src *s, const uint8_t *hdr, size_t len,
-        struct xarch_file_info *info) {
+static void analyze_macho(
+                struct file_src *s, const uint8_t *hdr, size_t len, struct xarch_file_info *info) {
         info->kind = XARCH_FILE_MACHO;
         if (len < 16) {
                 file_problem(info, "truncated Mach-O header");
@@ -206,12 +242,12 @@ static void analyze_macho(struct file_src *s, const uint8_t *hdr, size_t len,
                 snprintf(info->machine_name, sizeof(info->machine_name), "%s", name);
         else
                 snprintf(info->machine_name, sizeof(info->machine_name), "unknown cputype 0x%x",
-                        cputype);
+                                cputype);
         (void) s;
 }
 
-static void analyze_macho_fat(struct file_src *s, const uint8_t *hdr, size_t len,
-        struct xarch_file_info *info) {
+static void analyze_macho_fat(
+                struct file_src *s, const uint8_t *hdr, size_t len, struct xarch_file_info *info) {
         uint8_t entry[32];
         bool fat64 = hdr[3] == 0xbf;
         size_t entsize = fat64 ? 32 : 20;
@@ -252,7 +288,7 @@ static bool is_java_class(const uint8_t *hdr) {
 }
 
 int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_source *src,
-        struct xarch_file_info *ret, struct xarch_error **err) {
+                struct xarch_file_info *ret, struct xarch_error **err) {
         struct xarch_file_analyzer *tmp = NULL;
         uint8_t hdr[64];
         int r = 0;
@@ -266,11 +302,11 @@ int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_so
         ret->arm.cpu_arch = ret->arm.fp_arch = ret->arm.vfp_args = -1;
 
         struct file_src s = {
-                .prefix = src->prefix,
-                .prefix_len = src->prefix ? src->prefix_len : 0,
-                .size = src->size,
-                .read = src->read,
-                .userdata = src->userdata,
+                        .prefix = src->prefix,
+                        .prefix_len = src->prefix ? src->prefix_len : 0,
+                        .size = src->size,
+                        .read = src->read,
+                        .userdata = src->userdata,
         };
         ssize_t n = src_read(&s, 0, hdr, sizeof(hdr));
         if (n < 0)
@@ -281,13 +317,17 @@ int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_so
         }
         size_t len = (size_t) n;
 
-        if (len >= 4 && memcmp(hdr, "\x7f" "ELF", 4) == 0) {
+        if (len >= 4 && memcmp(hdr,
+                                        "\x7f"
+                                        "ELF",
+                                        4) == 0) {
                 if (!a) {
                         r = xarch_file_analyzer_new(&tmp, err);
                         if (r < 0)
                                 return r;
                         a = tmp;
                 }
+                s.cache = a->cache;
                 r = elf_analyze(a, &s, ret, err);
                 xarch_file_analyzer_free(tmp);
                 return r;
@@ -306,12 +346,12 @@ int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_so
         if (len >= 4) {
                 uint32_t le = rd32(hdr, false);
                 if (le == 0xfeedface || le == 0xfeedfacf || rd32(hdr, true) == 0xfeedface ||
-                        rd32(hdr, true) == 0xfeedfacf) {
+                                rd32(hdr, true) == 0xfeedfacf) {
                         analyze_macho(&s, hdr, len, ret);
                         return 0;
                 }
                 if (len >= 8 && (rd32(hdr, true) == 0xcafebabe || rd32(hdr, true) == 0xcafebabf) &&
-                        !is_java_class(hdr)) {
+                                !is_java_class(hdr)) {
                         analyze_macho_fat(&s, hdr, len, ret);
                         return 0;
                 }
@@ -327,7 +367,7 @@ static ssize_t fd_read(void *userdata, uint64_t offset, void *buf, size_t len) {
 }
 
 int xarch_file_analyze_fd(struct xarch_file_analyzer *a, int fd, struct xarch_file_info *ret,
-        struct xarch_error **err) {
+                struct xarch_error **err) {
         struct xarch_file_analyzer *tmp = NULL;
         struct stat st;
         int r;
@@ -353,11 +393,12 @@ int xarch_file_analyze_fd(struct xarch_file_analyzer *a, int fd, struct xarch_fi
                 return r;
         }
         struct xarch_file_source src = {
-                .prefix = a->prefix,
-                .prefix_len = (size_t) n,
-                .size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size : XARCH_FILE_SIZE_UNKNOWN,
-                .read = S_ISREG(st.st_mode) ? fd_read : NULL,
-                .userdata = &fd,
+                        .prefix = a->prefix,
+                        .prefix_len = (size_t) n,
+                        .size = S_ISREG(st.st_mode) ? (uint64_t) st.st_size
+                                                    : XARCH_FILE_SIZE_UNKNOWN,
+                        .read = S_ISREG(st.st_mode) ? fd_read : NULL,
+                        .userdata = &fd,
         };
         r = xarch_file_analyze(a, &src, ret, err);
         xarch_file_analyzer_free(tmp);
@@ -365,7 +406,7 @@ int xarch_file_analyze_fd(struct xarch_file_analyzer *a, int fd, struct xarch_fi
 }
 
 int xarch_file_analyze_path(struct xarch_file_analyzer *a, const char *path,
-        struct xarch_file_info *ret, struct xarch_error **err) {
+                struct xarch_file_info *ret, struct xarch_error **err) {
         /* O_NONBLOCK: a FIFO must not hang the caller. */
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -380,36 +421,36 @@ int xarch_file_analyze_path(struct xarch_file_analyzer *a, const char *path,
 
 const char *xarch_file_kind_name(enum xarch_file_kind kind) {
         static const char *const names[] = {
-                [XARCH_FILE_DATA] = "data",
-                [XARCH_FILE_EMPTY] = "empty",
-                [XARCH_FILE_ELF] = "elf",
-                [XARCH_FILE_PE] = "pe",
-                [XARCH_FILE_MACHO] = "macho",
-                [XARCH_FILE_MACHO_FAT] = "macho-fat",
-                [XARCH_FILE_SCRIPT] = "script",
+                        [XARCH_FILE_DATA] = "data",
+                        [XARCH_FILE_EMPTY] = "empty",
+                        [XARCH_FILE_ELF] = "elf",
+                        [XARCH_FILE_PE] = "pe",
+                        [XARCH_FILE_MACHO] = "macho",
+                        [XARCH_FILE_MACHO_FAT] = "macho-fat",
+                        [XARCH_FILE_SCRIPT] = "script",
         };
         return (unsigned) kind < ELEMENTSOF(names) ? names[kind] : "unknown";
 }
 
 const char *xarch_file_linkage_name(enum xarch_file_linkage linkage) {
         static const char *const names[] = {
-                [XARCH_LINK_UNKNOWN] = "unknown",
-                [XARCH_LINK_STATIC] = "static",
-                [XARCH_LINK_STATIC_PIE] = "static-pie",
-                [XARCH_LINK_DYNAMIC] = "dynamic",
-                [XARCH_LINK_SHARED_OBJECT] = "shared-object",
-                [XARCH_LINK_RELOCATABLE] = "relocatable",
-                [XARCH_LINK_CORE] = "core",
+                        [XARCH_LINK_UNKNOWN] = "unknown",
+                        [XARCH_LINK_STATIC] = "static",
+                        [XARCH_LINK_STATIC_PIE] = "static-pie",
+                        [XARCH_LINK_DYNAMIC] = "dynamic",
+                        [XARCH_LINK_SHARED_OBJECT] = "shared-object",
+                        [XARCH_LINK_RELOCATABLE] = "relocatable",
+                        [XARCH_LINK_CORE] = "core",
         };
         return (unsigned) linkage < ELEMENTSOF(names) ? names[linkage] : "unknown";
 }
 
 const char *xarch_file_language_name(enum xarch_file_language language) {
         static const char *const names[] = {
-                [XARCH_LANG_UNKNOWN] = "unknown",
-                [XARCH_LANG_C] = "c",
-                [XARCH_LANG_GO] = "go",
-                [XARCH_LANG_RUST] = "rust",
+                        [XARCH_LANG_UNKNOWN] = "unknown",
+                        [XARCH_LANG_C] = "c",
+                        [XARCH_LANG_GO] = "go",
+                        [XARCH_LANG_RUST] = "rust",
         };
         return (unsigned) language < ELEMENTSOF(names) ? names[language] : "unknown";
 }
@@ -439,7 +480,7 @@ static void out_platform(struct out *o, const struct xarch_platform *p) {
 
 static void describe_go(struct out *o, const struct xarch_go_info *go) {
         char parts[160] = "";
-        struct out p = { .buf = parts, .size = sizeof(parts) };
+        struct out p = {.buf = parts, .size = sizeof(parts)};
 
         outf(o, ", Go");
         if (go->version[0])
@@ -465,7 +506,7 @@ static void describe_go(struct out *o, const struct xarch_go_info *go) {
 int xarch_file_describe(const struct xarch_file_info *info, char *buf, size_t size) {
         if (!info || !buf || size == 0)
                 return -EINVAL;
-        struct out o = { .buf = buf, .size = size };
+        struct out o = {.buf = buf, .size = size};
         buf[0] = '\0';
 
         switch (info->kind) {

@@ -12,8 +12,8 @@
 #include "elf.h"
 #include "macro.h"
 
-static const uint8_t buildinfo_magic[14] = { 0xff, ' ', 'G', 'o', ' ', 'b', 'u', 'i', 'l', 'd',
-        'i', 'n', 'f', ':' };
+static const uint8_t buildinfo_magic[14] = {
+                0xff, ' ', 'G', 'o', ' ', 'b', 'u', 'i', 'l', 'd', 'i', 'n', 'f', ':'};
 
 #define BUILDINFO_HEADER 32u
 #define MAX_GO_VERSION   64u
@@ -39,8 +39,8 @@ static void copy_value(char *dst, size_t size, const char *v, size_t len) {
 }
 
 static void parse_build_setting(const char *kv, size_t len, struct xarch_go_info *go) {
-        static const char *const level_keys[] = { "GOAMD64", "GOARM", "GOARM64", "GO386",
-                "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM" };
+        static const char *const level_keys[] = {"GOAMD64", "GOARM", "GOARM64", "GO386", "GOMIPS",
+                        "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM"};
         const char *eq = memchr(kv, '=', len);
         if (!eq)
                 return;
@@ -61,8 +61,7 @@ static void parse_build_setting(const char *kv, size_t len, struct xarch_go_info
         else
                 for (size_t i = 0; i < ELEMENTSOF(level_keys); i++)
                         if (KEY_IS(level_keys[i])) {
-                                snprintf(go->level_key, sizeof(go->level_key), "%s",
-                                        level_keys[i]);
+                                snprintf(go->level_key, sizeof(go->level_key), "%s", level_keys[i]);
                                 copy_value(go->level, sizeof(go->level), val, vlen);
                         }
 #undef KEY_IS
@@ -92,14 +91,14 @@ void go_modinfo_parse(const char *mod, size_t len, struct xarch_go_info *go) {
                 else if (klen == 3 && memcmp(line, "mod", 3) == 0) {
                         const char *t = memchr(rest, '\t', rlen);
                         copy_field(go->module, sizeof(go->module), rest,
-                                t ? (size_t) (t - rest) : rlen);
+                                        t ? (size_t) (t - rest) : rlen);
                 } else if (klen == 5 && memcmp(line, "build", 5) == 0)
                         parse_build_setting(rest, rlen, go);
         }
 }
 
 static bool va_to_offset(const struct go_load_segment *segs, size_t n, uint64_t va,
-        uint64_t *ret_off, uint64_t *ret_avail) {
+                uint64_t *ret_off, uint64_t *ret_avail) {
         for (size_t i = 0; i < n; i++)
                 if (va >= segs[i].vaddr && va - segs[i].vaddr < segs[i].filesz) {
                         *ret_off = segs[i].offset + (va - segs[i].vaddr);
@@ -111,7 +110,7 @@ static bool va_to_offset(const struct go_load_segment *segs, size_t n, uint64_t 
 
 /* Reads a uvarint-prefixed string at off; returns the offset after it, or 0 when malformed. */
 static int read_inline_string(struct xarch_file_analyzer *a, struct file_src *s, uint64_t off,
-        size_t max, const uint8_t **ret, size_t *ret_len, uint64_t *ret_next) {
+                size_t max, const uint8_t **ret, size_t *ret_len, uint64_t *ret_next) {
         uint8_t hdr[10];
         ssize_t got = src_read(s, off, hdr, sizeof(hdr));
         if (got < 0)
@@ -141,8 +140,8 @@ static int read_inline_string(struct xarch_file_analyzer *a, struct file_src *s,
 
 /* Go 1.13-1.17: a pointer to a Go string header {data, len} somewhere in the data segment. */
 static int read_pointer_string(struct xarch_file_analyzer *a, struct file_src *s,
-        const struct go_load_segment *segs, size_t n_segs, uint64_t va, unsigned ptr, bool be,
-        size_t max, const uint8_t **ret, size_t *ret_len) {
+                const struct go_load_segment *segs, size_t n_segs, uint64_t va, unsigned ptr,
+                bool be, size_t max, const uint8_t **ret, size_t *ret_len) {
         uint8_t hdr[16];
         uint64_t off, avail;
         if (!va_to_offset(segs, n_segs, va, &off, &avail) || avail < 2u * ptr)
@@ -170,8 +169,8 @@ static int read_pointer_string(struct xarch_file_analyzer *a, struct file_src *s
 }
 
 int go_buildinfo_find(struct xarch_file_analyzer *a, struct file_src *s, const uint8_t *window,
-        size_t window_len, uint64_t window_off, const struct go_load_segment *segs,
-        size_t n_segs, struct xarch_go_info *go) {
+                size_t window_len, uint64_t window_off, const struct go_load_segment *segs,
+                size_t n_segs, struct xarch_go_info *go) {
         size_t pos;
         for (pos = 0; pos + BUILDINFO_HEADER <= window_len; pos += 16)
                 if (memcmp(window + pos, buildinfo_magic, sizeof(buildinfo_magic)) == 0)
@@ -190,7 +189,7 @@ int go_buildinfo_find(struct xarch_file_analyzer *a, struct file_src *s, const u
         if (hdr[15] & 2) {
                 uint64_t next;
                 r = read_inline_string(a, s, window_off + pos + BUILDINFO_HEADER, MAX_GO_VERSION,
-                        &str, &len, &next);
+                                &str, &len, &next);
                 if (r <= 0)
                         return r;
                 copy_printable(version, sizeof(version), str, len);
@@ -206,15 +205,15 @@ int go_buildinfo_find(struct xarch_file_analyzer *a, struct file_src *s, const u
                         return 0;
                 uint64_t va_vers = ptr == 8 ? rd64(hdr + 16, be) : rd32(hdr + 16, be);
                 uint64_t va_mod = ptr == 8 ? rd64(hdr + 24, be) : rd32(hdr + 20, be);
-                r = read_pointer_string(a, s, segs, n_segs, va_vers, ptr, be, MAX_GO_VERSION,
-                        &str, &len);
+                r = read_pointer_string(
+                                a, s, segs, n_segs, va_vers, ptr, be, MAX_GO_VERSION, &str, &len);
                 if (r <= 0)
                         return r;
                 copy_printable(version, sizeof(version), str, len);
                 if (!version[0])
                         return 0;
-                r = read_pointer_string(a, s, segs, n_segs, va_mod, ptr, be, FILE_MAX_MODINFO,
-                        &str, &len);
+                r = read_pointer_string(
+                                a, s, segs, n_segs, va_mod, ptr, be, FILE_MAX_MODINFO, &str, &len);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -230,10 +229,10 @@ const char *go_pclntab_version(const uint8_t *hdr, size_t len) {
                 uint32_t magic;
                 const char *range;
         } magics[] = {
-                { 0xfffffffbu, "1.2-1.15" },
-                { 0xfffffffau, "1.16-1.17" },
-                { 0xfffffff0u, "1.18-1.19" },
-                { 0xfffffff1u, "1.20+" },
+                        {0xfffffffbu, "1.2-1.15"},
+                        {0xfffffffau, "1.16-1.17"},
+                        {0xfffffff0u, "1.18-1.19"},
+                        {0xfffffff1u, "1.20+"},
         };
         if (len < 8 || hdr[4] != 0 || hdr[5] != 0)
                 return NULL;
@@ -301,7 +300,7 @@ bool rust_path_scan(const uint8_t *buf, size_t len, char *ret, size_t size) {
         while (p < end) {
                 p = memmem(p, (size_t) (end - p), "/rustc/", 7);
                 if (!p)
-                        return false;
+                        break;
                 const uint8_t *h = p + 7;
                 if (end - h > 40 && h[40] == '/') {
                         size_t i;
@@ -316,6 +315,11 @@ bool rust_path_scan(const uint8_t *buf, size_t len, char *ret, size_t size) {
                         }
                 }
                 p++;
+        }
+        /* Toolchains built from source (Debian's rustc) keep their own library paths. */
+        if (memmem(buf, len, "library/std/src/", 16) || memmem(buf, len, "library/core/src/", 17)) {
+                snprintf(ret, size, "rustc");
+                return true;
         }
         return false;
 }

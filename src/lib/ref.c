@@ -116,8 +116,7 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
                 return xarch_error_set(err, EINVAL, "invalid reference: empty");
         size_t len = strlen(s);
         if (len >= sizeof(name))
-                return xarch_error_set(err, EINVAL, "invalid reference: too long (%zu bytes)",
-                        len);
+                return xarch_error_set(err, EINVAL, "invalid reference: too long (%zu bytes)", len);
         memcpy(name, s, len + 1);
 
         char *at = strchr(name, '@');
@@ -126,9 +125,10 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
                 const char *digest = at + 1;
                 if (!xarch_digest_valid(digest))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': bad digest '%s' (want sha256:<64 hex> "
-                                "or sha512:<128 hex>)",
-                                s, digest);
+                                        "invalid reference '%s': bad digest '%s' (want sha256:<64 "
+                                        "hex> "
+                                        "or sha512:<128 hex>)",
+                                        s, digest);
                 snprintf(r.digest, sizeof(r.digest), "%s", digest);
         }
 
@@ -140,15 +140,16 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
                 const char *tag = colon + 1;
                 if (!tag_valid(tag))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': bad tag '%s' (want [A-Za-z0-9_][A-Za-z0-9_.-], "
-                                "at most 128 characters)",
-                                s, tag);
+                                        "invalid reference '%s': bad tag '%s' (want "
+                                        "[A-Za-z0-9_][A-Za-z0-9_.-], "
+                                        "at most 128 characters)",
+                                        s, tag);
                 snprintf(r.tag, sizeof(r.tag), "%s", tag);
         }
 
         if (!*name)
-                return xarch_error_set(err, EINVAL, "invalid reference '%s': no repository name",
-                        s);
+                return xarch_error_set(
+                                err, EINVAL, "invalid reference '%s': no repository name", s);
 
         /* The first component is a registry when it looks like a host. */
         const char *path = name;
@@ -160,14 +161,15 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
                         if (name[i] >= 'A' && name[i] <= 'Z')
                                 has_upper = true;
                 if (memchr(name, '.', n) || memchr(name, ':', n) || has_upper ||
-                        (n == 9 && strncmp(name, "localhost", 9) == 0)) {
+                                (n == 9 && strncmp(name, "localhost", 9) == 0)) {
                         if (!domain_valid(name, n))
                                 return xarch_error_set(err, EINVAL,
-                                        "invalid reference '%s': bad registry host '%.*s'", s,
-                                        (int) n, name);
+                                                "invalid reference '%s': bad registry host '%.*s'",
+                                                s, (int) n, name);
                         if (n >= sizeof(r.registry))
                                 return xarch_error_set(err, EINVAL,
-                                        "invalid reference '%s': registry host too long", s);
+                                                "invalid reference '%s': registry host too long",
+                                                s);
                         memcpy(r.registry, name, n);
                         r.registry[n] = '\0';
                         path = first_slash + 1;
@@ -180,8 +182,8 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
 
         /* Validate each path component. */
         if (!*path)
-                return xarch_error_set(err, EINVAL, "invalid reference '%s': no repository name",
-                        s);
+                return xarch_error_set(
+                                err, EINVAL, "invalid reference '%s': no repository name", s);
         for (const char *p = path;;) {
                 const char *end = strchr(p, '/');
                 size_t n = end ? (size_t) (end - p) : strlen(p);
@@ -191,11 +193,13 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
                                 upper = true;
                 if (upper)
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': repository name must be lowercase", s);
+                                        "invalid reference '%s': repository name must be lowercase",
+                                        s);
                 if (!path_component_valid(p, n))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': bad repository name component '%.*s'",
-                                s, (int) n, p);
+                                        "invalid reference '%s': bad repository name component "
+                                        "'%.*s'",
+                                        s, (int) n, p);
                 if (!end)
                         break;
                 p = end + 1;
@@ -203,23 +207,24 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
         if (streq(r.registry, XARCH_REF_DOCKER_HUB) && !strchr(path, '/')) {
                 if (is_hex64(path, strlen(path)))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': a 64-character hexadecimal string is "
-                                "an image ID, not a repository name",
-                                s);
+                                        "invalid reference '%s': a 64-character hexadecimal string "
+                                        "is "
+                                        "an image ID, not a repository name",
+                                        s);
                 int n = snprintf(r.repository, sizeof(r.repository), "library/%s", path);
                 if (n < 0 || (size_t) n >= sizeof(r.repository))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': repository name too long", s);
+                                        "invalid reference '%s': repository name too long", s);
         } else {
                 int n = snprintf(r.repository, sizeof(r.repository), "%s", path);
                 if (n < 0 || (size_t) n >= sizeof(r.repository))
                         return xarch_error_set(err, EINVAL,
-                                "invalid reference '%s': repository name too long", s);
+                                        "invalid reference '%s': repository name too long", s);
         }
         /* distribution caps host + '/' + path at 255 characters */
         if (strlen(r.registry) + 1 + strlen(r.repository) > 255)
                 return xarch_error_set(err, EINVAL,
-                        "invalid reference '%s': name longer than 255 characters", s);
+                                "invalid reference '%s': name longer than 255 characters", s);
 
         if (!*r.tag && !*r.digest)
                 snprintf(r.tag, sizeof(r.tag), "latest");
@@ -228,8 +233,8 @@ int xarch_ref_parse(const char *s, struct xarch_ref *ret, struct xarch_error **e
 }
 
 int xarch_ref_format(const struct xarch_ref *r, char *buf, size_t size) {
-        int n = snprintf(buf, size, "%s/%s%s%s%s%s", r->registry, r->repository,
-                *r->tag ? ":" : "", r->tag, *r->digest ? "@" : "", r->digest);
+        int n = snprintf(buf, size, "%s/%s%s%s%s%s", r->registry, r->repository, *r->tag ? ":" : "",
+                        r->tag, *r->digest ? "@" : "", r->digest);
         if (n < 0 || (size_t) n >= size)
                 return -ENOBUFS;
         return n;
@@ -255,8 +260,8 @@ bool xarch_ref_registry_is_loopback(const char *registry) {
                 memcpy(host, registry + 1, n);
                 host[n] = '\0';
                 struct in6_addr a6;
-                return inet_pton(AF_INET6, host, &a6) == 1 && memcmp(&a6, &in6addr_loopback,
-                                                                      sizeof(a6)) == 0;
+                return inet_pton(AF_INET6, host, &a6) == 1 &&
+                       memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
         }
         snprintf(host, sizeof(host), "%s", registry);
         char *colon = strchr(host, ':');

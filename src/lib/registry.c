@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The registry client. Design:
- * - One CURLSH per client shares connections, DNS and TLS sessions between easy handles, with
- *   a mutex per lock class; each call takes an easy handle from a small pool, so many threads
- *   can run blocking transfers at once while reusing connections (HTTP/2 via ALPN where the
- *   server offers it, keep-alive otherwise).
+ * - Blocking easy handles, one per call in flight, taken from a LIFO pool: each pooled handle
+ *   keeps its own live connections, so sequential and threaded calls reuse connections
+ *   (keep-alive, HTTP/2 via ALPN where offered). A CURLSH with a mutex per lock class shares
+ *   the DNS cache and TLS sessions between handles. Connections themselves are deliberately
+ *   not shared through the CURLSH: libcurl does not support one connection cache used by
+ *   concurrent threads (CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT).
  * - Per registry host: a counting semaphore (max_per_registry), the decided scheme (https, or
  *   http for loopback/--insecure after a TLS handshake failure), and the auth scheme learnt
  *   from the first 401 so later requests authenticate up front.
@@ -29,16 +31,16 @@
 #include "registry.h"
 #include "xarch/registry.h"
 
-#define URL_MAX               4096
-#define TOKEN_BODY_MAX        (64 * 1024)
-#define ERROR_BODY_MAX        (16 * 1024)
-#define BLOB_BUF_DEFAULT_MAX  (8u * 1024 * 1024)
-#define RETRY_AFTER_MAX       60 /* seconds we are willing to wait for a Retry-After */
-#define BACKOFF_MAX_MS        8000
-#define REDIRECTS_MAX         5
-#define EASY_POOL_MAX         16
-#define DEFAULT_PER_REGISTRY  6
-#define DEFAULT_RETRIES       4
+#define URL_MAX              4096
+#define TOKEN_BODY_MAX       (64 * 1024)
+#define ERROR_BODY_MAX       (16 * 1024)
+#define BLOB_BUF_DEFAULT_MAX (8u * 1024 * 1024)
+#define RETRY_AFTER_MAX      60 /* seconds we are willing to wait for a Retry-After */
+#define BACKOFF_MAX_MS       8000
+#define REDIRECTS_MAX        5
+#define EASY_POOL_MAX        16
+#define DEFAULT_PER_REGISTRY 6
+#define DEFAULT_RETRIES      4
 
 struct host_state {
         char host[XARCH_REF_REGISTRY_MAX];
@@ -86,8 +88,8 @@ struct xarch_registry {
         CURL *pool[EASY_POOL_MAX];
         size_t pool_len;
 
-        atomic_uint_least64_t n_requests, n_token_requests, n_retries, n_cache_hits,
-                n_connections, n_bytes;
+        atomic_uint_least64_t n_requests, n_token_requests, n_retries, n_cache_hits, n_connections,
+                        n_bytes, n_http2;
 };
 
 /* ---- small parsers (internal API, unit-tested) ---- */
@@ -167,14 +169,14 @@ long registry_parse_ratelimit(const char *value, long *window_seconds) {
         return v;
 }
 
-static bool url_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs,
-        char *port, size_t ps) {
+static bool url_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs, char *port,
+                size_t ps) {
         CURLU *u = curl_url();
         char *s = NULL, *h = NULL, *p = NULL;
         bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-                curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK &&
-                curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
-                curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK;
+                  curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK;
         if (ok) {
                 snprintf(scheme, ss, "%s", s);
                 snprintf(host, hs, "%s", h);
@@ -193,7 +195,7 @@ static bool url_origin(const char *url, char *scheme, size_t ss, char *host, siz
 bool registry_url_same_origin(const char *a, const char *b) {
         char s1[16], h1[512], p1[16], s2[16], h2[512], p2[16];
         if (!url_origin(a, s1, sizeof(s1), h1, sizeof(h1), p1, sizeof(p1)) ||
-                !url_origin(b, s2, sizeof(s2), h2, sizeof(h2), p2, sizeof(p2)))
+                        !url_origin(b, s2, sizeof(s2), h2, sizeof(h2), p2, sizeof(p2)))
                 return false;
         return strcasecmp(s1, s2) == 0 && streq(h1, h2) && streq(p1, p2);
 }
@@ -266,14 +268,14 @@ static int dup_opt(const char *s, char **ret) {
 }
 
 int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_registry **ret,
-        struct xarch_error **err) {
+                struct xarch_error **err) {
         static const struct xarch_registry_options defaults = {};
         if (!opts)
                 opts = &defaults;
         pthread_once(&curl_once, curl_init_once);
         if (curl_init_result != CURLE_OK)
                 return xarch_error_set(err, EIO, "cannot initialise libcurl: %s",
-                        curl_easy_strerror(curl_init_result));
+                                curl_easy_strerror(curl_init_result));
 
         struct xarch_registry *r = calloc(1, sizeof(*r));
         if (!r)
@@ -282,8 +284,8 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
                 pthread_mutex_init(&r->share_locks[i], NULL);
         r->insecure = opts->insecure;
-        r->max_per_registry = opts->max_per_registry ? opts->max_per_registry
-                                                      : DEFAULT_PER_REGISTRY;
+        r->max_per_registry =
+                        opts->max_per_registry ? opts->max_per_registry : DEFAULT_PER_REGISTRY;
         r->max_retries = opts->no_retry ? 0
                                         : (opts->max_retries ? opts->max_retries : DEFAULT_RETRIES);
         r->backoff_base_ms = 250;
@@ -313,7 +315,7 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         if (r->ca_file && access(r->ca_file, R_OK) < 0) {
                 int saved = errno;
                 xarch_error_set(err, saved, "cannot read CA file '%s': %s", opts->ca_file,
-                        strerror(saved));
+                                strerror(saved));
                 xarch_registry_free(r);
                 return -saved;
         }
@@ -328,7 +330,6 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
         curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         *ret = r;
         return 0;
 }
@@ -374,6 +375,7 @@ void xarch_registry_get_stats(struct xarch_registry *r, struct xarch_registry_st
         ret->cache_hits = atomic_load(&r->n_cache_hits);
         ret->connections = atomic_load(&r->n_connections);
         ret->bytes = atomic_load(&r->n_bytes);
+        ret->http2_requests = atomic_load(&r->n_http2);
 }
 
 void xarch_blob_buf_release(struct xarch_blob_buf *b) {
@@ -455,7 +457,7 @@ struct http_req {
         char errbody[ERROR_BODY_MAX];
         size_t errbody_len;
         int abort_code;
-        struct xarch_error *abort_err;
+        bool no_transport_retry; /* a dropped connection is an answer (scheme probes) */
 };
 
 static bool status_ok(long s) {
@@ -468,7 +470,7 @@ static void trim_value(const char *in, size_t n, char *out, size_t out_size) {
                 n--;
         }
         while (n > 0 && (in[n - 1] == '\r' || in[n - 1] == '\n' || in[n - 1] == ' ' ||
-                                in[n - 1] == '\t'))
+                                        in[n - 1] == '\t'))
                 n--;
         if (n >= out_size)
                 n = out_size - 1;
@@ -477,7 +479,7 @@ static void trim_value(const char *in, size_t n, char *out, size_t out_size) {
 }
 
 static bool header_is(const char *line, size_t n, const char *name, const char **value,
-        size_t *value_len) {
+                size_t *value_len) {
         size_t k = strlen(name);
         if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
                 return false;
@@ -555,7 +557,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
                 /* end of headers: refuse oversized bodies before reading them */
                 if (status_ok(q->status) && q->max_total && q->content_length >= 0) {
                         uint64_t total = (uint64_t) q->content_length +
-                                (q->status == 206 ? q->delivered : 0);
+                                         (q->status == 206 ? q->delivered : 0);
                         if (total > q->max_total) {
                                 q->abort_code = -EFBIG;
                                 return 0;
@@ -692,11 +694,14 @@ static int http_once(struct xarch_registry *r, struct http_req *q) {
         q->code = curl_easy_perform(c);
         q->attempts++;
 
-        long status = 0, connects = 0;
+        long status = 0, connects = 0, version = 0;
         curl_off_t downloaded = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
         curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
+        curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+        if (version == CURL_HTTP_VERSION_2_0)
+                atomic_fetch_add(&r->n_http2, 1);
         if (status)
                 q->status = status;
         atomic_fetch_add(&r->n_connections, (uint64_t) (connects > 0 ? connects : 0));
@@ -731,7 +736,8 @@ static bool curl_code_retryable(CURLcode code) {
 }
 
 static void sleep_ms(unsigned long ms) {
-        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
+        struct timespec ts = {
+                        .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
@@ -750,7 +756,7 @@ static int http_perform(struct xarch_registry *r, struct http_req *q) {
                         retry = curl_code_retryable(q->code);
                 else
                         retry = q->status == 429 || q->status >= 500;
-                if (!retry || attempt >= r->max_retries)
+                if (!retry || (rc < 0 && q->no_transport_retry) || attempt >= r->max_retries)
                         return rc;
                 unsigned long wait_ms = (unsigned long) r->backoff_base_ms << attempt;
                 if (wait_ms > BACKOFF_MAX_MS)
@@ -777,12 +783,12 @@ static int transport_error(struct http_req *q, const char *host, struct xarch_er
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
         case CURLE_COULDNT_CONNECT:
-                return xarch_error_set(err, EHOSTUNREACH, "registry '%s' unreachable: %s", host,
-                        detail);
+                return xarch_error_set(
+                                err, EHOSTUNREACH, "registry '%s' unreachable: %s", host, detail);
         case CURLE_OPERATION_TIMEDOUT:
                 return xarch_error_set(err, EHOSTUNREACH,
-                        "registry '%s' unreachable: timed out after %u attempts (%s)", host,
-                        q->attempts, detail);
+                                "registry '%s' unreachable: timed out after %u attempts (%s)", host,
+                                q->attempts, detail);
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
@@ -794,13 +800,14 @@ static int transport_error(struct http_req *q, const char *host, struct xarch_er
                 return xarch_error_set(err, EPROTO, "TLS with '%s' failed: %s", host, detail);
         case CURLE_PARTIAL_FILE:
                 return xarch_error_set(err, EIO,
-                        "connection to '%s' closed before the whole body arrived (%u attempts)",
-                        host, q->attempts);
+                                "connection to '%s' closed before the whole body arrived (%u "
+                                "attempts)",
+                                host, q->attempts);
         case CURLE_RECV_ERROR:
         case CURLE_SEND_ERROR:
         case CURLE_GOT_NOTHING:
                 return xarch_error_set(err, EIO, "connection to '%s' dropped (%s; %u attempts)",
-                        host, detail, q->attempts);
+                                host, detail, q->attempts);
         default:
                 return xarch_error_set(err, EIO, "request to '%s' failed: %s", host, detail);
         }
@@ -808,35 +815,37 @@ static int transport_error(struct http_req *q, const char *host, struct xarch_er
 
 /* Maps a final non-2xx response to an error. what: "manifest 'latest'", "blob 'sha256:...'". */
 static int status_error(struct http_req *q, const struct xarch_ref *ref, const char *what,
-        bool sent_credentials, struct xarch_error **err) {
+                bool sent_credentials, struct xarch_error **err) {
         char code[64], msg[256];
         (void) registry_parse_error_body(q->errbody, q->errbody_len, code, msg);
         const char *reg = ref->registry, *repo = ref->repository;
 
         switch (q->status) {
         case 401:
-                return xarch_error_set(err, EACCES,
-                        "unauthorized: %s '%s/%s'%s", sent_credentials ? "credentials rejected for"
-                                                                      : "authentication required for",
-                        reg, repo, sent_credentials ? "" : " (no credentials found; log in first)");
+                return xarch_error_set(err, EACCES, "unauthorized: %s '%s/%s'%s",
+                                sent_credentials ? "credentials rejected for"
+                                                 : "authentication required for",
+                                reg, repo,
+                                sent_credentials ? "" : " (no credentials found; log in first)");
         case 403:
-                return xarch_error_set(err, EACCES, "denied: access to '%s/%s' refused%s%s%s",
-                        reg, repo, *msg ? " (" : "", msg, *msg ? ")" : "");
+                return xarch_error_set(err, EACCES, "denied: access to '%s/%s' refused%s%s%s", reg,
+                                repo, *msg ? " (" : "", msg, *msg ? ")" : "");
         case 404:
                 if (streq(code, "NAME_UNKNOWN"))
                         return xarch_error_set(err, ENOENT,
-                                "name unknown: repository '%s/%s' not found (NAME_UNKNOWN)", reg,
-                                repo);
+                                        "name unknown: repository '%s/%s' not found (NAME_UNKNOWN)",
+                                        reg, repo);
                 if (streq(code, "MANIFEST_UNKNOWN"))
                         return xarch_error_set(err, ENOENT,
-                                "manifest unknown: %s not found in '%s/%s' (MANIFEST_UNKNOWN)",
-                                what, reg, repo);
+                                        "manifest unknown: %s not found in '%s/%s' "
+                                        "(MANIFEST_UNKNOWN)",
+                                        what, reg, repo);
                 if (streq(code, "BLOB_UNKNOWN"))
                         return xarch_error_set(err, ENOENT,
-                                "blob unknown: %s not found in '%s/%s' (BLOB_UNKNOWN)", what, reg,
-                                repo);
-                return xarch_error_set(err, ENOENT, "%s not found in '%s/%s' (HTTP 404)", what,
-                        reg, repo);
+                                        "blob unknown: %s not found in '%s/%s' (BLOB_UNKNOWN)",
+                                        what, reg, repo);
+                return xarch_error_set(
+                                err, ENOENT, "%s not found in '%s/%s' (HTTP 404)", what, reg, repo);
         case 429: {
                 char extra[256] = "";
                 long window = 0;
@@ -845,27 +854,27 @@ static int status_error(struct http_req *q, const struct xarch_ref *ref, const c
                 if (remaining >= 0) {
                         if (limit >= 0 && window > 0)
                                 snprintf(extra, sizeof(extra),
-                                        "; %ld of %ld pulls remaining per %ld h", remaining,
-                                        limit, window / 3600 ? window / 3600 : 1);
+                                                "; %ld of %ld pulls remaining per %ld h", remaining,
+                                                limit, window / 3600 ? window / 3600 : 1);
                         else
-                                snprintf(extra, sizeof(extra), "; %ld pulls remaining",
-                                        remaining);
+                                snprintf(extra, sizeof(extra), "; %ld pulls remaining", remaining);
                 }
                 long after = registry_parse_retry_after(q->retry_after, time(NULL));
                 char after_s[64] = "";
                 if (after >= 0)
                         snprintf(after_s, sizeof(after_s), "; retry after %ld s", after);
                 return xarch_error_set(err, EAGAIN,
-                        "rate limited: '%s' refused %s (TOOMANYREQUESTS after %u attempts)%s%s",
-                        reg, what, q->attempts, extra, after_s);
+                                "rate limited: '%s' refused %s (TOOMANYREQUESTS after %u "
+                                "attempts)%s%s",
+                                reg, what, q->attempts, extra, after_s);
         }
         default:
                 if (q->status >= 500)
                         return xarch_error_set(err, EIO,
-                                "registry '%s' failed: HTTP %ld for %s after %u attempts", reg,
-                                q->status, what, q->attempts);
+                                        "registry '%s' failed: HTTP %ld for %s after %u attempts",
+                                        reg, q->status, what, q->attempts);
                 return xarch_error_set(err, EIO, "registry '%s': unexpected HTTP %ld for %s%s%s%s",
-                        reg, q->status, what, *code ? " (" : "", code, *code ? ")" : "");
+                                reg, q->status, what, *code ? " (" : "", code, *code ? ")" : "");
         }
 }
 
@@ -873,7 +882,7 @@ static int status_error(struct http_req *q, const struct xarch_ref *ref, const c
 
 /* Returns 1 with *ret filled, 0 when there are none, <0 on a broken auth file. Cached. */
 static int creds_get(struct xarch_registry *r, const struct xarch_ref *ref,
-        struct auth_credentials *ret, struct xarch_error **err) {
+                struct auth_credentials *ret, struct xarch_error **err) {
         char key[sizeof(((struct cred_entry *) 0)->key)];
         snprintf(key, sizeof(key), "%s/%s", ref->registry, ref->repository);
         pthread_mutex_lock(&r->lock);
@@ -914,7 +923,7 @@ static int set_basic_authorization(struct http_req *q, const struct auth_credent
         if (n > 0 && (size_t) n < sizeof(plain)) {
                 memcpy(q->authorization, "Basic ", 6);
                 r = auth_base64_encode(plain, (size_t) n, q->authorization + 6,
-                        sizeof(q->authorization) - 6);
+                                sizeof(q->authorization) - 6);
         }
         explicit_bzero(plain, sizeof(plain));
         if (r < 0)
@@ -935,8 +944,8 @@ static char *token_cache_get(struct xarch_registry *r, const char *key) {
         return tok;
 }
 
-static void token_cache_put(struct xarch_registry *r, const char *key, const char *token,
-        long expires_in) {
+static void token_cache_put(
+                struct xarch_registry *r, const char *key, const char *token, long expires_in) {
         /* renew a little early so that a token does not expire in flight */
         time_t expires = time(NULL) + (expires_in > 20 ? expires_in - 10 : expires_in);
         pthread_mutex_lock(&r->lock);
@@ -1011,18 +1020,19 @@ static void membuf_wipe_free(struct membuf *m) {
 
 /* Fetches a bearer token from the realm (anonymously or with credentials). */
 static int token_fetch(struct xarch_registry *r, const char *realm, const char *service,
-        const char *scope, const struct auth_credentials *creds, char **ret_token,
-        long *ret_expires, struct xarch_error **err) {
+                const char *scope, const struct auth_credentials *creds, char **ret_token,
+                long *ret_expires, struct xarch_error **err) {
         char realm_host[600] = "?";
         {
                 char s[16], h[512], p[16];
                 if (url_origin(realm, s, sizeof(s), h, sizeof(h), p, sizeof(p)))
                         snprintf(realm_host, sizeof(realm_host), "%s", h);
         }
-        if (!url_is_https(realm) && !(url_is_http(realm) && (url_is_loopback(realm) || r->insecure)))
+        if (!url_is_https(realm) &&
+                        !(url_is_http(realm) && (url_is_loopback(realm) || r->insecure)))
                 return xarch_error_set(err, EPROTO,
-                        "refusing token realm '%s': not https (use --insecure to allow)",
-                        realm_host);
+                                "refusing token realm '%s': not https (use --insecure to allow)",
+                                realm_host);
 
         _cleanup_free_ struct http_req *q = calloc(1, sizeof(*q));
         if (!q)
@@ -1040,19 +1050,20 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
                 /* OAuth2 refresh-token grant (docker's identity tokens) */
                 e_refresh = curl_easy_escape(esc, creds->secret, 0);
                 if (e_service && e_scope && e_refresh &&
-                        asprintf(&form,
-                                "grant_type=refresh_token&client_id=xarch&service=%s&scope=%s&"
-                                "refresh_token=%s",
-                                e_service, e_scope, e_refresh) < 0)
+                                asprintf(&form,
+                                                "grant_type=refresh_token&client_id=xarch&service=%"
+                                                "s&scope=%s&"
+                                                "refresh_token=%s",
+                                                e_service, e_scope, e_refresh) < 0)
                         form = NULL;
                 n = snprintf(q->url, sizeof(q->url), "%s", realm);
                 q->method = "POST";
                 q->post_fields = form;
         } else {
                 n = snprintf(q->url, sizeof(q->url), "%s%cscope=%s%s%s", realm,
-                        strchr(realm, '?') ? '&' : '?', e_scope ? e_scope : "",
-                        service && *service ? "&service=" : "",
-                        service && *service && e_service ? e_service : "");
+                                strchr(realm, '?') ? '&' : '?', e_scope ? e_scope : "",
+                                service && *service ? "&service=" : "",
+                                service && *service && e_service ? e_service : "");
                 q->method = "GET";
         }
         if (e_refresh) {
@@ -1063,12 +1074,11 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         curl_free(e_scope);
         curl_easy_cleanup(esc);
         if (n < 0 || (size_t) n >= sizeof(q->url) || (identity && !form))
-                return xarch_error_set(err, ENOBUFS, "token request to '%s' too long",
-                        realm_host);
+                return xarch_error_set(err, ENOBUFS, "token request to '%s' too long", realm_host);
         if (creds && !identity && set_basic_authorization(q, creds) < 0)
                 return xarch_error_set(err, ENOBUFS, "credentials too long");
 
-        struct membuf body = { .max = TOKEN_BODY_MAX };
+        struct membuf body = {.max = TOKEN_BODY_MAX};
         q->on_body = membuf_append;
         q->ud = &body;
         q->max_total = TOKEN_BODY_MAX;
@@ -1079,8 +1089,8 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
                 explicit_bzero(form, strlen(form));
         if (rc == -EFBIG) {
                 membuf_wipe_free(&body);
-                return xarch_error_set(err, EFBIG, "token service '%s': answer too large",
-                        realm_host);
+                return xarch_error_set(
+                                err, EFBIG, "token service '%s': answer too large", realm_host);
         }
         if (rc < 0) {
                 membuf_wipe_free(&body);
@@ -1090,30 +1100,42 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         if (q->status == 401 || q->status == 403) {
                 membuf_wipe_free(&body);
                 return xarch_error_set(err, EACCES,
-                        "unauthorized: token service '%s' %s (HTTP %ld)", realm_host,
-                        creds ? "rejected the credentials" : "refused an anonymous token",
-                        q->status);
+                                "unauthorized: token service '%s' %s (HTTP %ld)", realm_host,
+                                creds ? "rejected the credentials" : "refused an anonymous token",
+                                q->status);
         }
         if (q->status == 429) {
                 membuf_wipe_free(&body);
                 return xarch_error_set(err, EAGAIN, "rate limited: token service '%s' (HTTP 429)",
-                        realm_host);
+                                realm_host);
         }
         if (!status_ok(q->status)) {
                 membuf_wipe_free(&body);
-                return xarch_error_set(err, EIO, "token service '%s' failed: HTTP %ld",
-                        realm_host, q->status);
+                return xarch_error_set(err, EIO, "token service '%s' failed: HTTP %ld", realm_host,
+                                q->status);
         }
-        int pr = auth_parse_token_response(body.data ? body.data : "", body.len, ret_token,
-                ret_expires);
+        int pr = auth_parse_token_response(
+                        body.data ? body.data : "", body.len, ret_token, ret_expires);
         membuf_wipe_free(&body);
         if (pr < 0)
                 return xarch_error_set(err, EBADMSG, "token service '%s' sent a malformed answer",
-                        realm_host);
+                                realm_host);
         return 0;
 }
 
 /* ---- the authenticated request ---- */
+
+/* Whether a plain-HTTP request reached a TLS server: Go and nginx answer 400 with a text body,
+ * others just close the connection. A registry's own 400 carries a JSON error body. */
+static bool looks_like_tls_server(int rc, const struct http_req *q) {
+        if (rc < 0)
+                return q->code == CURLE_GOT_NOTHING || q->code == CURLE_RECV_ERROR ||
+                       q->code == CURLE_WEIRD_SERVER_REPLY;
+        if (q->status != 400)
+                return false;
+        char code[64], msg[256];
+        return registry_parse_error_body(q->errbody, q->errbody_len, code, msg) < 0;
+}
 
 enum { REQ_REDIRECTABLE = 1 << 0 };
 
@@ -1124,9 +1146,9 @@ enum { REQ_REDIRECTABLE = 1 << 0 };
  * status, which the caller maps with status_error()). *sent_credentials tells whether
  * credentials were used.
  */
-static int registry_request(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *path, struct http_req *q, unsigned flags, bool *sent_credentials,
-        struct xarch_error **err) {
+static int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, const char *path,
+                struct http_req *q, unsigned flags, bool *sent_credentials,
+                struct xarch_error **err) {
         const char *host = xarch_ref_api_host(ref);
         struct host_state *h = host_get(r, host);
         if (!h)
@@ -1147,8 +1169,11 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
         host_acquire(r, h);
         for (;;) {
                 pthread_mutex_lock(&r->lock);
-                bool use_http = h->scheme_known && h->use_http;
                 bool scheme_known = h->scheme_known;
+                /* Loopback registries are usually plain HTTP: try that first, which also spares
+                 * loading the CA store (tens of ms with OpenSSL 3) for a doomed handshake. */
+                bool probe_http = !scheme_known && loopback;
+                bool use_http = scheme_known ? h->use_http : probe_http;
                 enum auth_scheme auth = h->auth;
                 char realm[AUTH_REALM_MAX], service[AUTH_SERVICE_MAX];
                 snprintf(realm, sizeof(realm), "%s", h->realm);
@@ -1156,7 +1181,7 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                 pthread_mutex_unlock(&r->lock);
 
                 int n = snprintf(q->url, sizeof(q->url), "%s://%s/v2/%s/%s",
-                        use_http ? "http" : "https", host, ref->repository, path);
+                                use_http ? "http" : "https", host, ref->repository, path);
                 if (n < 0 || (size_t) n >= sizeof(q->url)) {
                         rc = xarch_error_set(err, ENOBUFS, "URL too long");
                         break;
@@ -1176,7 +1201,8 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         if (!token) {
                                 long expires = 60;
                                 rc = token_fetch(r, realm, service, scope,
-                                        have_creds > 0 ? creds : NULL, &token, &expires, err);
+                                                have_creds > 0 ? creds : NULL, &token, &expires,
+                                                err);
                                 if (rc < 0)
                                         break;
                                 token_cache_put(r, token_key, token, expires);
@@ -1192,15 +1218,25 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         *sent_credentials = true;
                 }
 
+                q->no_transport_retry = probe_http;
                 rc = http_perform(r, q);
+                q->no_transport_retry = false;
                 if (rc < 0 && q->abort_code) {
                         break; /* the caller reports its own abort reason */
+                }
+                if (probe_http && looks_like_tls_server(rc, q)) {
+                        pthread_mutex_lock(&r->lock);
+                        h->scheme_known = true;
+                        h->use_http = false;
+                        pthread_mutex_unlock(&r->lock);
+                        q->attempts = 0;
+                        continue;
                 }
                 if (rc < 0) {
                         /* a plain-HTTP registry answers a TLS handshake with garbage */
                         if (!scheme_known && !use_http && (loopback || r->insecure) &&
-                                (q->code == CURLE_SSL_CONNECT_ERROR ||
-                                        q->code == CURLE_RECV_ERROR)) {
+                                        (q->code == CURLE_SSL_CONNECT_ERROR ||
+                                                        q->code == CURLE_RECV_ERROR)) {
                                 pthread_mutex_lock(&r->lock);
                                 h->scheme_known = true;
                                 h->use_http = true;
@@ -1220,9 +1256,9 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
 
                 if (q->status == 401) {
                         struct auth_challenge ch;
-                        int pr = q->www_auth_overflow
-                                ? -EINVAL
-                                : auth_parse_www_authenticate(q->www_auth, strlen(q->www_auth), &ch);
+                        int pr = q->www_auth_overflow ? -EINVAL
+                                                      : auth_parse_www_authenticate(q->www_auth,
+                                                                        strlen(q->www_auth), &ch);
                         if (pr == 0 && ch.scheme == AUTH_SCHEME_BEARER && !tried_fresh_token) {
                                 pthread_mutex_lock(&r->lock);
                                 h->auth = AUTH_SCHEME_BEARER;
@@ -1253,8 +1289,9 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         }
                         if (pr == -EINVAL && !q->www_auth_overflow && q->www_auth[0]) {
                                 rc = xarch_error_set(err, EBADMSG,
-                                        "registry '%s' sent a malformed WWW-Authenticate header",
-                                        ref->registry);
+                                                "registry '%s' sent a malformed WWW-Authenticate "
+                                                "header",
+                                                ref->registry);
                                 break;
                         }
                 }
@@ -1262,19 +1299,20 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                 /* redirects (blob storage backends): credentials stay with their origin */
                 unsigned redirects = 0;
                 while ((flags & REQ_REDIRECTABLE) && q->status >= 300 && q->status < 400 &&
-                        q->redirect[0]) {
+                                q->redirect[0]) {
                         if (++redirects > REDIRECTS_MAX) {
                                 rc = xarch_error_set(err, EIO, "too many redirects from '%s'",
-                                        ref->registry);
+                                                ref->registry);
                                 goto out;
                         }
                         char next[URL_MAX];
                         snprintf(next, sizeof(next), "%s", q->redirect);
                         if (!url_is_https(next) &&
-                                !(url_is_http(next) && (url_is_loopback(next) || r->insecure))) {
+                                        !(url_is_http(next) &&
+                                                        (url_is_loopback(next) || r->insecure))) {
                                 rc = xarch_error_set(err, EPROTO,
-                                        "refusing redirect from '%s' to a non-https URL",
-                                        ref->registry);
+                                                "refusing redirect from '%s' to a non-https URL",
+                                                ref->registry);
                                 goto out;
                         }
                         if (!registry_url_same_origin(q->url, next))
@@ -1306,26 +1344,26 @@ out:
 
 static bool media_type_is_generic(const char *mt) {
         return !*mt || streq(mt, "application/json") || streq(mt, "text/plain") ||
-                streq(mt, "application/octet-stream");
+               streq(mt, "application/octet-stream");
 }
 
 static int fail_abort(struct http_req *q, const char *what, const struct xarch_ref *ref,
-        uint64_t cap, struct xarch_error **err) {
+                uint64_t cap, struct xarch_error **err) {
         if (q->abort_code == -EFBIG)
                 return xarch_error_set(err, EFBIG, "%s from '%s/%s' is larger than %llu bytes",
-                        what, ref->registry, ref->repository, (unsigned long long) cap);
+                                what, ref->registry, ref->repository, (unsigned long long) cap);
         return xarch_error_set(err, -q->abort_code, "%s from '%s/%s': %s", what, ref->registry,
-                ref->repository, strerror(-q->abort_code));
+                        ref->repository, strerror(-q->abort_code));
 }
 
 /* GET manifests/<reference> over the network; verifies, fills ret. */
 static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *reference, bool by_digest, struct xarch_blob_buf *ret,
-        struct xarch_error **err) {
+                const char *reference, bool by_digest, struct xarch_blob_buf *ret,
+                struct xarch_error **err) {
         _cleanup_free_ struct http_req *q = calloc(1, sizeof(*q));
         if (!q)
                 return xarch_error_set(err, ENOMEM, "out of memory");
-        struct membuf body = { .max = XARCH_MANIFEST_MAX };
+        struct membuf body = {.max = XARCH_MANIFEST_MAX};
         char path[XARCH_REF_TAG_MAX + XARCH_DIGEST_MAX + 16];
         char what[XARCH_DIGEST_MAX + 32];
         snprintf(path, sizeof(path), "manifests/%s", reference);
@@ -1356,7 +1394,8 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
         }
 
         const char *expected = by_digest ? reference
-                : (xarch_digest_valid(q->docker_digest) ? q->docker_digest : NULL);
+                                         : (xarch_digest_valid(q->docker_digest) ? q->docker_digest
+                                                                                 : NULL);
         char computed[XARCH_DIGEST_MAX];
         if (xarch_digest_buffer(expected, body.data, body.len, computed) < 0) {
                 free(body.data);
@@ -1365,15 +1404,15 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
         if (expected && !streq(expected, computed)) {
                 free(body.data);
                 return xarch_error_set(err, EBADMSG,
-                        "digest mismatch: %s from '%s/%s' should be %s but is %s", what,
-                        ref->registry, ref->repository, expected, computed);
+                                "digest mismatch: %s from '%s/%s' should be %s but is %s", what,
+                                ref->registry, ref->repository, expected, computed);
         }
         if (by_digest && *q->docker_digest && xarch_digest_valid(q->docker_digest) &&
-                !streq(q->docker_digest, reference)) {
+                        !streq(q->docker_digest, reference)) {
                 free(body.data);
                 return xarch_error_set(err, EBADMSG,
-                        "digest mismatch: registry '%s' labelled %s as %s", ref->registry, what,
-                        q->docker_digest);
+                                "digest mismatch: registry '%s' labelled %s as %s", ref->registry,
+                                what, q->docker_digest);
         }
 
         memset(ret, 0, sizeof(*ret));
@@ -1389,8 +1428,8 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
         return 0;
 }
 
-static int manifest_from_cache(struct xarch_registry *r, const char *digest,
-        struct xarch_blob_buf *ret) {
+static int manifest_from_cache(
+                struct xarch_registry *r, const char *digest, struct xarch_blob_buf *ret) {
         char *data = NULL;
         size_t len = 0;
         if (!r->cache_dir || cache_read(r->cache_dir, digest, XARCH_MANIFEST_MAX, &data, &len) < 0)
@@ -1410,7 +1449,7 @@ static bool looks_like_digest(const char *s) {
 
 /* HEAD manifests/<reference>. Returns 0 with q filled (status may be non-2xx), <0 on failure. */
 static int manifest_head(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *reference, struct http_req *q, bool *sent, struct xarch_error **err) {
+                const char *reference, struct http_req *q, bool *sent, struct xarch_error **err) {
         char path[XARCH_REF_TAG_MAX + XARCH_DIGEST_MAX + 16];
         snprintf(path, sizeof(path), "manifests/%s", reference);
         q->method = "HEAD";
@@ -1419,7 +1458,7 @@ static int manifest_head(struct xarch_registry *r, const struct xarch_ref *ref,
 }
 
 int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err) {
+                const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err) {
         if (!r || !ref || !ret)
                 return xarch_error_set(err, EINVAL, "invalid argument");
         if (!reference)
@@ -1432,8 +1471,8 @@ int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref
 
         if (by_digest)
                 return manifest_from_cache(r, reference, ret) == 0
-                        ? 0
-                        : manifest_fetch(r, ref, reference, true, ret, err);
+                                       ? 0
+                                       : manifest_fetch(r, ref, reference, true, ret, err);
 
         if (r->cache_dir) {
                 /* A HEAD (free on Docker Hub) resolves the tag; the cache may then have it. */
@@ -1464,7 +1503,7 @@ int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref
 }
 
 int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref,
-        char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err) {
+                char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err) {
         if (!r || !ref || !digest)
                 return xarch_error_set(err, EINVAL, "invalid argument");
         const char *reference = xarch_ref_reference(ref);
@@ -1483,7 +1522,7 @@ int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref
         }
         xarch_error_free(head_err);
         if (rc == 0 && status_ok(q->status) && xarch_digest_valid(q->docker_digest) &&
-                (!looks_like_digest(reference) || streq(reference, q->docker_digest))) {
+                        (!looks_like_digest(reference) || streq(reference, q->docker_digest))) {
                 snprintf(digest, XARCH_DIGEST_MAX, "%s", q->docker_digest);
                 if (media_type)
                         snprintf(media_type, 256, "%s", q->content_type);
@@ -1525,7 +1564,7 @@ static int blob_stream_body(void *ud, const void *buf, size_t len) {
 /* Serves a blob from the cache: verifies the whole file first, then streams it, so that a
  * corrupt entry never reaches the sink. Returns 1 when served, 0 when absent/corrupt. */
 static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_t max_size,
-        xarch_sink_fn sink, void *userdata, struct xarch_error **err) {
+                xarch_sink_fn sink, void *userdata, struct xarch_error **err) {
         _cleanup_close_ int fd = cache_open(r->cache_dir, digest);
         if (fd < 0)
                 return 0;
@@ -1558,7 +1597,7 @@ static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_
         }
         if (max_size && total > max_size)
                 return xarch_error_set(err, EFBIG, "blob '%s' is larger than %llu bytes", digest,
-                        (unsigned long long) max_size);
+                                (unsigned long long) max_size);
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return 0;
         uint64_t sent = 0;
@@ -1567,14 +1606,14 @@ static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return xarch_error_set(err, EIO, "cached blob '%s' changed while reading",
-                                digest);
+                        return xarch_error_set(
+                                        err, EIO, "cached blob '%s' changed while reading", digest);
                 if ((uint64_t) n > total - sent)
                         n = (ssize_t) (total - sent);
                 int sr = sink ? sink(userdata, buf, (size_t) n) : 0;
                 if (sr < 0)
-                        return xarch_error_set(err, -sr, "writing blob '%s': %s", digest,
-                                strerror(-sr));
+                        return xarch_error_set(
+                                        err, -sr, "writing blob '%s': %s", digest, strerror(-sr));
                 sent += (uint64_t) n;
         }
         atomic_fetch_add(&r->n_cache_hits, 1);
@@ -1582,8 +1621,8 @@ static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_
 }
 
 int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
-        struct xarch_error **err) {
+                const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
+                struct xarch_error **err) {
         if (!r || !ref || !digest)
                 return xarch_error_set(err, EINVAL, "invalid argument");
         if (!xarch_digest_valid(digest))
@@ -1595,7 +1634,7 @@ int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *re
                         return cr < 0 ? cr : 0;
         }
 
-        struct blob_stream s = { .sink = sink, .userdata = userdata, .cache = { .fd = -1 } };
+        struct blob_stream s = {.sink = sink, .userdata = userdata, .cache = {.fd = -1}};
         if (xarch_digester_new(digest, &s.digester) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (r->cache_dir)
@@ -1633,9 +1672,10 @@ int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *re
         }
         if (!streq(got, digest)) {
                 rc = xarch_error_set(err, EBADMSG,
-                        "digest mismatch: blob from '%s/%s' should be %s but is %s (%llu bytes)",
-                        ref->registry, ref->repository, digest, got,
-                        (unsigned long long) q->delivered);
+                                "digest mismatch: blob from '%s/%s' should be %s but is %s (%llu "
+                                "bytes)",
+                                ref->registry, ref->repository, digest, got,
+                                (unsigned long long) q->delivered);
                 goto fail;
         }
         if (s.caching)
@@ -1650,13 +1690,13 @@ fail:
 }
 
 int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref *ref,
-        const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
-        struct xarch_error **err) {
+                const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
+                struct xarch_error **err) {
         if (!ret)
                 return xarch_error_set(err, EINVAL, "invalid argument");
         if (max_size == 0)
                 max_size = BLOB_BUF_DEFAULT_MAX;
-        struct membuf m = { .max = (size_t) max_size };
+        struct membuf m = {.max = (size_t) max_size};
         int rc = xarch_registry_get_blob(r, ref, digest, max_size, membuf_append, &m, err);
         if (rc < 0) {
                 free(m.data);

@@ -168,7 +168,8 @@ fi
 TEST_N=$XB_N
 TEST_FAILED=$XB_FAILED
 BM=$TMPD/bm
-mkdir "$BM"
+mkdir "$BM" "$TMPD/bm2"
+trap 'umount "$TMPD/bm2" 2>/dev/null; umount "$BM" 2>/dev/null; rm -rf "$TMPD"' EXIT
 mount -t binfmt_misc binfmt_misc "$BM"
 x() { run_xarch binfmt --mount "$BM" "$@"; }
 
@@ -341,7 +342,6 @@ x86_64 | aarch64)
 esac
 
 # install mounts binfmt_misc when the directory is not mounted yet.
-mkdir "$TMPD/bm2"
 run_xarch binfmt --mount "$TMPD/bm2" install arm64
 expect_rc 0 "install on an unmounted directory"
 expect_out "^mounted binfmt_misc on $TMPD/bm2\$" "mounts it first"
@@ -354,6 +354,4 @@ run_hellos_arm64() {
 run_hellos_arm64
 run_xarch binfmt --mount "$TMPD/bm2" uninstall all
 expect_rc 0 "and uninstall all there"
-umount "$TMPD/bm2"
-umount "$BM"
 done_testing

@@ -46,8 +46,8 @@ static void test_www_authenticate_bearer(void **state) {
         struct auth_challenge c;
         assert_int_equal(parse("Bearer realm=\"https://auth.docker.io/token\",service=\"registry."
                                "docker.io\",scope=\"repository:samalba/my-app:pull,push\"",
-                                 &c),
-                0);
+                                         &c),
+                        0);
         assert_int_equal(c.scheme, AUTH_SCHEME_BEARER);
         assert_string_equal(c.realm, "https://auth.docker.io/token");
         assert_string_equal(c.service, "registry.docker.io");
@@ -56,8 +56,8 @@ static void test_www_authenticate_bearer(void **state) {
         /* case-insensitive scheme and names, spaces around '=', token values, escapes */
         assert_int_equal(parse("bEaReR  Realm = \"https://a/t\\\"x\" , SERVICE=svc,error="
                                "insufficient_scope",
-                                 &c),
-                0);
+                                         &c),
+                        0);
         assert_string_equal(c.realm, "https://a/t\"x");
         assert_string_equal(c.service, "svc");
         assert_string_equal(c.error, "insufficient_scope");
@@ -65,13 +65,13 @@ static void test_www_authenticate_bearer(void **state) {
 
         /* several challenges: Bearer preferred over Basic, in either order */
         assert_int_equal(parse("Basic realm=\"r\", Bearer realm=\"https://t\",service=\"s\"", &c),
-                0);
+                        0);
         assert_int_equal(c.scheme, AUTH_SCHEME_BEARER);
         assert_string_equal(c.realm, "https://t");
         assert_int_equal(parse("Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", "
                                "Basic realm=\"simple\"",
-                                 &c),
-                0);
+                                         &c),
+                        0);
         assert_int_equal(c.scheme, AUTH_SCHEME_BASIC);
         /* token68 challenges are skipped */
         assert_int_equal(parse("Negotiate abc/def+g==, Basic realm=\"x\"", &c), 0);
@@ -103,7 +103,7 @@ static void test_www_authenticate_hostile(void **state) {
         assert_int_equal(parse(big, &c), -EINVAL);
         free(big);
         /* the parser never reads past len, even without a NUL */
-        char buf[] = { 'B', 'e', 'a', 'r', 'e', 'r', ' ', 'r', 'e', 'a', 'l', 'm', '=', '"', 'x' };
+        char buf[] = {'B', 'e', 'a', 'r', 'e', 'r', ' ', 'r', 'e', 'a', 'l', 'm', '=', '"', 'x'};
         assert_int_equal(auth_parse_www_authenticate(buf, sizeof(buf), &c), -EINVAL);
         assert_int_equal(auth_parse_www_authenticate("Bearer realm=\"x\"", 15, &c), -EINVAL);
 }
@@ -142,12 +142,12 @@ static void test_token_response(void **state) {
         assert_string_equal(tok, "q");
         assert_int_equal(exp, 60);
         free(tok);
-        const char *bad[] = { "", "[]", "{}", "{\"token\":1}", "{\"token\":\"a\\r\\nX: y\"}",
-                "{\"token\":\"a b\"}", "{\"token\":\"a\\u0000b\"}", "{\"token\":\"x\",\"token\":\"y\"}",
-                "{\"token\":\"x\"" };
+        const char *bad[] = {"", "[]", "{}", "{\"token\":1}", "{\"token\":\"a\\r\\nX: y\"}",
+                        "{\"token\":\"a b\"}", "{\"token\":\"a\\u0000b\"}",
+                        "{\"token\":\"x\",\"token\":\"y\"}", "{\"token\":\"x\""};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_int_equal(auth_parse_token_response(bad[i], strlen(bad[i]), &tok, &exp),
-                        -EBADMSG);
+                                -EBADMSG);
 }
 
 static void write_file(const char *path, const char *content, mode_t mode) {
@@ -171,13 +171,13 @@ static void test_docker_config_auths(void **state) {
         snprintf(path, sizeof(path), "%s/.docker/config.json", tmpdir);
         /* "alice:s3cret", "bob:pw:with:colons", "carol:repo-scoped" */
         write_file(path,
-                "{\"auths\":{"
-                "\"https://index.docker.io/v1/\":{\"auth\":\"YWxpY2U6czNjcmV0\"},"
-                "\"reg.example:5000\":{\"auth\":\"Ym9iOnB3OndpdGg6Y29sb25z\"},"
-                "\"reg.example:5000/team/app\":{\"auth\":\"Y2Fyb2w6cmVwby1zY29wZWQ=\"},"
-                "\"tok.example\":{\"identitytoken\":\"refresh-me\"},"
-                "\"broken.example\":{\"auth\":\"!!!\"}}}",
-                0600);
+                        "{\"auths\":{"
+                        "\"https://index.docker.io/v1/\":{\"auth\":\"YWxpY2U6czNjcmV0\"},"
+                        "\"reg.example:5000\":{\"auth\":\"Ym9iOnB3OndpdGg6Y29sb25z\"},"
+                        "\"reg.example:5000/team/app\":{\"auth\":\"Y2Fyb2w6cmVwby1zY29wZWQ=\"},"
+                        "\"tok.example\":{\"identitytoken\":\"refresh-me\"},"
+                        "\"broken.example\":{\"auth\":\"!!!\"}}}",
+                        0600);
         assert_int_equal(auth_lookup(NULL, "docker.io", "library/alpine", &c, &err), 1);
         assert_string_equal(c.username, "alice");
         assert_string_equal(c.secret, "s3cret");
@@ -201,8 +201,8 @@ static void test_docker_config_auths(void **state) {
         setenv("DOCKER_CONFIG", "/nonexistent-dir", 1);
         assert_int_equal(auth_lookup(NULL, "docker.io", "library/alpine", &c, &err), 0);
         unsetenv("DOCKER_CONFIG");
-        assert_int_equal(auth_lookup("/nonexistent/auth.json", "docker.io", "x", &c, &err),
-                -ENOENT);
+        assert_int_equal(
+                        auth_lookup("/nonexistent/auth.json", "docker.io", "x", &c, &err), -ENOENT);
         xarch_error_freep(&err);
         auth_credentials_wipe(&c);
         assert_int_equal(c.secret[0], '\0');
@@ -243,18 +243,20 @@ static void test_credential_helpers(void **state) {
         /* A fake helper: records its argument and stdin, answers like docker's helpers. */
         char script[2048];
         snprintf(script, sizeof(script),
-                "#!/bin/sh\n"
-                "read -r url\n"
-                "echo \"$1 $url\" >> '%s'\n"
-                "case \"$url\" in\n"
-                "  https://index.docker.io/v1/) echo '{\"ServerURL\":\"x\",\"Username\":\"hub\","
-                "\"Secret\":\"hubpw\"}' ;;\n"
-                "  helped.example) echo '{\"ServerURL\":\"helped.example\",\"Username\":\"<token>\","
-                "\"Secret\":\"idtok\"}' ;;\n"
-                "  garbage.example) echo 'not json' ;;\n"
-                "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
-                "esac\n",
-                log);
+                        "#!/bin/sh\n"
+                        "read -r url\n"
+                        "echo \"$1 $url\" >> '%s'\n"
+                        "case \"$url\" in\n"
+                        "  https://index.docker.io/v1/) echo "
+                        "'{\"ServerURL\":\"x\",\"Username\":\"hub\","
+                        "\"Secret\":\"hubpw\"}' ;;\n"
+                        "  helped.example) echo "
+                        "'{\"ServerURL\":\"helped.example\",\"Username\":\"<token>\","
+                        "\"Secret\":\"idtok\"}' ;;\n"
+                        "  garbage.example) echo 'not json' ;;\n"
+                        "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+                        "esac\n",
+                        log);
         snprintf(helper, sizeof(helper), "%s/docker-credential-fake", bin);
         write_file(helper, script, 0755);
         char newpath[PATH_MAX * 2];
@@ -263,11 +265,12 @@ static void test_credential_helpers(void **state) {
 
         snprintf(path, sizeof(path), "%s/helpers.json", tmpdir);
         write_file(path,
-                "{\"credHelpers\":{\"helped.example\":\"fake\",\"garbage.example\":\"fake\","
-                "\"evil.example\":\"../../bin/sh\"},"
-                "\"auths\":{\"plain.example\":{\"auth\":\"cDpx\"}},"
-                "\"credsStore\":\"fake\"}",
-                0600);
+                        "{\"credHelpers\":{\"helped.example\":\"fake\",\"garbage.example\":"
+                        "\"fake\","
+                        "\"evil.example\":\"../../bin/sh\"},"
+                        "\"auths\":{\"plain.example\":{\"auth\":\"cDpx\"}},"
+                        "\"credsStore\":\"fake\"}",
+                        0600);
         assert_int_equal(auth_lookup(path, "helped.example", "x", &c, &err), 1);
         assert_string_equal(c.username, "<token>");
         assert_string_equal(c.secret, "idtok");
@@ -310,9 +313,9 @@ static void test_registry_parsers(void **state) {
         assert_int_equal(registry_parse_retry_after("99999999999999999999999", 0), -1);
         /* Wed, 21 Oct 2015 07:28:00 GMT = 1445412480 */
         assert_int_equal(registry_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470),
-                10);
-        assert_int_equal(registry_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490),
-                0);
+                        10);
+        assert_int_equal(
+                        registry_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490), 0);
 
         long w;
         assert_int_equal(registry_parse_ratelimit("20;w=21600", &w), 20);
@@ -333,7 +336,8 @@ static void test_registry_parsers(void **state) {
 
         assert_true(registry_url_same_origin("https://a.io/v2/x", "https://a.io:443/other"));
         assert_true(registry_url_same_origin("http://127.0.0.1:5000/a", "http://127.0.0.1:5000/b"));
-        assert_false(registry_url_same_origin("http://127.0.0.1:5000/a", "http://127.0.0.1:5001/a"));
+        assert_false(registry_url_same_origin(
+                        "http://127.0.0.1:5000/a", "http://127.0.0.1:5001/a"));
         assert_false(registry_url_same_origin("https://a.io/", "http://a.io/"));
         assert_false(registry_url_same_origin("https://a.io/", "https://b.a.io/"));
         assert_false(registry_url_same_origin("https://a.io/", "not a url"));
@@ -352,14 +356,14 @@ static void test_registry_parsers(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_www_authenticate_bearer),
-                cmocka_unit_test(test_www_authenticate_hostile),
-                cmocka_unit_test(test_base64),
-                cmocka_unit_test(test_token_response),
-                cmocka_unit_test(test_docker_config_auths),
-                cmocka_unit_test(test_podman_and_registry_auth_file),
-                cmocka_unit_test(test_credential_helpers),
-                cmocka_unit_test(test_registry_parsers),
+                        cmocka_unit_test(test_www_authenticate_bearer),
+                        cmocka_unit_test(test_www_authenticate_hostile),
+                        cmocka_unit_test(test_base64),
+                        cmocka_unit_test(test_token_response),
+                        cmocka_unit_test(test_docker_config_auths),
+                        cmocka_unit_test(test_podman_and_registry_auth_file),
+                        cmocka_unit_test(test_credential_helpers),
+                        cmocka_unit_test(test_registry_parsers),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

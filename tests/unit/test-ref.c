@@ -13,7 +13,7 @@
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void check_ref(const char *in, const char *registry, const char *repo, const char *tag,
-        const char *digest, const char *formatted) {
+                const char *digest, const char *formatted) {
         struct xarch_ref r;
         struct xarch_error *err = NULL;
         int rc = xarch_ref_parse(in, &r, &err);
@@ -34,35 +34,35 @@ static void check_ref(const char *in, const char *registry, const char *repo, co
 
 static void test_docker_normalisation(void **state) {
         check_ref("alpine", "docker.io", "library/alpine", "latest", "",
-                "docker.io/library/alpine:latest");
+                        "docker.io/library/alpine:latest");
         check_ref("alpine:3.19", "docker.io", "library/alpine", "3.19", "",
-                "docker.io/library/alpine:3.19");
+                        "docker.io/library/alpine:3.19");
         check_ref("user/app", "docker.io", "user/app", "latest", "", "docker.io/user/app:latest");
         check_ref("docker.io/alpine", "docker.io", "library/alpine", "latest", "",
-                "docker.io/library/alpine:latest");
+                        "docker.io/library/alpine:latest");
         check_ref("index.docker.io/library/alpine", "docker.io", "library/alpine", "latest", "",
-                "docker.io/library/alpine:latest");
+                        "docker.io/library/alpine:latest");
         check_ref("localhost/app", "localhost", "app", "latest", "", "localhost/app:latest");
         check_ref("localhost:5000/a/b/c:t", "localhost:5000", "a/b/c", "t", "",
-                "localhost:5000/a/b/c:t");
+                        "localhost:5000/a/b/c:t");
         check_ref("ghcr.io/org/img:v1.2_x-y", "ghcr.io", "org/img", "v1.2_x-y", "",
-                "ghcr.io/org/img:v1.2_x-y");
+                        "ghcr.io/org/img:v1.2_x-y");
         check_ref("127.0.0.1:5000/x", "127.0.0.1:5000", "x", "latest", "",
-                "127.0.0.1:5000/x:latest");
+                        "127.0.0.1:5000/x:latest");
         check_ref("[::1]:5000/x:y", "[::1]:5000", "x", "y", "", "[::1]:5000/x:y");
         check_ref("Registry.Example/x", "Registry.Example", "x", "latest", "",
-                "Registry.Example/x:latest");
+                        "Registry.Example/x:latest");
         check_ref("a__b-c--d/e_f.g", "docker.io", "a__b-c--d/e_f.g", "latest", "",
-                "docker.io/a__b-c--d/e_f.g:latest");
+                        "docker.io/a__b-c--d/e_f.g:latest");
 }
 
 static void test_digests(void **state) {
         check_ref("alpine@sha256:" D64, "docker.io", "library/alpine", "", "sha256:" D64,
-                "docker.io/library/alpine@sha256:" D64);
+                        "docker.io/library/alpine@sha256:" D64);
         check_ref("quay.io/a/b:1@sha256:" D64, "quay.io", "a/b", "1", "sha256:" D64,
-                "quay.io/a/b:1@sha256:" D64);
+                        "quay.io/a/b:1@sha256:" D64);
         check_ref("h:1/x@sha512:" D64 D64, "h:1", "x", "", "sha512:" D64 D64,
-                "h:1/x@sha512:" D64 D64);
+                        "h:1/x@sha512:" D64 D64);
         struct xarch_ref r;
         assert_int_equal(xarch_ref_parse("alpine@sha256:" D64, &r, NULL), 0);
         assert_string_equal(xarch_ref_reference(&r), "sha256:" D64);
@@ -93,8 +93,9 @@ static void test_invalid(void **state) {
         check_invalid("alpine@sha256:abc", "bad digest");
         check_invalid("alpine@md5:" D64, "bad digest");
         check_invalid("alpine@sha256:" D64 "0", "bad digest");
-        check_invalid("alpine@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
-                "bad digest");
+        check_invalid("alpine@sha256:"
+                      "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                        "bad digest");
         check_invalid("a//b", "bad repository name component");
         check_invalid("a/b/", "bad repository name component");
         check_invalid("-a", "bad repository name component");
@@ -134,7 +135,7 @@ static void test_format_small_buffer(void **state) {
         assert_int_equal(xarch_ref_format(&r, buf, sizeof(buf)), -ENOBUFS);
         char big[64];
         assert_int_equal(xarch_ref_format(&r, big, sizeof(big)),
-                (int) strlen("docker.io/library/alpine:latest"));
+                        (int) strlen("docker.io/library/alpine:latest"));
 }
 
 static void test_loopback(void **state) {
@@ -154,7 +155,7 @@ static void test_digest_hashing(void **state) {
         char out[XARCH_DIGEST_MAX];
         assert_int_equal(xarch_digest_buffer(NULL, "", 0, out), 0);
         assert_string_equal(out,
-                "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+                        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_int_equal(xarch_digest_buffer("sha512", "abc", 3, out), 0);
         assert_string_equal(out, "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee6"
                                  "4b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac9"
@@ -191,13 +192,13 @@ static void test_digest_valid(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_docker_normalisation),
-                cmocka_unit_test(test_digests),
-                cmocka_unit_test(test_invalid),
-                cmocka_unit_test(test_format_small_buffer),
-                cmocka_unit_test(test_loopback),
-                cmocka_unit_test(test_digest_hashing),
-                cmocka_unit_test(test_digest_valid),
+                        cmocka_unit_test(test_docker_normalisation),
+                        cmocka_unit_test(test_digests),
+                        cmocka_unit_test(test_invalid),
+                        cmocka_unit_test(test_format_small_buffer),
+                        cmocka_unit_test(test_loopback),
+                        cmocka_unit_test(test_digest_hashing),
+                        cmocka_unit_test(test_digest_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ static int group_setup(void **state) {
                 return -1;
         }
         if (test_server_start(script, &server) < 0 ||
-                sscanf(server.line, "%d %d", &port, &storage_port) != 2)
+                        sscanf(server.line, "%d %d", &port, &storage_port) != 2)
                 return -1;
         setenv("XARCH_RETRY_BASE_MS", "5", 1);
         /* no stray credentials from the environment */
@@ -66,8 +66,8 @@ static void ref_for(const char *scenario, struct xarch_ref *ref) {
 }
 
 static struct xarch_registry *client(const char *cache_dir, const char *auth_file) {
-        struct xarch_registry_options o = { .cache_dir = cache_dir ? cache_dir : "",
-                .auth_file = auth_file };
+        struct xarch_registry_options o = {
+                        .cache_dir = cache_dir ? cache_dir : "", .auth_file = auth_file};
         struct xarch_registry *r = NULL;
         struct xarch_error *err = NULL;
         assert_int_equal(xarch_registry_new(&o, &r, &err), 0);
@@ -194,16 +194,16 @@ static void test_blob_stream_and_cache(void **state) {
         struct xarch_registry_stats st;
         ref_for("good", &ref);
         struct xarch_registry *r = client(cache, NULL);
-        assert_int_equal(
-                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                        0);
         assert_int_equal(sb.len, BLOB_SIZE);
         char d[XARCH_DIGEST_MAX];
         xarch_digest_buffer(NULL, sb.data, sb.len, d);
         assert_string_equal(d, blob_digest);
         free(sb.data);
         sb = (struct sink_buf){};
-        assert_int_equal(
-                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                        0);
         assert_int_equal(sb.len, BLOB_SIZE);
         xarch_registry_get_stats(r, &st);
         assert_int_equal(st.cache_hits, 1);
@@ -214,7 +214,7 @@ static void test_blob_stream_and_cache(void **state) {
         xarch_registry_free(r);
         r = client(NULL, NULL);
         assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 1000, NULL, NULL, &err),
-                -EFBIG);
+                        -EFBIG);
         assert_non_null(strstr(err->msg, "larger than 1000 bytes"));
         xarch_error_freep(&err);
         /* get_blob_buf */
@@ -237,7 +237,7 @@ static void test_wrong_digest(void **state) {
         assert_non_null(strstr(err->msg, "digest mismatch"));
         xarch_error_freep(&err);
         assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, &err),
-                -EBADMSG);
+                        -EBADMSG);
         assert_non_null(strstr(err->msg, "digest mismatch"));
         xarch_error_freep(&err);
         /* by tag without a cache: checked against Docker-Content-Digest */
@@ -316,8 +316,8 @@ static void test_500_then_success(void **state) {
         struct sink_buf sb = {};
         ref_for("fail500", &ref);
         struct xarch_registry *r = client(NULL, NULL);
-        assert_int_equal(
-                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL), 0);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                        0);
         assert_int_equal(sb.len, BLOB_SIZE);
         free(sb.data);
         xarch_registry_get_stats(r, &st);
@@ -325,7 +325,7 @@ static void test_500_then_success(void **state) {
         xarch_registry_free(r);
 
         /* without retries the 500 is reported */
-        struct xarch_registry_options o = { .cache_dir = "", .no_retry = true };
+        struct xarch_registry_options o = {.cache_dir = "", .no_retry = true};
         struct xarch_error *err = NULL;
         assert_int_equal(xarch_registry_new(&o, &r, NULL), 0);
         ref_for("fail500", &ref);
@@ -336,7 +336,7 @@ static void test_500_then_success(void **state) {
 }
 
 static void test_reset_mid_body(void **state) {
-        const char *scenarios[] = { "reset", "resetnorange" };
+        const char *scenarios[] = {"reset", "resetnorange"};
         for (size_t i = 0; i < 2; i++) {
                 char cache[PATH_MAX];
                 new_cache_dir(cache, sizeof(cache));
@@ -345,9 +345,9 @@ static void test_reset_mid_body(void **state) {
                 struct xarch_registry_stats st;
                 ref_for(scenarios[i], &ref);
                 struct xarch_registry *r = client(cache, NULL);
-                assert_int_equal(
-                        xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
-                        0);
+                assert_int_equal(xarch_registry_get_blob(
+                                                 r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                                0);
                 /* each byte reached the sink exactly once */
                 assert_int_equal(sb.len, BLOB_SIZE);
                 char d[XARCH_DIGEST_MAX];
@@ -396,12 +396,12 @@ static void test_unknown(void **state) {
         xarch_error_freep(&err);
         ref_for("good", &ref);
         const char *missing =
-                "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+                        "sha256:0000000000000000000000000000000000000000000000000000000000000000";
         assert_int_equal(xarch_registry_get_blob(r, &ref, missing, 0, NULL, NULL, &err), -ENOENT);
         assert_non_null(strstr(err->msg, "BLOB_UNKNOWN"));
         xarch_error_freep(&err);
         assert_int_equal(xarch_registry_get_blob(r, &ref, "sha256:nothex", 0, NULL, NULL, &err),
-                -EINVAL);
+                        -EINVAL);
         xarch_error_freep(&err);
         xarch_registry_free(r);
 }
@@ -506,8 +506,8 @@ static void test_redirect_drops_authorization(void **state) {
         ref_for("redirect", &ref);
         struct xarch_registry *r = client(NULL, NULL);
         /* the storage host answers 400 when Authorization reaches it */
-        assert_int_equal(
-                xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, &err), 0);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, &err),
+                        0);
         assert_null(err);
         assert_int_equal(sb.len, BLOB_SIZE);
         free(sb.data);
@@ -529,7 +529,7 @@ static void test_bad_challenge(void **state) {
 static void test_unreachable(void **state) {
         /* a port that was free a moment ago */
         int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t al = sizeof(a);
         assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
         getsockname(s, (struct sockaddr *) &a, &al);
@@ -561,21 +561,21 @@ static void *thread_main(void *p) {
         a->rc = xarch_registry_get_manifest(a->r, &a->ref, NULL, &b, NULL);
         xarch_blob_buf_release(&b);
         if (a->rc == 0)
-                a->rc = xarch_registry_get_blob(a->r, &a->ref, blob_digest, 0, sink_collect, &sb,
-                        NULL);
+                a->rc = xarch_registry_get_blob(
+                                a->r, &a->ref, blob_digest, 0, sink_collect, &sb, NULL);
         a->len = sb.len;
         free(sb.data);
         return NULL;
 }
 
 static void test_threads_share_client(void **state) {
-        struct xarch_registry_options o = { .cache_dir = "", .max_per_registry = 2 };
+        struct xarch_registry_options o = {.cache_dir = "", .max_per_registry = 2};
         struct xarch_registry *r = NULL;
         assert_int_equal(xarch_registry_new(&o, &r, NULL), 0);
         struct thread_arg args[8];
         pthread_t th[8];
         for (int i = 0; i < 8; i++) {
-                args[i] = (struct thread_arg){ .r = r };
+                args[i] = (struct thread_arg){.r = r};
                 ref_for(i % 2 ? "good" : "bearer", &args[i].ref);
                 assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
         }
@@ -594,25 +594,25 @@ static void test_threads_share_client(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_manifest_by_tag),
-                cmocka_unit_test(test_manifest_cache),
-                cmocka_unit_test(test_blob_stream_and_cache),
-                cmocka_unit_test(test_wrong_digest),
-                cmocka_unit_test(test_truncated),
-                cmocka_unit_test(test_huge_manifest),
-                cmocka_unit_test(test_429_then_success),
-                cmocka_unit_test(test_rate_limited),
-                cmocka_unit_test(test_500_then_success),
-                cmocka_unit_test(test_reset_mid_body),
-                cmocka_unit_test(test_no_digest_header),
-                cmocka_unit_test(test_unknown),
-                cmocka_unit_test(test_bearer_anonymous),
-                cmocka_unit_test(test_bearer_credentials),
-                cmocka_unit_test(test_basic_auth),
-                cmocka_unit_test(test_redirect_drops_authorization),
-                cmocka_unit_test(test_bad_challenge),
-                cmocka_unit_test(test_unreachable),
-                cmocka_unit_test(test_threads_share_client),
+                        cmocka_unit_test(test_manifest_by_tag),
+                        cmocka_unit_test(test_manifest_cache),
+                        cmocka_unit_test(test_blob_stream_and_cache),
+                        cmocka_unit_test(test_wrong_digest),
+                        cmocka_unit_test(test_truncated),
+                        cmocka_unit_test(test_huge_manifest),
+                        cmocka_unit_test(test_429_then_success),
+                        cmocka_unit_test(test_rate_limited),
+                        cmocka_unit_test(test_500_then_success),
+                        cmocka_unit_test(test_reset_mid_body),
+                        cmocka_unit_test(test_no_digest_header),
+                        cmocka_unit_test(test_unknown),
+                        cmocka_unit_test(test_bearer_anonymous),
+                        cmocka_unit_test(test_bearer_credentials),
+                        cmocka_unit_test(test_basic_auth),
+                        cmocka_unit_test(test_redirect_drops_authorization),
+                        cmocka_unit_test(test_bad_challenge),
+                        cmocka_unit_test(test_unreachable),
+                        cmocka_unit_test(test_threads_share_client),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decompress.h"
+#include "macro.h"
+#include "rootfs.h"
+#include "tar.h"
+#include "xarch/layer.h"
+
+/* Bytes kept after a Go build-info magic found in a large file. */
+#define GO_WINDOW 65536u
+/* Largest ELF section header table captured from a large file. */
+#define SHDR_MAX (1024u * 1024)
+
+static const char go_buildinfo_magic[] = "\xff Go buildinf:";
+#define GO_MAGIC_LEN (sizeof(go_buildinfo_magic) - 1)
+
+/* One captured byte range of a large file. */
+struct window {
+        uint64_t off;
+        size_t len; /* wanted */
+        uint8_t *buf;
+        bool set;
+};
+
+enum capture_state {
+        CAPTURE_NONE,  /* not a regular file, or not interesting */
+        CAPTURE_SNIFF, /* collecting the first bytes to see whether it looks executable */
+        CAPTURE_FULL,  /* buffering the whole file */
+        CAPTURE_RANGES /* a large file: head, section headers, Go build info, tail */
+};
+
+struct xarch_layer_scanner {
+        struct decompressor *dec;
+        struct tar_reader *tar;
+        struct xarch_file_analyzer *analyzer;
+        struct xarch_layer *layer;
+        size_t cap_entries;
+        struct xarch_error *cb_err; /* error raised inside a callback */
+        bool failed;
+
+        /* the current entry's capture */
+        enum capture_state state;
+        uint64_t size, pos;
+        uint8_t sniff[4];
+        size_t n_sniff;
+        uint8_t *arena; /* XARCH_LAYER_FULL_MAX bytes, allocated on the first candidate */
+        struct window head, tail, shdr, go;
+        uint8_t carry[GO_MAGIC_LEN];
+        size_t n_carry;
+};
+
+const char *xarch_compression_name(enum xarch_compression c) {
+        switch (c) {
+        case XARCH_COMPRESSION_AUTO:
+                return "auto";
+        case XARCH_COMPRESSION_NONE:
+                return "none";
+        case XARCH_COMPRESSION_GZIP:
+                return "gzip";
+        case XARCH_COMPRESSION_ZSTD:
+                return "zstd";
+        }
+        return "unknown";
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+int xarch_compression_from_media_type(const char *media_type, enum xarch_compression *ret) {
+        if (!media_type || !*media_type) {
+                *ret = XARCH_COMPRESSION_AUTO;
+                return 0;
+        }
+        bool layer = strstr(media_type, ".layer.") || strstr(media_type, ".rootfs.");
+        if (!layer)
+                return -EPROTONOSUPPORT;
+        if (ends_with(media_type, "+gzip") || ends_with(media_type, ".gzip"))
+                *ret = XARCH_COMPRESSION_GZIP;
+        else if (ends_with(media_type, "+zstd") || ends_with(media_type, ".zstd"))
+                *ret = XARCH_COMPRESSION_ZSTD;
+        else if (ends_with(media_type, ".tar"))
+                *ret = XARCH_COMPRESSION_NONE;
+        else
+                return -EPROTONOSUPPORT;
+        return 0;
+}
+
+static bool looks_executable(const uint8_t *p, size_t n) {
+        if (n >= 2 && ((p[0] == '#' && p[1] == '!') || (p[0] == 'M' && p[1] == 'Z')))
+                return true;
+        if (n < 4)
+                return false;
+        if (memcmp(p, "\177ELF", 4) == 0)
+                return true;
+        static const uint8_t macho[][4] = {
+                        {0xfe, 0xed, 0xfa, 0xce},
+                        {0xfe, 0xed, 0xfa, 0xcf},
+                        {0xce, 0xfa, 0xed, 0xfe},
+                        {0xcf, 0xfa, 0xed, 0xfe},
+                        {0xca, 0xfe, 0xba, 0xbe},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(macho); i++)
+                if (memcmp(p, macho[i], 4) == 0)
+                        return true;
+        return false;
+}
+
+static int scanner_fail(struct xarch_layer_scanner *s, int code, const char *msg) {
+        return xarch_error_set(&s->cb_err, code, "%s", msg);
+}
+
+static int add_entry(struct xarch_layer_scanner *s, const struct tar_entry *e) {
+        struct xarch_layer *l = s->layer;
+        if (l->n_entries >= XARCH_LAYER_ENTRIES_MAX)
+                return scanner_fail(s, EFBIG, "layer has too many entries");
+        if (l->n_entries == s->cap_entries) {
+                size_t cap = s->cap_entries ? s->cap_entries * 2 : 256;
+                struct xarch_layer_entry *n = realloc(l->entries, cap * sizeof(*n));
+                if (!n)
+                        return scanner_fail(s, ENOMEM, "out of memory");
+                l->entries = n;
+                s->cap_entries = cap;
+        }
+        struct xarch_layer_entry *out = &l->entries[l->n_entries];
+        memset(out, 0, sizeof(*out));
+        int r = rootfs_normalize_path(e->path, &out->path);
+        if (r < 0)
+                return xarch_error_set(&s->cb_err, -r, "bad path in layer: %.200s", e->path);
+        switch (e->type) {
+        case TAR_FILE:
+        case TAR_CONTIGUOUS:
+                out->type = XARCH_LAYER_FILE;
+                break;
+        case TAR_DIRECTORY:
+                out->type = XARCH_LAYER_DIR;
+                break;
+        case TAR_SYMLINK:
+                out->type = XARCH_LAYER_SYMLINK;
+                out->link = strdup(e->linkpath);
+                if (!out->link)
+                        r = -ENOMEM;
+                break;
+        case TAR_HARDLINK:
+                out->type = XARCH_LAYER_HARDLINK;
+                r = rootfs_normalize_path(e->linkpath, &out->link);
+                break;
+        default:
+                out->type = XARCH_LAYER_OTHER;
+                break;
+        }
+        out->mode = e->mode;
+        out->size = out->type == XARCH_LAYER_FILE ? e->size : 0;
+        l->n_entries++; /* owned by the layer from here on, even on failure */
+        if (r < 0)
+                return xarch_error_set(&s->cb_err, -r, "bad link in layer: %.200s", e->path);
+        return 0;
+}
+
+static int on_entry(const struct tar_entry *e, void *userdata) {
+        struct xarch_layer_scanner *s = userdata;
+        s->state = CAPTURE_NONE;
+        if (e->path[0] == '\0')
+                return 0;
+        int r = add_entry(s, e);
+        if (r < 0)
+                return r;
+        struct xarch_layer_entry *out = &s->layer->entries[s->layer->n_entries - 1];
+        if (out->type != XARCH_LAYER_FILE || e->size == 0 || out->path[0] == '\0')
+                return 0;
+        s->state = CAPTURE_SNIFF;
+        s->size = e->size;
+        s->pos = 0;
+        s->n_sniff = 0;
+        return 1;
+}
+
+/* Copies the part of [pos, pos+len) that falls into w. */
+static void window_write(struct window *w, uint64_t pos, const uint8_t *buf, size_t len) {
+        if (!w->set || pos + len <= w->off || pos >= w->off + w->len)
+                return;
+        uint64_t from = pos > w->off ? pos : w->off;
+        uint64_t to = pos + len < w->off + w->len ? pos + len : w->off + w->len;
+        memcpy(w->buf + (from - w->off), buf + (from - pos), (size_t) (to - from));
+}
+
+static uint64_t get_uint(const uint8_t *p, size_t n, bool be) {
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; i++)
+                v |= (uint64_t) p[be ? n - 1 - i : i] << (8 * i);
+        return v;
+}
+
+/* Once the head holds the ELF header: where the section header table is. */
+static void plan_shdr(struct xarch_layer_scanner *s) {
+        const uint8_t *h = s->head.buf;
+        if (memcmp(h, "\177ELF", 4) != 0)
+                return;
+        bool is64 = h[4] == 2, be = h[5] == 2;
+        uint64_t shoff, entsize, num;
+        if (is64) {
+                shoff = get_uint(h + 0x28, 8, be);
+                entsize = get_uint(h + 0x3a, 2, be);
+                num = get_uint(h + 0x3c, 2, be);
+        } else {
+                shoff = get_uint(h + 0x20, 4, be);
+                entsize = get_uint(h + 0x2e, 2, be);
+                num = get_uint(h + 0x30, 2, be);
+        }
+        uint64_t len = entsize * num;
+        if (shoff == 0 || len == 0 || len > SHDR_MAX || shoff >= s->size || len > s->size - shoff)
+                return;
+        if (shoff + len <= s->head.len || shoff >= s->tail.off)
+                return; /* already inside the head or the tail */
+        s->shdr.off = shoff;
+        s->shdr.len = (size_t) len;
+        s->shdr.set = true;
+}
+
+/* Looks for the Go build-info magic across chunk boundaries; captures GO_WINDOW bytes from it. */
+static void scan_go(struct xarch_layer_scanner *s, uint64_t pos, const uint8_t *buf, size_t len) {
+        if (s->go.set)
+                return;
+        /* the seam: carry (end of the previous chunk) + the start of this one */
+        if (s->n_carry > 0) {
+                uint8_t seam[2 * GO_MAGIC_LEN];
+                size_t take = len < GO_MAGIC_LEN ? len : GO_MAGIC_LEN;
+                memcpy(seam, s->carry, s->n_carry);
+                memcpy(seam + s->n_carry, buf, take);
+                const uint8_t *m =
+                                memmem(seam, s->n_carry + take, go_buildinfo_magic, GO_MAGIC_LEN);
+                if (m) {
+                        s->go.off = pos - s->n_carry + (uint64_t) (m - seam);
+                        goto found;
+                }
+        }
+        const uint8_t *m = memmem(buf, len, go_buildinfo_magic, GO_MAGIC_LEN);
+        if (m) {
+                s->go.off = pos + (uint64_t) (m - buf);
+                goto found;
+        }
+        /* keep the last GO_MAGIC_LEN - 1 bytes seen for the next seam */
+        const size_t want = GO_MAGIC_LEN - 1;
+        if (len >= want) {
+                memcpy(s->carry, buf + len - want, want);
+                s->n_carry = want;
+        } else {
+                size_t total = s->n_carry + len;
+                size_t drop = total > want ? total - want : 0;
+                memmove(s->carry, s->carry + drop, s->n_carry - drop);
+                memcpy(s->carry + s->n_carry - drop, buf, len);
+                s->n_carry = total - drop;
+        }
+        return;
+found:
+        s->go.len = GO_WINDOW;
+        if (s->go.off + s->go.len > s->size)
+                s->go.len = (size_t) (s->size - s->go.off);
+        s->go.set = true;
+        /* the bytes of this chunk (and the carry) from the magic on */
+        if (s->go.off < pos) {
+                size_t before = (size_t) (pos - s->go.off);
+                memcpy(s->go.buf, s->carry + s->n_carry - before, before);
+        }
+        window_write(&s->go, pos, buf, len);
+}
+
+static int start_capture(struct xarch_layer_scanner *s) {
+        if (!s->arena) {
+                s->arena = malloc(XARCH_LAYER_FULL_MAX);
+                if (!s->arena)
+                        return scanner_fail(s, ENOMEM, "out of memory");
+        }
+        memset(&s->head, 0, sizeof(s->head));
+        memset(&s->tail, 0, sizeof(s->tail));
+        memset(&s->shdr, 0, sizeof(s->shdr));
+        memset(&s->go, 0, sizeof(s->go));
+        s->n_carry = 0;
+        if (s->size <= XARCH_LAYER_FULL_MAX) {
+                s->state = CAPTURE_FULL;
+                s->head = (struct window){0, (size_t) s->size, s->arena, true};
+                return 0;
+        }
+        s->state = CAPTURE_RANGES;
+        s->head = (struct window){0, XARCH_LAYER_HEAD_MAX, s->arena, true};
+        s->tail = (struct window){s->size - XARCH_LAYER_TAIL_MAX, XARCH_LAYER_TAIL_MAX,
+                        s->arena + XARCH_LAYER_HEAD_MAX, true};
+        s->shdr.buf = s->arena + XARCH_LAYER_HEAD_MAX + XARCH_LAYER_TAIL_MAX;
+        s->go.buf = s->shdr.buf + SHDR_MAX;
+        return 0;
+}
+
+static void capture(struct xarch_layer_scanner *s, const uint8_t *buf, size_t len) {
+        uint64_t pos = s->pos;
+        s->pos += len;
+        window_write(&s->head, pos, buf, len);
+        if (s->state != CAPTURE_RANGES)
+                return;
+        bool had_header = pos >= 64;
+        if (!had_header && s->pos >= 64)
+                plan_shdr(s);
+        window_write(&s->shdr, pos, buf, len);
+        window_write(&s->tail, pos, buf, len);
+        if (s->go.set)
+                window_write(&s->go, pos, buf, len);
+        else
+                scan_go(s, pos, buf, len);
+}
+
+static ssize_t window_read(void *userdata, uint64_t offset, void *buf, size_t len) {
+        struct xarch_layer_scanner *s = userdata;
+        const struct window *ws[] = {&s->head, &s->shdr, &s->go, &s->tail};
+        for (size_t i = 0; i < ELEMENTSOF(ws); i++) {
+                const struct window *w = ws[i];
+                if (!w->set || offset < w->off || offset >= w->off + w->len)
+                        continue;
+                size_t n = (size_t) (w->off + w->len - offset);
+                if (n > len)
+                        n = len;
+                memcpy(buf, w->buf + (offset - w->off), n);
+                return (ssize_t) n;
+        }
+        return 0; /* not captured: the engine reports what it could not see */
+}
+
+static int analyse(struct xarch_layer_scanner *s) {
+        struct xarch_layer_entry *e = &s->layer->entries[s->layer->n_entries - 1];
+        struct xarch_file_source src = {0};
+        src.size = s->size;
+        if (s->state == CAPTURE_FULL) {
+                src.prefix = s->arena;
+                src.prefix_len = (size_t) s->pos;
+        } else {
+                src.prefix = s->head.buf;
+                src.prefix_len = s->head.len;
+                src.read = window_read;
+                src.userdata = s;
+                e->partial = true;
+        }
+        e->info = calloc(1, sizeof(*e->info));
+        if (!e->info)
+                return scanner_fail(s, ENOMEM, "out of memory");
+        int r = xarch_file_analyze(s->analyzer, &src, e->info, &s->cb_err);
+        if (r < 0)
+                return r;
+        s->layer->n_analysed++;
+        return 0;
+}
+
+static int on_data(const struct tar_entry *te, const void *buf, size_t len, bool final,
+                void *userdata) {
+        struct xarch_layer_scanner *s = userdata;
+        const uint8_t *p = buf;
+        if (s->state == CAPTURE_NONE)
+                return 0;
+        if (s->state == CAPTURE_SNIFF) {
+                size_t take = sizeof(s->sniff) - s->n_sniff;
+                if (take > len)
+                        take = len;
+                memcpy(s->sniff + s->n_sniff, p, take);
+                s->n_sniff += take;
+                p += take;
+                len -= take;
+                if (s->n_sniff < sizeof(s->sniff) && !final)
+                        return 0;
+                if (!looks_executable(s->sniff, s->n_sniff)) {
+                        s->state = CAPTURE_NONE;
+                        return 0;
+                }
+                int r = start_capture(s);
+                if (r < 0)
+                        return r;
+                capture(s, s->sniff, s->n_sniff);
+        }
+        if (len > 0)
+                capture(s, p, len);
+        if (final) {
+                int r = analyse(s);
+                s->state = CAPTURE_NONE;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int decompressed_sink(void *userdata, const void *buf, size_t len) {
+        struct xarch_layer_scanner *s = userdata;
+        return tar_reader_feed(s->tar, buf, len, &s->cb_err);
+}
+
+int xarch_layer_scanner_new(enum xarch_compression compression, struct xarch_layer_scanner **ret,
+                struct xarch_error **err) {
+        struct xarch_layer_scanner *s = calloc(1, sizeof(*s));
+        if (!s)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        static const struct tar_callbacks cb = {on_entry, on_data};
+        int r;
+        s->layer = calloc(1, sizeof(*s->layer));
+        if (!s->layer) {
+                r = xarch_error_set(err, ENOMEM, "out of memory");
+                goto fail;
+        }
+        r = decompressor_new(compression, decompressed_sink, s, &s->dec, err);
+        if (r < 0)
+                goto fail;
+        r = tar_reader_new(&cb, s, &s->tar);
+        if (r < 0) {
+                r = xarch_error_set(err, -r, "cannot create tar reader");
+                goto fail;
+        }
+        r = xarch_file_analyzer_new(&s->analyzer, err);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        xarch_layer_scanner_free(s);
+        return r;
+}
+
+void xarch_layer_scanner_free(struct xarch_layer_scanner *s) {
+        if (!s)
+                return;
+        decompressor_free(s->dec);
+        tar_reader_free(s->tar);
+        xarch_file_analyzer_free(s->analyzer);
+        xarch_layer_free(s->layer);
+        xarch_error_free(s->cb_err);
+        free(s->arena);
+        free(s);
+}
+
+/* Moves an error raised in a callback to err (or sets a generic one). */
+static int pass_error(struct xarch_layer_scanner *s, int r, struct xarch_error **err) {
+        s->failed = true;
+        if (s->cb_err) {
+                if (err && !*err) {
+                        *err = steal_ptr(s->cb_err);
+                        return -(*err)->code;
+                }
+                return -s->cb_err->code;
+        }
+        return r;
+}
+
+int xarch_layer_scanner_feed(struct xarch_layer_scanner *s, const void *buf, size_t len,
+                struct xarch_error **err) {
+        if (s->failed)
+                return xarch_error_set(err, EINVAL, "layer scanner already failed");
+        int r = decompressor_feed(s->dec, buf, len, err);
+        if (r < 0)
+                return pass_error(s, r, err);
+        return 0;
+}
+
+int xarch_layer_scanner_finish(
+                struct xarch_layer_scanner *s, struct xarch_layer **ret, struct xarch_error **err) {
+        if (s->failed)
+                return xarch_error_set(err, EINVAL, "layer scanner already failed");
+        int r = decompressor_finish(s->dec, err);
+        if (r < 0)
+                return pass_error(s, r, err);
+        r = tar_reader_finish(s->tar, err);
+        if (r < 0)
+                return pass_error(s, r, err);
+        s->layer->compression = decompressor_kind(s->dec);
+        s->layer->compressed_bytes = decompressor_bytes_in(s->dec);
+        s->layer->uncompressed_bytes = decompressor_bytes_out(s->dec);
+        *ret = steal_ptr(s->layer);
+        s->failed = true; /* no more input */
+        return 0;
+}
+
+void xarch_layer_free(struct xarch_layer *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n_entries; i++) {
+                free(l->entries[i].path);
+                free(l->entries[i].link);
+                free(l->entries[i].info);
+        }
+        free(l->entries);
+        free(l);
+}
+
+static int blob_sink(void *userdata, const void *buf, size_t len) {
+        struct xarch_layer_scanner *s = userdata;
+        int r = decompressor_feed(s->dec, buf, len, &s->cb_err);
+        if (r < 0)
+                s->failed = true;
+        return r;
+}
+
+int xarch_layer_scan(struct xarch_image *img, const struct xarch_descriptor *desc,
+                struct xarch_layer **ret, struct xarch_error **err) {
+        enum xarch_compression c;
+        if (xarch_compression_from_media_type(desc->media_type, &c) < 0)
+                c = XARCH_COMPRESSION_AUTO; /* unknown type: trust the magic */
+        struct xarch_layer_scanner *s = NULL;
+        int r = xarch_layer_scanner_new(c, &s, err);
+        if (r < 0)
+                return r;
+        struct xarch_error *fetch_err = NULL;
+        r = xarch_image_get_blob(img, desc->digest, 0, blob_sink, s, &fetch_err);
+        if (r < 0) {
+                /* the stream's own error explains an aborted fetch better */
+                if (s->cb_err) {
+                        xarch_error_free(fetch_err);
+                        r = pass_error(s, r, err);
+                } else if (err && !*err) {
+                        *err = fetch_err;
+                } else {
+                        xarch_error_free(fetch_err);
+                }
+                xarch_layer_scanner_free(s);
+                if (err && *err)
+                        xarch_error_wrap(err, "layer %.19s", desc->digest);
+                return r;
+        }
+        /* the digest verified: the stream's content can be trusted from here on */
+        s->failed = false;
+        struct xarch_layer *l = NULL;
+        r = xarch_layer_scanner_finish(s, &l, err);
+        xarch_layer_scanner_free(s);
+        if (r < 0) {
+                if (err && *err)
+                        xarch_error_wrap(err, "layer %.19s", desc->digest);
+                return r;
+        }
+        snprintf(l->digest, sizeof(l->digest), "%s", desc->digest);
+        *ret = l;
+        return 0;
+}

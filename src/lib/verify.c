@@ -1,0 +1,751 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "rootfs.h"
+#include "xarch/layer.h"
+#include "xarch/verify.h"
+
+/* Kernel limit on nested interpreters (BINPRM_MAX_RECURSION). */
+#define SCRIPT_DEPTH_MAX 4
+
+const char *xarch_verify_problem_name(enum xarch_verify_problem_kind kind) {
+        static const char *const names[] = {
+                        [XARCH_PROBLEM_MISLABELLED] = "mislabelled",
+                        [XARCH_PROBLEM_VARIANT] = "variant-mismatch",
+                        [XARCH_PROBLEM_CONFIG_MISMATCH] = "config-mismatch",
+                        [XARCH_PROBLEM_MIXED_ARCH] = "mixed-architecture",
+                        [XARCH_PROBLEM_LOADER_MISSING] = "loader-missing",
+                        [XARCH_PROBLEM_NO_COMMAND] = "no-command",
+                        [XARCH_PROBLEM_NOT_FOUND] = "not-found",
+                        [XARCH_PROBLEM_SYMLINK_LOOP] = "symlink-loop",
+                        [XARCH_PROBLEM_NOT_EXECUTABLE] = "not-executable",
+                        [XARCH_PROBLEM_UNREADABLE] = "unreadable",
+        };
+        if ((size_t) kind < ELEMENTSOF(names) && names[kind])
+                return names[kind];
+        return "unknown";
+}
+
+/* One image manifest to verify, with what it needs. */
+struct target {
+        struct xarch_verify_platform *out;
+        char media_type[256];
+        struct xarch_manifest *manifest;
+        struct xarch_image_config *config;
+        char *path_env; /* the config's PATH, NULL when unset */
+        char *workdir;
+        size_t *layer_jobs; /* job index of each layer */
+};
+
+struct job {
+        const struct xarch_descriptor *desc;
+        struct xarch_layer *layer;
+        char *error;
+};
+
+struct pool {
+        struct xarch_image *img;
+        struct job *jobs;
+        size_t n_jobs;
+        size_t next, done;
+        pthread_mutex_t lock;
+        const struct xarch_verify_options *opts;
+};
+
+static int add_problem(struct xarch_verify_platform *p, enum xarch_verify_problem_kind kind,
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int add_problem(struct xarch_verify_platform *p, enum xarch_verify_problem_kind kind,
+                const char *fmt, ...) {
+        struct xarch_verify_problem *n = realloc(p->problems, (p->n_problems + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        p->problems = n;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&n[p->n_problems].message, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        n[p->n_problems].kind = kind;
+        p->n_problems++;
+        if (kind == XARCH_PROBLEM_UNREADABLE)
+                p->unreadable = true;
+        return 0;
+}
+
+static void progress(const struct pool *pool, const char *fmt, ...)
+                __attribute__((format(printf, 2, 3)));
+
+static void progress(const struct pool *pool, const char *fmt, ...) {
+        if (!pool->opts->progress)
+                return;
+        char buf[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        pool->opts->progress(pool->opts->progress_userdata, buf);
+}
+
+static void *worker(void *userdata) {
+        struct pool *pool = userdata;
+        for (;;) {
+                pthread_mutex_lock(&pool->lock);
+                size_t i = pool->next < pool->n_jobs ? pool->next++ : pool->n_jobs;
+                pthread_mutex_unlock(&pool->lock);
+                if (i >= pool->n_jobs)
+                        return NULL;
+                struct job *j = &pool->jobs[i];
+                struct xarch_error *e = NULL;
+                int r = xarch_layer_scan(pool->img, j->desc, &j->layer, &e);
+                if (r < 0 && asprintf(&j->error, "%s", e && e->msg ? e->msg : strerror(-r)) < 0)
+                        j->error = NULL;
+                if (r < 0 && !j->error)
+                        j->error = strdup("layer unreadable");
+                xarch_error_free(e);
+                pthread_mutex_lock(&pool->lock);
+                pool->done++;
+                if (j->layer)
+                        progress(pool, "layer %zu/%zu %.19s: %.1f MB, %zu entries, %zu analysed",
+                                        pool->done, pool->n_jobs, j->desc->digest,
+                                        (double) j->layer->uncompressed_bytes / 1e6,
+                                        j->layer->n_entries, j->layer->n_analysed);
+                else
+                        progress(pool, "layer %zu/%zu %.19s: failed", pool->done, pool->n_jobs,
+                                        j->desc->digest);
+                pthread_mutex_unlock(&pool->lock);
+        }
+}
+
+static unsigned default_concurrency(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1)
+                n = 1;
+        return n > 4 ? 4 : (unsigned) n;
+}
+
+static int run_pool(struct pool *pool, unsigned concurrency) {
+        if (pool->n_jobs == 0)
+                return 0;
+        if (concurrency == 0)
+                concurrency = default_concurrency();
+        if (concurrency > 8)
+                concurrency = 8;
+        if (concurrency > pool->n_jobs)
+                concurrency = (unsigned) pool->n_jobs;
+        pthread_t threads[8];
+        unsigned started = 0;
+        for (unsigned i = 1; i < concurrency; i++) {
+                if (pthread_create(&threads[started], NULL, worker, pool) != 0)
+                        break;
+                started++;
+        }
+        worker(pool); /* this thread works too */
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(threads[i], NULL);
+        return 0;
+}
+
+/* PATH and WorkingDir, which struct xarch_image_config does not carry. */
+static int parse_env(const struct xarch_blob_buf *config, struct target *t) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(config->data, config->len, 0, &jerr);
+        if (!doc)
+                return 0; /* the config parser already accepted it; be lenient */
+        json_t *c = json_object_get(doc, "config");
+        json_t *env = json_object_get(c, "Env");
+        size_t i;
+        json_t *v;
+        json_array_foreach(env, i, v) {
+                const char *s = json_string_value(v);
+                if (s && strncmp(s, "PATH=", 5) == 0) {
+                        free(t->path_env);
+                        t->path_env = strdup(s + 5);
+                }
+        }
+        const char *wd = json_string_value(json_object_get(c, "WorkingDir"));
+        if (wd && *wd)
+                t->workdir = strdup(wd);
+        json_decref(doc);
+        return 0;
+}
+
+static int load_target(struct xarch_image *img, const char *digest, struct target *t,
+                struct xarch_error **err) {
+        struct xarch_blob_buf buf = {0};
+        int r = xarch_image_get_manifest(
+                        img, digest, t->media_type[0] ? t->media_type : NULL, &buf, err);
+        if (r < 0)
+                return r;
+        r = xarch_manifest_parse(buf.data, buf.len, buf.media_type[0] ? buf.media_type : NULL,
+                        &t->manifest, err);
+        xarch_blob_buf_release(&buf);
+        if (r < 0)
+                return r;
+        if (t->manifest->kind != XARCH_MANIFEST_IMAGE)
+                return xarch_error_set(
+                                err, EPROTONOSUPPORT, "%.19s is not an image manifest", digest);
+        r = xarch_image_get_blob_buf(img, t->manifest->config.digest, 0, &buf, err);
+        if (r < 0)
+                return r;
+        r = xarch_image_config_parse(buf.data, buf.len, &t->config, err);
+        if (r >= 0)
+                r = parse_env(&buf, t);
+        xarch_blob_buf_release(&buf);
+        return r;
+}
+
+static void platform_normalized(const struct xarch_platform *in, struct xarch_platform *out) {
+        *out = *in;
+        xarch_platform_normalize(out);
+}
+
+static const char *fmt_platform(const struct xarch_platform *p, char *buf, size_t size) {
+        if (xarch_platform_format(p, buf, size) < 0)
+                snprintf(buf, size, "?");
+        return buf;
+}
+
+static void count_arch(struct xarch_verify_platform *p, const char *path,
+                const struct xarch_file_info *info) {
+        if (!info || info->kind != XARCH_FILE_ELF)
+                return;
+        struct xarch_platform pl = {.os = "linux"};
+        if (info->platform_known)
+                snprintf(pl.arch, sizeof(pl.arch), "%s", info->platform.arch);
+        size_t i;
+        for (i = 0; i < p->n_arches; i++)
+                if (streq(p->arches[i].platform.arch, pl.arch) &&
+                                (pl.arch[0] || streq(p->arches[i].machine_name,
+                                                               info->machine_name)))
+                        break;
+        if (i == p->n_arches) {
+                if (p->n_arches == XARCH_VERIFY_ARCHES_MAX)
+                        return;
+                p->n_arches++;
+                p->arches[i].platform = pl;
+                snprintf(p->arches[i].machine_name, sizeof(p->arches[i].machine_name), "%s",
+                                info->machine_name);
+                snprintf(p->arches[i].example, sizeof(p->arches[i].example), "%s", path);
+        }
+        p->arches[i].files++;
+        if (info->go.evidence)
+                p->arches[i].go_files++;
+        p->elf_files++;
+}
+
+static int count_file(void *userdata, const char *path, const struct rootfs_node *node) {
+        if (node->entry)
+                count_arch(userdata, path, node->entry->info);
+        return 0;
+}
+
+static int variant_number(const char *variant) {
+        if (variant[0] == 'v')
+                variant++;
+        int n = 0;
+        for (; *variant >= '0' && *variant <= '9'; variant++)
+                n = n * 10 + (*variant - '0');
+        return n;
+}
+
+/* Compares the binary's needs with the label. */
+static int check_binary(struct xarch_verify_platform *p, const char *what) {
+        const struct xarch_file_info *info = &p->binary_info;
+        char lb[XARCH_PLATFORM_STRING_MAX], bb[XARCH_PLATFORM_STRING_MAX];
+        if (!info->platform_known)
+                return 0;
+        p->has_binary_platform = true;
+        platform_normalized(&info->platform, &p->binary_platform);
+        if (!p->label.arch[0])
+                return 0;
+        if (!streq(p->binary_platform.arch, p->label.arch))
+                return add_problem(p, XARCH_PROBLEM_MISLABELLED, "labelled %s but %s is %s (%s)",
+                                fmt_platform(&p->label, lb, sizeof(lb)), what, info->machine_name,
+                                fmt_platform(&p->binary_platform, bb, sizeof(bb)));
+        if (streq(p->label.arch, "arm") && p->binary_platform.variant[0]) {
+                int want = variant_number(p->label.variant[0] ? p->label.variant : "v7");
+                int need = variant_number(p->binary_platform.variant);
+                if (need > want) {
+                        char src[64] = "";
+                        if (info->variant_source)
+                                snprintf(src, sizeof(src), " (from %s)", info->variant_source);
+                        return add_problem(p, XARCH_PROBLEM_VARIANT,
+                                        "labelled %s but %s needs arm/%s%s",
+                                        fmt_platform(&p->label, lb, sizeof(lb)), what,
+                                        p->binary_platform.variant, src);
+                }
+        }
+        if (streq(p->label.arch, "amd64") && info->amd64_level > 1) {
+                int allowed = p->label.variant[0] ? variant_number(p->label.variant) : 1;
+                if (info->amd64_level > allowed)
+                        return add_problem(p, XARCH_PROBLEM_VARIANT,
+                                        "labelled %s but %s needs x86-64-v%d",
+                                        fmt_platform(&p->label, lb, sizeof(lb)), what,
+                                        info->amd64_level);
+        }
+        return 0;
+}
+
+static int command_problem(struct xarch_verify_platform *p, int r, const char *name,
+                const struct xarch_error *e) {
+        const char *msg = e && e->msg ? e->msg : strerror(-r);
+        switch (r) {
+        case -ELOOP:
+                return add_problem(p, XARCH_PROBLEM_SYMLINK_LOOP, "%s", msg);
+        case -EISDIR:
+        case -EACCES:
+                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s", msg);
+        case -ENOMEM:
+                return r;
+        default:
+                return add_problem(p, XARCH_PROBLEM_NOT_FOUND, "command %s: %s", name, msg);
+        }
+}
+
+/* The #! interpreter line: "/usr/bin/env python3" -> program "python3" searched on PATH. */
+static int follow_script(struct xarch_verify_platform *p, const struct rootfs *fs,
+                const struct target *t, const struct xarch_file_info *script,
+                const struct rootfs_node **ret_node, char **ret_path) {
+        char line[256];
+        snprintf(line, sizeof(line), "%s", script->interpreter);
+        char *arg = strpbrk(line, " \t");
+        if (arg) {
+                *arg++ = '\0';
+                arg += strspn(arg, " \t");
+                arg[strcspn(arg, " \t")] = '\0';
+        }
+        if (!line[0])
+                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s has an empty #! line",
+                                p->program);
+        struct xarch_error *e = NULL;
+        int r = rootfs_resolve(fs, line, true, ret_node, ret_path, &e);
+        const char *base = strrchr(line, '/');
+        if (r >= 0 && base && streq(base, "/env") && arg && *arg) {
+                free(steal_ptr(*ret_path));
+                r = rootfs_find_command(fs, arg, t->path_env, t->workdir, ret_node, ret_path, &e);
+                snprintf(line, sizeof(line), "%s", arg);
+        }
+        if (r < 0) {
+                int q = add_problem(p, XARCH_PROBLEM_LOADER_MISSING,
+                                "interpreter %s of %s is not in the image (%s)", line, p->program,
+                                e && e->msg ? e->msg : strerror(-r));
+                xarch_error_free(e);
+                return q < 0 ? q : 1;
+        }
+        xarch_error_free(e);
+        return 0;
+}
+
+static int analyse_target(struct target *t, struct rootfs *fs, bool deep) {
+        struct xarch_verify_platform *p = t->out;
+        char lb[XARCH_PLATFORM_STRING_MAX], cb[XARCH_PLATFORM_STRING_MAX];
+        int r;
+
+        if (p->has_index_platform && p->has_config_platform) {
+                struct xarch_platform a, b;
+                platform_normalized(&p->index_platform, &a);
+                platform_normalized(&p->config_platform, &b);
+                if (!xarch_platform_equal(&a, &b)) {
+                        r = add_problem(p, XARCH_PROBLEM_CONFIG_MISMATCH,
+                                        "index entry says %s but the config says %s",
+                                        fmt_platform(&a, lb, sizeof(lb)),
+                                        fmt_platform(&b, cb, sizeof(cb)));
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (deep) {
+                r = rootfs_foreach_file(fs, count_file, p);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!p->command || !p->command[0])
+                return add_problem(p, XARCH_PROBLEM_NO_COMMAND,
+                                "the config sets neither Entrypoint nor Cmd");
+
+        const struct rootfs_node *node = NULL;
+        struct xarch_error *e = NULL;
+        r = rootfs_find_command(fs, p->command[0], t->path_env, t->workdir, &node, &p->program, &e);
+        if (r < 0) {
+                r = command_problem(p, r, p->command[0], e);
+                xarch_error_free(e);
+                return r;
+        }
+        if (!node->entry || !node->entry->info) {
+                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
+                                "%s is not a program (no ELF, #! or other executable "
+                                "header)",
+                                p->program);
+        }
+        p->has_program_info = true;
+        p->program_info = *node->entry->info;
+        p->binary_partial = node->entry->partial;
+
+        /* a script leads to its interpreter, maybe through a few more scripts */
+        const struct xarch_file_info *bin = node->entry->info;
+        for (int depth = 0; bin->kind == XARCH_FILE_SCRIPT; depth++) {
+                if (depth == SCRIPT_DEPTH_MAX)
+                        return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
+                                        "%s: too many nested #! interpreters", p->program);
+                const struct rootfs_node *in = NULL;
+                char *ipath = NULL;
+                r = follow_script(p, fs, t, bin, &in, &ipath);
+                if (r != 0) {
+                        free(ipath);
+                        return r < 0 ? r : 0;
+                }
+                free(p->interpreter);
+                p->interpreter = ipath;
+                if (!in->entry || !in->entry->info)
+                        return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
+                                        "interpreter %s is not a program", p->interpreter);
+                bin = in->entry->info;
+                p->binary_partial = in->entry->partial;
+        }
+        const char *what = p->interpreter ? p->interpreter : p->program;
+        p->has_binary_info = true;
+        p->binary_info = *bin;
+        if (!deep)
+                count_arch(p, what, bin);
+        r = check_binary(p, what);
+        if (r < 0)
+                return r;
+
+        if (bin->kind == XARCH_FILE_ELF && bin->linkage == XARCH_LINK_DYNAMIC &&
+                        bin->interpreter[0]) {
+                p->loader_needed = true;
+                snprintf(p->loader, sizeof(p->loader), "%s", bin->interpreter);
+                const struct rootfs_node *ln = NULL;
+                char *lpath = NULL;
+                if (rootfs_resolve(fs, bin->interpreter, true, &ln, &lpath, NULL) >= 0 &&
+                                ln->type == XARCH_LAYER_FILE) {
+                        p->loader_present = true;
+                        if (!deep && ln->entry)
+                                count_arch(p, lpath, ln->entry->info);
+                } else {
+                        r = add_problem(p, XARCH_PROBLEM_LOADER_MISSING,
+                                        "%s is dynamically linked but its loader %s is not "
+                                        "in "
+                                        "the image",
+                                        what, bin->interpreter);
+                }
+                free(lpath);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!deep) {
+                /* sample /bin/sh too: a shell of another architecture breaks RUN and exec
+                 */
+                const struct rootfs_node *sh = NULL;
+                char *shpath = NULL;
+                if (rootfs_resolve(fs, "/bin/sh", true, &sh, &shpath, NULL) >= 0 && sh->entry &&
+                                !streq(shpath, what))
+                        count_arch(p, shpath, sh->entry->info);
+                free(shpath);
+        }
+
+        size_t known = 0;
+        for (size_t i = 0; i < p->n_arches; i++)
+                if (p->arches[i].platform.arch[0])
+                        known++;
+        if (known > 1) {
+                char list[512] = "";
+                size_t o = 0;
+                for (size_t i = 0; i < p->n_arches && o < sizeof(list); i++)
+                        o += (size_t) snprintf(list + o, sizeof(list) - o, "%s%s: %u (%s)",
+                                        i ? ", " : "",
+                                        p->arches[i].platform.arch[0] ? p->arches[i].platform.arch
+                                                                      : p->arches[i].machine_name,
+                                        p->arches[i].files, p->arches[i].example);
+                r = add_problem(p, XARCH_PROBLEM_MIXED_ARCH, "ELF files of %zu architectures: %s",
+                                known, list);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static char **join_command(const struct xarch_image_config *c) {
+        size_t n = 0;
+        for (char **s = c->entrypoint; s && *s; s++)
+                n++;
+        /* Cmd is ignored only when... it never is: it becomes arguments of the entrypoint
+         */
+        for (char **s = c->cmd; s && *s; s++)
+                n++;
+        if (n == 0)
+                return NULL;
+        char **out = calloc(n + 1, sizeof(*out));
+        if (!out)
+                return NULL;
+        size_t i = 0;
+        for (char **s = c->entrypoint; s && *s; s++)
+                out[i++] = strdup(*s);
+        for (char **s = c->cmd; s && *s; s++)
+                out[i++] = strdup(*s);
+        for (size_t k = 0; k < n; k++)
+                if (!out[k]) {
+                        for (size_t m = 0; m < n; m++)
+                                free(out[m]);
+                        free(out);
+                        return NULL;
+                }
+        return out;
+}
+
+static void free_strv(char **v) {
+        for (char **s = v; s && *s; s++)
+                free(*s);
+        free(v);
+}
+
+static void target_release(struct target *t) {
+        xarch_manifest_free(t->manifest);
+        xarch_image_config_free(t->config);
+        free(t->path_env);
+        free(t->workdir);
+        free(t->layer_jobs);
+}
+
+void xarch_verify_report_free(struct xarch_verify_report *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_platforms; i++) {
+                struct xarch_verify_platform *p = &r->platforms[i];
+                free_strv(p->command);
+                free(p->program);
+                free(p->interpreter);
+                for (size_t k = 0; k < p->n_problems; k++)
+                        free(p->problems[k].message);
+                free(p->problems);
+        }
+        free(r->platforms);
+        free(r->name);
+        free(r);
+}
+
+/* Index entries to verify: runnable images, or the one a node of opts->platform pulls. */
+static int select_entries(const struct xarch_manifest *m, const struct xarch_verify_options *opts,
+                size_t **ret, size_t *n_ret, struct xarch_error **err) {
+        _cleanup_free_ size_t *idx = calloc(m->n_manifests + 1, sizeof(*idx));
+        _cleanup_free_ struct xarch_platform *cands = calloc(m->n_manifests + 1, sizeof(*cands));
+        if (!idx || !cands)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_manifests; i++) {
+                const struct xarch_descriptor *d = &m->manifests[i];
+                if (d->kind != XARCH_ENTRY_IMAGE)
+                        continue;
+                if (opts->platform && !d->has_platform)
+                        continue;
+                idx[n] = i;
+                cands[n] = d->platform;
+                n++;
+        }
+        if (opts->platform) {
+                enum xarch_match_rule rule;
+                int k = xarch_platform_match(
+                                opts->platform, cands, n, XARCH_MATCH_MODE_DEFAULT, &rule);
+                if (k < 0) {
+                        char pb[XARCH_PLATFORM_STRING_MAX];
+                        return xarch_error_set(err, ENOENT, "no image in the index for %s",
+                                        fmt_platform(opts->platform, pb, sizeof(pb)));
+                }
+                idx[0] = idx[k];
+                n = 1;
+        }
+        *ret = steal_ptr(idx);
+        *n_ret = n;
+        return 0;
+}
+
+int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_options *opts,
+                struct xarch_verify_report **ret, struct xarch_error **err) {
+        static const struct xarch_verify_options defaults = {0};
+        if (!opts)
+                opts = &defaults;
+        struct xarch_blob_buf root = {0};
+        bool synthesized = false;
+        int r = xarch_image_get_root(img, &root, &synthesized, err);
+        if (r < 0)
+                return r;
+        struct xarch_manifest *m = NULL;
+        r = xarch_manifest_parse(
+                        root.data, root.len, root.media_type[0] ? root.media_type : NULL, &m, err);
+        struct xarch_verify_report *rep = NULL;
+        struct target *targets = NULL;
+        size_t n_targets = 0;
+        struct job *jobs = NULL;
+        size_t n_jobs = 0;
+        _cleanup_free_ size_t *sel = NULL;
+        if (r < 0)
+                goto out;
+
+        rep = calloc(1, sizeof(*rep));
+        if (!rep) {
+                r = xarch_error_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        rep->name = strdup(xarch_image_name(img));
+        snprintf(rep->root_digest, sizeof(rep->root_digest), "%s", root.digest);
+        rep->is_index = m->kind == XARCH_MANIFEST_INDEX;
+        if (rep->is_index) {
+                r = select_entries(m, opts, &sel, &n_targets, err);
+                if (r < 0)
+                        goto out;
+        } else {
+                n_targets = 1;
+        }
+        targets = calloc(n_targets + 1, sizeof(*targets));
+        rep->platforms = calloc(n_targets + 1, sizeof(*rep->platforms));
+        if (!targets || !rep->platforms || !rep->name) {
+                r = xarch_error_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        rep->n_platforms = n_targets;
+
+        /* manifests and configs (small), then every distinct layer once */
+        size_t cap_jobs = 0;
+        for (size_t i = 0; i < n_targets; i++) {
+                struct target *t = &targets[i];
+                struct xarch_verify_platform *p = &rep->platforms[i];
+                t->out = p;
+                struct xarch_error *e = NULL;
+                if (rep->is_index) {
+                        const struct xarch_descriptor *d = &m->manifests[sel[i]];
+                        snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", d->digest);
+                        snprintf(t->media_type, sizeof(t->media_type), "%s", d->media_type);
+                        p->has_index_platform = d->has_platform;
+                        p->index_platform = d->platform;
+                        progress(&(struct pool){.opts = opts}, "manifest %.19s", d->digest);
+                        r = load_target(img, d->digest, t, &e);
+                } else {
+                        snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", root.digest);
+                        t->manifest = steal_ptr(m);
+                        struct xarch_blob_buf cfg = {0};
+                        r = xarch_image_get_blob_buf(img, t->manifest->config.digest, 0, &cfg, &e);
+                        if (r >= 0) {
+                                r = xarch_image_config_parse(cfg.data, cfg.len, &t->config, &e);
+                                if (r >= 0)
+                                        parse_env(&cfg, t);
+                        }
+                        xarch_blob_buf_release(&cfg);
+                }
+                if (r < 0) {
+                        r = add_problem(p, XARCH_PROBLEM_UNREADABLE, "%s",
+                                        e && e->msg ? e->msg : strerror(-r));
+                        xarch_error_free(e);
+                        if (r < 0)
+                                goto nomem;
+                        continue;
+                }
+                xarch_error_free(e);
+                p->has_config_platform = t->config->platform.arch[0] != '\0';
+                p->config_platform = t->config->platform;
+                platform_normalized(
+                                p->has_index_platform ? &p->index_platform : &p->config_platform,
+                                &p->label);
+                p->command = join_command(t->config);
+                p->n_layers = t->manifest->n_layers;
+                t->layer_jobs = calloc(t->manifest->n_layers + 1, sizeof(size_t));
+                if (!t->layer_jobs)
+                        goto nomem;
+                for (size_t k = 0; k < t->manifest->n_layers; k++) {
+                        const struct xarch_descriptor *ld = &t->manifest->layers[k];
+                        size_t j;
+                        for (j = 0; j < n_jobs; j++)
+                                if (streq(jobs[j].desc->digest, ld->digest))
+                                        break;
+                        if (j == n_jobs) {
+                                if (n_jobs == cap_jobs) {
+                                        size_t nc = cap_jobs ? cap_jobs * 2 : 16;
+                                        struct job *nj = realloc(jobs, nc * sizeof(*nj));
+                                        if (!nj)
+                                                goto nomem;
+                                        jobs = nj;
+                                        cap_jobs = nc;
+                                }
+                                jobs[n_jobs++] = (struct job){.desc = ld};
+                        }
+                        t->layer_jobs[k] = j;
+                }
+        }
+
+        struct pool pool = {.img = img, .jobs = jobs, .n_jobs = n_jobs, .opts = opts};
+        pthread_mutex_init(&pool.lock, NULL);
+        run_pool(&pool, opts->concurrency);
+        pthread_mutex_destroy(&pool.lock);
+
+        for (size_t i = 0; i < n_targets; i++) {
+                struct target *t = &targets[i];
+                struct xarch_verify_platform *p = t->out;
+                if (!t->manifest || !t->config)
+                        continue;
+                bool ok = true;
+                for (size_t k = 0; k < t->manifest->n_layers; k++) {
+                        struct job *j = &jobs[t->layer_jobs[k]];
+                        if (j->layer) {
+                                p->compressed_bytes += j->layer->compressed_bytes;
+                                p->uncompressed_bytes += j->layer->uncompressed_bytes;
+                                continue;
+                        }
+                        ok = false;
+                        if (add_problem(p, XARCH_PROBLEM_UNREADABLE, "%s",
+                                            j->error ? j->error : "layer unreadable") < 0)
+                                goto nomem;
+                }
+                if (!ok)
+                        continue; /* results from a partial view would mislead */
+                struct rootfs *fs = NULL;
+                if (rootfs_new(&fs) < 0)
+                        goto nomem;
+                struct xarch_error *e = NULL;
+                for (size_t k = 0; k < t->manifest->n_layers && r >= 0; k++)
+                        r = rootfs_apply_layer(fs, jobs[t->layer_jobs[k]].layer, &e);
+                if (r >= 0)
+                        r = analyse_target(t, fs, opts->deep);
+                else
+                        r = add_problem(p, XARCH_PROBLEM_UNREADABLE, "%s",
+                                        e && e->msg ? e->msg : strerror(-r));
+                xarch_error_free(e);
+                rootfs_free(fs);
+                if (r < 0)
+                        goto nomem;
+        }
+        for (size_t i = 0; i < n_targets; i++) {
+                rep->n_problems += rep->platforms[i].n_problems;
+                if (rep->platforms[i].unreadable)
+                        rep->unreadable = true;
+        }
+        r = 0;
+        *ret = steal_ptr(rep);
+        goto out;
+nomem:
+        r = xarch_error_set(err, ENOMEM, "out of memory");
+out:
+        for (size_t j = 0; j < n_jobs; j++) {
+                xarch_layer_free(jobs[j].layer);
+                free(jobs[j].error);
+        }
+        free(jobs);
+        for (size_t i = 0; targets && i < n_targets; i++)
+                target_release(&targets[i]);
+        free(targets);
+        xarch_verify_report_free(rep);
+        xarch_manifest_free(m);
+        xarch_blob_buf_release(&root);
+        return r;
+}

@@ -1,0 +1,169 @@
+#!/bin/bash
+# xarch verify against a real registry (Debian's docker-registry on 127.0.0.1) holding fixture
+# images built by tests/images/build-verify-images.sh from real Go, C and Debian binaries: the
+# labels of each platform are compared with the binaries that really run. skopeo's raw documents
+# are the oracle for labels and digests.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../images/lib.sh"
+
+run_xarch verify --help
+expect_rc 0 "--help exits 0"
+expect_out '--deep' "--help documents --deep"
+run_xarch verify
+expect_rc 2 "no reference is a usage error"
+expect_err "no image reference given" "the usage error is one line"
+run_xarch verify --frobnicate x
+expect_rc 2 "an unknown option is a usage error"
+expect_err "unknown option '--frobnicate'" "the unknown option is named"
+run_xarch verify --platform a/b/c/d x
+expect_rc 2 "an invalid --platform is a usage error"
+run_xarch verify a b
+expect_rc 2 "two references are a usage error"
+run_xarch verify oci:/nonexistent/layout
+expect_rc 2 "an unreadable image exits 2"
+expect_err "." "and says why in one line"
+
+if missing=$(images_have_tools); [ -n "$missing" ] && ! images_have_tools >/dev/null; then
+        skip "registry tests: $missing not installed"
+        done_testing
+        exit $?
+fi
+if [ ! -f "$XARCH_FIXTURES/go/hello-arm-v7" ] || [ ! -f "$XARCH_FIXTURES/debian/busybox-arm64" ]; then
+        skip "fixture binaries missing (tests/fixtures/make-fixtures.sh)"
+        done_testing
+        exit $?
+fi
+VIMAGES=${XARCH_VERIFY_IMAGES:-${XARCH_BUILDDIR:-$TMPD}/verify-images}
+if ! "$(dirname "$0")/../images/build-verify-images.sh" "$VIMAGES" >"$TMPD/build.log" 2>&1; then
+        not_ok "build-verify-images.sh failed: $(tail -3 "$TMPD/build.log")"
+        done_testing
+        exit $?
+fi
+IMAGES_STATE=$TMPD/state
+registry_start "$VIMAGES/registry"
+trap 'registry_stop; rm -rf "$TMPD"' EXIT
+export XDG_CACHE_HOME=$TMPD/cache
+
+jq_out() { jq -r "$1" "$TMPD/out"; }
+
+# --- a correct multi-arch image -------------------------------------------------------------
+run_xarch verify --json "$REG/multi:latest"
+expect_rc 0 "multi: consistent, exit 0"
+oracle=$(skopeo inspect --raw --tls-verify=false "docker://$REG/multi:latest" |
+        jq -r '.manifests[] | .digest + " " + .platform.architecture + (if .platform.variant then "/" + .platform.variant else "" end)')
+mine=$(jq_out '.platforms[] | .digest + " " + (.index_platform | sub("^linux/"; ""))')
+if [ "$oracle" = "$mine" ]; then ok "multi: digests and index labels match skopeo's raw index"; else
+        not_ok "multi: index labels differ"; diag "skopeo: $oracle"; diag "xarch: $mine"; fi
+[ "$(jq_out '[.platforms[].binary_platform] | join(",")')" = "linux/amd64,linux/arm64,linux/arm/v7" ] &&
+        ok "multi: binaries are amd64, arm64, arm/v7" || not_ok "multi: binary platforms: $(jq_out '[.platforms[].binary_platform] | join(",")')"
+[ "$(jq_out '[.platforms[].binary.go.version] | unique | join(",")')" = "go1.19.8" ] &&
+        ok "multi: Go version from build info" || not_ok "multi: Go version"
+[ "$(jq_out '.platforms[2].binary.go.level_key + "=" + .platforms[2].binary.go.level')" = "GOARM=7" ] &&
+        ok "multi: arm binary records GOARM=7" || not_ok "multi: GOARM level"
+[ "$(jq_out '.platforms[0].binary.go.level_key + "=" + .platforms[0].binary.go.level')" = "GOAMD64=v1" ] &&
+        ok "multi: amd64 binary records GOAMD64=v1" || not_ok "multi: GOAMD64 level"
+
+run_xarch verify "$REG/multi:latest"
+expect_rc 0 "multi: human output exits 0"
+expect_out '3 platforms verified: consistent' "multi: human summary"
+
+run_xarch verify --platform linux/arm64 --json "$REG/multi:latest"
+expect_rc 0 "--platform linux/arm64 verifies one image"
+[ "$(jq_out '.platforms | length')" = 1 ] && [ "$(jq_out '.platforms[0].label')" = linux/arm64 ] &&
+        ok "--platform selects the arm64 entry" || not_ok "--platform selection: $(jq_out '.platforms[].label')"
+run_xarch verify --platform linux/s390x "$REG/multi:latest"
+expect_rc 2 "--platform with no matching entry exits 2"
+expect_err "s390x" "and names the platform"
+
+# --- the problems -----------------------------------------------------------------------------
+run_xarch verify "$REG/mislabelled:latest"
+expect_rc 1 "mislabelled: exit 1"
+expect_out 'mislabelled: labelled linux/arm64 but /hello is x86-64 \(linux/amd64\)' \
+        "mislabelled: the arm64 entry holds an x86-64 binary"
+run_xarch verify --json "$REG/mislabelled:latest"
+[ "$(jq_out '[.platforms[] | .label + ":" + ([.problems[].kind] | join("+"))] | join(" ")')" = \
+        "linux/amd64: linux/arm64:mislabelled" ] && ok "mislabelled: only the arm64 entry has a problem" ||
+        not_ok "mislabelled: $(jq_out '[.platforms[] | .label + ":" + ([.problems[].kind] | join("+"))] | join(" ")')"
+
+run_xarch verify "$REG/variant:latest"
+expect_rc 1 "variant: exit 1"
+expect_out 'variant-mismatch: labelled linux/arm/v6 but /hello needs arm/v7' "variant: arm/v6 entry, GOARM=7 binary"
+
+run_xarch verify --json "$REG/go-amd64-only:latest"
+expect_rc 0 "go-amd64-only: consistent"
+[ "$(jq_out '.index')" = false ] && [ "$(jq_out '.platforms[0].binary.language')" = go ] &&
+        ok "go-amd64-only: one image manifest, a Go binary" || not_ok "go-amd64-only: $(jq_out '.platforms[0].binary')"
+
+run_xarch verify --json "$REG/c-amd64-only:latest"
+expect_rc 0 "c-amd64-only: consistent"
+[ "$(jq_out '.platforms[0].binary.language + "/" + .platforms[0].binary.linkage')" = c/static ] &&
+        ok "c-amd64-only: a static C binary" || not_ok "c-amd64-only: $(jq_out '.platforms[0].binary')"
+
+run_xarch verify "$REG/noloader:latest"
+expect_rc 1 "noloader: exit 1"
+expect_out 'loader-missing: /hello is dynamically linked but its loader /lib64/ld-linux-x86-64.so.2 is not in the image' \
+        "noloader: the missing PT_INTERP loader is named"
+
+run_xarch verify --json "$REG/confmix:latest"
+expect_rc 1 "confmix: exit 1"
+[ "$(jq_out '[.platforms[0].problems[].kind] | join(",")')" = "config-mismatch,mislabelled" ] &&
+        ok "confmix: index arm64 vs config amd64, and the binary is x86-64" ||
+        not_ok "confmix: $(jq_out '[.platforms[0].problems[].kind] | join(",")')"
+
+run_xarch verify "$REG/loop:latest"
+expect_rc 1 "loop: exit 1"
+expect_out 'symlink-loop: /bin/app: too many levels of symbolic links' "loop: the symlink loop is reported"
+
+# --- the merged view: whiteouts, opaque directories, symlink chains, hard links -------------
+run_xarch verify --json --deep "$REG/shlinks:latest"
+expect_rc 0 "shlinks: consistent"
+[ "$(jq_out '.platforms[0].program')" = /usr/lib/shell/dash ] &&
+        ok "shlinks: Cmd 'hello' resolves on PATH through relative and absolute symlinks" ||
+        not_ok "shlinks: program is $(jq_out '.platforms[0].program')"
+[ "$(jq_out '[.platforms[0].architectures[] | .platform + "=" + (.files|tostring)] | join(",")')" = "linux/amd64=2" ] &&
+        ok "shlinks: whiteout and opaque directory hide the arm64 busyboxes (--deep)" ||
+        not_ok "shlinks: deep count $(jq_out '.platforms[0].architectures')"
+[ "$(jq_out '.platforms[0].layers')" = 3 ] && ok "shlinks: three layers (gzip 2 members, zstd, none)" ||
+        not_ok "shlinks: layers"
+
+# oracle: tar unpacks the layout's layers in order, the whiteouts are applied by hand, and the
+# kernel runs "hello" found along the image's PATH inside a chroot of the result
+layout=$VIMAGES/local/shlinks.oci
+blobs=$layout/blobs/sha256
+idx=$(jq -r '.manifests[0].digest' "$layout/index.json")
+man=$(jq -r '.manifests[0].digest' "$blobs/${idx#sha256:}")
+root=$TMPD/rootfs
+mkdir -p "$root"
+for l in $(jq -r '.layers[].digest' "$blobs/${man#sha256:}"); do
+        tar -xf "$blobs/${l#sha256:}" -C "$root"
+        find "$root" -name '.wh..wh..opq' -delete
+        find "$root" -name '.wh.*' | while read -r w; do
+                rm -rf "$(dirname "$w")/$(basename "$w" | cut -c5-)" "$w"
+        done
+done
+chroot_bin=$(command -v chroot || echo /usr/sbin/chroot)
+if out=$(env -i PATH=/usr/local/bin:/usr/bin:/bin "$chroot_bin" "$root" hello 2>&1) &&
+        [ "$out" = "hello from C" ]; then
+        ok "shlinks: the kernel in a chroot of the unpacked layers runs the same x86-64 binary"
+else
+        not_ok "shlinks: chroot oracle said: $out"
+fi
+
+# --- local transports and integrity ---------------------------------------------------------
+run_xarch verify "oci:$VIMAGES/local/shlinks.oci:latest"
+expect_rc 0 "an oci: layout verifies the same"
+cp -r "$VIMAGES/local/shlinks.oci" "$TMPD/broken.oci"
+mdigest=$(jq -r '.manifests[0].digest' "$TMPD/broken.oci/index.json")
+child=$(jq -r '.manifests[0].digest' "$TMPD/broken.oci/blobs/sha256/${mdigest#sha256:}")
+layer=$(jq -r '.layers[1].digest' "$TMPD/broken.oci/blobs/sha256/${child#sha256:}")
+blob=$TMPD/broken.oci/blobs/sha256/${layer#sha256:}
+chmod u+w "$blob"
+printf 'X' | dd of="$blob" bs=1 seek=200 conv=notrunc 2>/dev/null
+run_xarch verify "oci:$TMPD/broken.oci:latest"
+expect_rc 2 "a layer that fails its digest exits 2"
+expect_out 'unreadable' "and the platform is reported unreadable, its results discarded"
+if grep -q 'program:' "$TMPD/out"; then not_ok "no program reported from a corrupt layer"; else
+        ok "no program reported from a corrupt layer"; fi
+
+done_testing
