@@ -76,6 +76,10 @@ struct xarch_binfmt_entry {
         const struct xarch_binfmt_target *target; /* the QEMU row its magic matches, or NULL */
         bool interpreter_exists;
         bool interpreter_static; /* ELF without PT_INTERP */
+        /* Position in the kernel's match order, 0 = tried first = the newest registration (the
+         * kernel adds entries at the head of its list). Taken from the directory order, which
+         * is that list order on Linux 6.x; 0 for entries not read by xarch_binfmt_list(). */
+        unsigned match_order;
 };
 
 /* Parses the text of an entry file (exact kernel format, fs/binfmt_misc.c entry_status()).
@@ -85,6 +89,12 @@ int xarch_binfmt_entry_parse(const char *name, const char *text, size_t len,
 
 /* Applies the kernel's match rule for one entry to the first bytes of a file. */
 bool xarch_binfmt_entry_matches(const struct xarch_binfmt_entry *e, const uint8_t *hdr, size_t len);
+
+/* The entry the kernel would hand a file with these first bytes to: among enabled magic entries,
+ * the one earliest in match_order whose magic matches (load_binfmt_misc()'s search). NULL if
+ * none matches. Extension entries match by file name, so they are not considered. */
+const struct xarch_binfmt_entry *xarch_binfmt_entries_match(
+                const struct xarch_binfmt_entry *entries, size_t n, const uint8_t *hdr, size_t len);
 
 /* Formats flags in the kernel's display order ("POCF" subset). buf needs 5 bytes. */
 void xarch_binfmt_flags_format(unsigned flags, char buf[static 5]);

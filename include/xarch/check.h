@@ -47,16 +47,18 @@ struct xarch_check_node {
         bool host; /* this host: platform, level and emulators come from xarch_doctor_run() */
         struct xarch_platform platform; /* normalised; amd64 variant v2..v4 = the CPU's level */
         enum xarch_emulation emulation;
-        bool emulation_set;           /* emulation was given (for the host: overrides detection) */
-        int qemu_major, qemu_minor;   /* the node's QEMU version, 0.0 when unknown */
+        bool emulation_set;         /* emulation was given (for the host: overrides detection) */
+        int qemu_major, qemu_minor; /* the node's QEMU version, 0.0 when unknown */
 };
 
 /* Parses "host" or a platform ("arm64", "linux/amd64/v3", "arm/v7"); emulation QEMU,
  * version unknown. */
-int xarch_check_node_parse(const char *spec, struct xarch_check_node *ret, struct xarch_error **err);
+int xarch_check_node_parse(
+                const char *spec, struct xarch_check_node *ret, struct xarch_error **err);
 
 /* Parses "7.2" or "7.2.22" into major and minor. */
-int xarch_qemu_version_parse(const char *s, int *ret_major, int *ret_minor, struct xarch_error **err);
+int xarch_qemu_version_parse(
+                const char *s, int *ret_major, int *ret_minor, struct xarch_error **err);
 
 enum xarch_check_fix_kind {
         XARCH_FIX_MULTIPLATFORM_BUILD = 0, /* build and push an index with the node's platform */
@@ -106,11 +108,11 @@ struct xarch_check_result {
 };
 
 struct xarch_check_report {
-        char *name; /* the image's display name */
+        char *name;                         /* the image's display name */
         struct xarch_verify_report *verify; /* the facts the verdicts rest on */
         struct xarch_check_result *results; /* one per node, in the order given */
         size_t n_results;
-        bool all_run; /* every node got native or emulated */
+        bool all_run;    /* every node got native or emulated */
         bool unreadable; /* a verdict rests on a platform that could not be read */
 };
 

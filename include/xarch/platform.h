@@ -35,7 +35,7 @@ struct xarch_platform {
 int xarch_platform_parse(const char *spec, struct xarch_platform *ret, struct xarch_error **err);
 
 /* Splits without normalising (the raw fields of an index entry, say); same bounds and syntax
- * checks as xarch_platform_parse. */
+ * checks as xarch_platform_parse, case kept, and at least os/arch (-EINVAL for a lone part). */
 int xarch_platform_parse_raw(
                 const char *spec, struct xarch_platform *ret, struct xarch_error **err);
 

@@ -107,6 +107,7 @@ static json_t *entry_json(const struct xarch_binfmt_entry *e) {
         json_object_set_new(o, "interpreter_static", json_boolean(e->interpreter_static));
         json_object_set_new(o, "flags", json_string(flags));
         json_object_set_new(o, "pinned", json_boolean(e->flags & XARCH_BINFMT_FLAG_F));
+        json_object_set_new(o, "match_order", json_integer(e->match_order));
         json_object_set_new(o, "type", json_string(e->is_extension ? "extension" : "magic"));
         if (e->is_extension)
                 json_object_set_new(o, "extension", json_string(e->extension));
@@ -403,6 +404,13 @@ static int do_install(const struct options *o, char **names, int n_names) {
                 if (!o->json)
                         printf("mounted binfmt_misc on %s\n", info.mount);
         }
+
+        if (info.mounted && !info.status_enabled)
+                fprintf(stderr,
+                                "xarch: warning: binfmt_misc is switched off in %s/status; no "
+                                "entry is "
+                                "used until 'echo 1 > %s/status'\n",
+                                info.mount, info.mount);
 
         json_t *results = json_array();
         int failed = 0;

@@ -47,15 +47,15 @@ static void usage(void) {
               "\n"
               "Exit status: 0 when every node gets native or emulated; 1 when some node gets\n"
               "emulated-crash or fails; 2 for usage errors or an image that cannot be read.\n",
-                stdout);
+                        stdout);
 }
 
 static void print_indented(const char *label, const char *text) {
-        printf("  %-9s", label);
+        printf("  %-10s", label);
         for (const char *p = text; *p; p++) {
                 putchar(*p);
                 if (*p == '\n' && p[1])
-                        printf("  %-9s", "");
+                        printf("  %-10s", "");
         }
         putchar('\n');
 }
@@ -80,8 +80,9 @@ static void print_human(const struct xarch_check_report *rep) {
                         print_indented("binary:", r->binary);
                 if (r->emulator[0]) {
                         char line[700];
-                        int len = snprintf(line, sizeof(line), "%s (%s)", r->emulator,
-                                        xarch_emulation_name(r->emulation));
+                        int len = snprintf(line, sizeof(line), "%s%s",
+                                        r->emulation == XARCH_EMULATION_QEMU ? "qemu-" : "",
+                                        r->emulator);
                         if (r->emulator_known && len > 0 && (size_t) len < sizeof(line))
                                 snprintf(line + len, sizeof(line) - (size_t) len, ", %s%s%s%s",
                                                 r->emulator_registered ? "registered as "
@@ -184,7 +185,7 @@ int cmd_check(int argc, char **argv) {
         struct xarch_error *err = NULL;
         int c;
 
-        while ((c = getopt_long(argc, argv, "+hn:e:", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "hn:e:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'n': {
                         _cleanup_free_ char *list = strdup(optarg);
@@ -198,8 +199,8 @@ int cmd_check(int argc, char **argv) {
                                         return cli_usage_error(verb, "too many nodes (at most %d)",
                                                         MAX_NODES);
                                 if (xarch_check_node_parse(tok, &nodes[n_nodes], &err) < 0) {
-                                        int rc = cli_usage_error(verb, "invalid node '%s': %s",
-                                                        tok, err ? err->msg : "invalid");
+                                        int rc = cli_usage_error(verb, "invalid node '%s': %s", tok,
+                                                        err ? err->msg : "invalid");
                                         xarch_error_free(err);
                                         return rc;
                                 }

@@ -225,6 +225,20 @@ bool xarch_binfmt_entry_matches(
         return true;
 }
 
+const struct xarch_binfmt_entry *xarch_binfmt_entries_match(
+                const struct xarch_binfmt_entry *entries, size_t n, const uint8_t *hdr,
+                size_t len) {
+        const struct xarch_binfmt_entry *best = NULL;
+        for (size_t i = 0; entries && i < n; i++) {
+                const struct xarch_binfmt_entry *e = &entries[i];
+                if (!e->enabled || !xarch_binfmt_entry_matches(e, hdr, len))
+                        continue;
+                if (!best || e->match_order < best->match_order)
+                        best = e;
+        }
+        return best;
+}
+
 /* ---- derived facts ---- */
 
 static uint64_t read_uint(const uint8_t *p, size_t n, bool big_endian) {
@@ -452,6 +466,8 @@ int xarch_binfmt_list(struct xarch_binfmt *b, struct xarch_binfmt_entry **ret_en
                         continue; /* removed while we were listing */
                 if (r < 0)
                         return r;
+                /* binfmt_misc lists its directory newest first, the order exec tries them */
+                entries[n].match_order = (unsigned) n;
                 n++;
         }
         if (errno)

@@ -20,13 +20,14 @@ struct check_candidate {
         bool has_label;
         struct xarch_platform label; /* raw, as written */
 
-        bool has_binary; /* the binary that would run was analysed */
+        bool has_binary;              /* the binary that would run was analysed */
         struct xarch_platform binary; /* its platform (normalised) */
         char binary_desc[512];        /* "/hello: ELF 64-bit LSB, ..." */
+        char binary_path[256];        /* "/hello", for reasons; "" when unknown */
         bool is_go;
-        char go_version[32];  /* "go1.19.8", "" when unknown */
-        char go_range[16];    /* "1.18-1.19" from the pclntab when the version is unknown */
-        int amd64_level;      /* 1..4, 0 unknown */
+        char go_version[32]; /* "go1.19.8", "" when unknown */
+        char go_range[16];   /* "1.18-1.19" from the pclntab when the version is unknown */
+        int amd64_level;     /* 1..4, 0 unknown */
 
         bool loader_missing;
         char loader[256];
@@ -61,7 +62,8 @@ struct check_node_facts {
 /* Decides one node's verdict over the image's candidates (index order). image_name is used in
  * the fixes' commands. ret->fixes is allocated (free with check_result_clear). */
 int check_decide(const char *image_name, bool is_index, const struct check_candidate *cands,
-                size_t n_cands, const struct check_node_facts *node, struct xarch_check_result *ret);
+                size_t n_cands, const struct check_node_facts *node,
+                struct xarch_check_result *ret);
 
 void check_result_clear(struct xarch_check_result *r);
 
@@ -70,7 +72,7 @@ void check_result_clear(struct xarch_check_result *r);
 int check_go_has_lfstack_fix(const char *version, const char *range);
 
 /* Fills a candidate from one platform of a verify report. */
-void check_candidate_from_verify(const struct xarch_verify_platform *p, bool is_index,
-                struct check_candidate *ret);
+void check_candidate_from_verify(
+                const struct xarch_verify_platform *p, bool is_index, struct check_candidate *ret);
 
 #endif

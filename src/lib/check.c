@@ -101,7 +101,8 @@ static int parse_small_number(const char **s) {
         return digits ? v : -1;
 }
 
-int xarch_qemu_version_parse(const char *s, int *ret_major, int *ret_minor, struct xarch_error **err) {
+int xarch_qemu_version_parse(
+                const char *s, int *ret_major, int *ret_minor, struct xarch_error **err) {
         const char *p = s;
         int major = p ? parse_small_number(&p) : -1;
         int minor = -1;
@@ -437,6 +438,17 @@ static void append_reason(struct xarch_check_result *r, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* The binary in one short phrase for reasons: "/hello (amd64)". */
+static const char *short_binary(const struct check_candidate *c, char *buf, size_t size) {
+        if (c->binary_path[0] && c->has_binary)
+                snprintf(buf, size, "%s (%s)", c->binary_path, c->binary.arch);
+        else if (c->binary_path[0])
+                snprintf(buf, size, "%s", c->binary_path);
+        else
+                snprintf(buf, size, "the program");
+        return buf;
+}
+
 static void describe_candidate(
                 const struct check_candidate *c, int index, struct xarch_check_result *r) {
         r->platform_index = index;
@@ -447,6 +459,7 @@ static void describe_candidate(
 
 /* Problems that stop the container whatever runs it. Returns true when one applied. */
 static bool content_fails(const struct check_candidate *c, struct xarch_check_result *r) {
+        char sb[320];
         if (c->unreadable) {
                 set_reason(r, XARCH_VERDICT_FAILS, "unreadable",
                                 "the %s image could not be read completely, so its binaries "
@@ -468,7 +481,7 @@ static bool content_fails(const struct check_candidate *c, struct xarch_check_re
                                 "%s is dynamically linked but its loader %s is not in the "
                                 "image: the start fails with 'no such file or directory' "
                                 "although the architecture is right",
-                                c->binary_desc[0] ? c->binary_desc : "the program",
+                                short_binary(c, sb, sizeof(sb)),
                                 c->loader[0] ? c->loader : "(its interpreter)");
                 add_fix(r, XARCH_FIX_LOADER,
                                 "link statically (Go: CGO_ENABLED=0; C: -static), or build the "
@@ -484,6 +497,7 @@ static void decide_emulated(const char *image, bool is_index, const struct check
                 size_t n, int index, const struct check_node_facts *node,
                 struct xarch_check_result *r) {
         const struct check_candidate *c = &cands[index];
+        char sb[320];
         char arches[256];
         image_arches(cands, n, arches, sizeof(arches));
         char node_str[XARCH_PLATFORM_STRING_MAX];
@@ -502,7 +516,8 @@ static void decide_emulated(const char *image, bool is_index, const struct check
         if (c->has_binary && c->has_label && !same_arch(&c->label, &c->binary)) {
                 set_reason(r, XARCH_VERDICT_FAILS, "mislabelled",
                                 "the %s image holds %s: a %s binary under a %s label",
-                                r->image_platform, c->binary_desc, target.arch, c->label.arch);
+                                r->image_platform, short_binary(c, sb, sizeof(sb)), target.arch,
+                                c->label.arch);
                 fix_cross_compile(r, c->is_go, "golang:1.26");
                 fix_multiplatform(r, image, cands, n, node);
                 return;
@@ -532,11 +547,20 @@ static void decide_emulated(const char *image, bool is_index, const struct check
 
         const struct xarch_binfmt_target *t = xarch_binfmt_target_lookup(target.arch);
         if (emu == XARCH_EMULATION_NONE) {
-                set_reason(r, XARCH_VERDICT_FAILS, is_index ? "no-match" : "exec-format-error",
-                                "%s: %s and without an emulator the start fails with 'exec "
-                                "format error'",
-                                is_index ? "no manifest matches the node" : "foreign binaries",
-                                how_pulled);
+                if (is_index)
+                        set_reason(r, XARCH_VERDICT_FAILS, "no-match",
+                                        "the index has no manifest for %s (it offers %s): "
+                                        "containerd fails the pull with 'no match for platform "
+                                        "in manifest', and forcing --platform %s fails with "
+                                        "'exec format error' without an emulator",
+                                        node_str, arches[0] ? arches : "nothing runnable",
+                                        r->image_platform);
+                else
+                        set_reason(r, XARCH_VERDICT_FAILS, "exec-format-error",
+                                        "%s; without an emulator for %s the start fails with "
+                                        "'exec %s: exec format error'",
+                                        how_pulled, target.arch,
+                                        c->binary_path[0] ? c->binary_path : "...");
                 fix_multiplatform(r, image, cands, n, node);
                 fix_cross_compile(r, c->is_go, "golang:1.26");
                 fix_schedule(r, arches);
@@ -606,8 +630,8 @@ static void decide_emulated(const char *image, bool is_index, const struct check
                                         "emulates only since 7.2: QEMU %d.%d stops it with "
                                         "'This program can only be run on AMD64 processors "
                                         "with v%d microarchitecture support' or SIGILL",
-                                        how_pulled, c->binary_desc, c->amd64_level, qmaj, qmin,
-                                        c->amd64_level);
+                                        how_pulled, short_binary(c, sb, sizeof(sb)), c->amd64_level,
+                                        qmaj, qmin, c->amd64_level);
                         add_fix(r, XARCH_FIX_LEVEL,
                                         "rebuild with GOAMD64=v1 (C: -march=x86-64), or use QEMU "
                                         ">= 7.2 on the node");
@@ -655,6 +679,7 @@ static void decide_native(const char *image, const struct check_candidate *cands
                 int index, enum xarch_match_rule rule, const struct check_node_facts *node,
                 struct xarch_check_result *r) {
         const struct check_candidate *c = &cands[index];
+        char sb[320];
         char arches[256];
         image_arches(cands, n, arches, sizeof(arches));
         char node_str[XARCH_PLATFORM_STRING_MAX];
@@ -664,14 +689,33 @@ static void decide_native(const char *image, const struct check_candidate *cands
 
         if (content_fails(c, r))
                 return;
+        if (c->has_binary && streq(c->binary.arch, node->platform.arch) &&
+                        xarch_platform_rank(&node->platform, &c->binary, XARCH_MATCH_MODE_DEFAULT) <
+                                        0) {
+                char need[XARCH_PLATFORM_STRING_MAX];
+                format_platform(&c->binary, need, sizeof(need));
+                set_reason(r, XARCH_VERDICT_FAILS, "variant-mismatch",
+                                "the node pulls the %s image (%s match), but %s needs %s, which "
+                                "a %s CPU lacks: it stops with 'Illegal instruction' (SIGILL)",
+                                r->image_platform, xarch_match_rule_name(rule),
+                                c->binary_path[0] ? c->binary_path : "its binary", need, node_str);
+                add_fix(r, XARCH_FIX_CROSS_COMPILE,
+                                "rebuild each variant for its own target (Go: GOARM from "
+                                "$TARGETVARIANT, e.g. GOARM=%s for %s)",
+                                node->platform.variant[0] == 'v' ? node->platform.variant + 1
+                                                                 : node->platform.variant,
+                                node_str);
+                fix_multiplatform(r, image, cands, n, node);
+                return;
+        }
         if (c->has_binary && xarch_platform_rank(&node->platform, &c->binary,
                                              XARCH_MATCH_MODE_DEFAULT) < 0) {
                 set_reason(r, XARCH_VERDICT_FAILS, "mislabelled",
                                 "the node pulls the %s image (%s match), but it holds %s: the "
                                 "start fails with 'exec format error' (or runs under an "
                                 "emulator for %s, if the node has one)",
-                                r->image_platform, xarch_match_rule_name(rule), c->binary_desc,
-                                c->binary.arch);
+                                r->image_platform, xarch_match_rule_name(rule),
+                                short_binary(c, sb, sizeof(sb)), c->binary.arch);
                 fix_cross_compile(r, c->is_go, "golang:1.26");
                 fix_multiplatform(r, image, cands, n, node);
                 fix_schedule(r, arches);
@@ -684,8 +728,8 @@ static void decide_native(const char *image, const struct check_candidate *cands
                                 "with 'This program can only be run on AMD64 processors with "
                                 "v%d microarchitecture support' (glibc: 'CPU does not support "
                                 "x86-64-v%d')",
-                                c->binary_desc, c->amd64_level, level, c->amd64_level,
-                                c->amd64_level);
+                                short_binary(c, sb, sizeof(sb)), c->amd64_level, level,
+                                c->amd64_level, c->amd64_level);
                 add_fix(r, XARCH_FIX_LEVEL, "rebuild with GOAMD64=v%d (C: -march=x86-64%s)", level,
                                 level > 1 ? (level == 2 ? "-v2" : "-v3") : "");
                 return;
@@ -728,7 +772,8 @@ static void decide_native(const char *image, const struct check_candidate *cands
         set_reason(r, XARCH_VERDICT_NATIVE, "native", "the node pulls the %s image (%s match)",
                         r->image_platform, xarch_match_rule_name(rule));
         if (c->has_binary)
-                append_reason(r, " and %s really is %s", c->binary_desc, runs.arch);
+                append_reason(r, " and %s really is %s",
+                                c->binary_path[0] ? c->binary_path : "its binary", runs.arch);
         else
                 append_reason(r, "; its binary was not analysed, so this rests on the label");
         if (!streq(runs.arch, node->platform.arch) && !node->host)
@@ -736,7 +781,7 @@ static void decide_native(const char *image, const struct check_candidate *cands
                                 "; %s binaries run in the CPU's compatibility mode, which some "
                                 "%s CPUs lack (then they need an emulator)",
                                 runs.arch, node->platform.arch);
-        if (rule == XARCH_MATCH_FALLBACK)
+        if (rule == XARCH_MATCH_FALLBACK && !streq(runs.arch, node->platform.arch))
                 fix_multiplatform(r, image, cands, n, node);
 }
 
@@ -802,6 +847,10 @@ void check_candidate_from_verify(
         if (p->has_binary_platform) {
                 c->has_binary = true;
                 normalized(&p->binary_platform, &c->binary);
+                /* an amd64 "variant" is the x86-64 level, judged by amd64_level, not by
+                 * containerd's vector (an amd64 node of unknown level runs v3 binaries, maybe) */
+                if (streq(c->binary.arch, "amd64"))
+                        c->binary.variant[0] = '\0';
         }
         if (p->has_binary_info) {
                 const struct xarch_file_info *b = &p->binary_info;
@@ -809,6 +858,7 @@ void check_candidate_from_verify(
                 if (xarch_file_describe(b, desc, sizeof(desc)) < 0)
                         desc[0] = '\0';
                 const char *path = p->interpreter ? p->interpreter : p->program;
+                snprintf(c->binary_path, sizeof(c->binary_path), "%s", path ? path : "");
                 if (p->interpreter && p->program)
                         snprintf(c->binary_desc, sizeof(c->binary_desc), "%s (via %s): %s", path,
                                         p->program, desc);
@@ -997,6 +1047,8 @@ int xarch_check_image(struct xarch_image *img, const struct xarch_check_node *no
         const char *image = rep->name;
         if (strncmp(image, "docker://", 9) == 0)
                 image += 9;
+        else if (xarch_image_transport(img) != XARCH_TRANSPORT_REGISTRY)
+                image = "IMAGE"; /* a local layout or archive has no name to push to */
 
         rep->all_run = true;
         for (size_t i = 0; i < n_nodes; i++) {

@@ -84,8 +84,8 @@ size_t diag_sanitize(const char *src, size_t len, char *dst, size_t size);
 /* Counts '\n' bytes (word at a time). */
 uint64_t diag_count_newlines(const char *p, size_t len);
 
-/* Multi-literal search (Wu-Manber, 2-byte blocks): the literals' shortest length sets the
- * window, so noise is skipped several bytes at a time. */
+/* Multi-literal search (Wu-Manber, 3-byte blocks): the literals' shortest length (>= 3) sets
+ * the window, so noise is skipped several bytes at a time. */
 struct diag_prefilter;
 int diag_prefilter_new(const char *const *literals, size_t n, struct diag_prefilter **ret);
 void diag_prefilter_free(struct diag_prefilter *pf);

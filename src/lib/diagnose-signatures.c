@@ -146,10 +146,11 @@ const struct diag_signature diag_signatures[] = {
                "amd64 nodes (nodeSelector `kubernetes.io/arch: amd64`). Stopgap for short-lived "
                "tools: GOGC=off.",
         .patterns = {
-                { "lfstack.push", "{_form=lfstack.push} invalid packing" },
-                { "lfstack.push", "fatal error: {_form=lfstack.push}" },
-                { "taggedPointerPack", "{_form=taggedPointerPack} invalid packing" },
-                { "taggedPointerPack", "fatal error: {_form=taggedPointerPack}" },
+                { "lfstack.push invalid packing", "{_form=lfstack.push} invalid packing" },
+                { "fatal error: lfstack.push", "fatal error: {_form=lfstack.push}" },
+                { "taggedPointerPack invalid packing",
+                  "{_form=taggedPointerPack} invalid packing" },
+                { "fatal error: taggedPointerPack", "fatal error: {_form=taggedPointerPack}" },
         },
         .derive = derive_go_runtime,
 },
@@ -494,7 +495,7 @@ const struct diag_signature diag_signatures[] = {
         .fix = "Fix that failure; `kubectl describe pod POD` shows the pull error in its events.",
         .patterns = {
                 { "ImagePullBackOff", "ImagePullBackOff" },
-                { "ErrImagePull", "ErrImagePull" },
+                { "Error: ErrImagePull", "Error: ErrImagePull" },
         },
 },
 };

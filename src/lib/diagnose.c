@@ -313,7 +313,7 @@ struct capture {
 
 /* Captures lose trailing blanks, and the punctuation of the sentence around them. */
 static size_t trim_len(const char *s, size_t len) {
-        while (len > 0 && strchr(" \t.,:", s[len - 1]))
+        while (len > 0 && s[len - 1] != '\0' && strchr(" \t.,:", s[len - 1]))
                 len--;
         return len;
 }
@@ -423,7 +423,9 @@ uint64_t diag_count_newlines(const char *p, size_t len) {
         return n;
 }
 
-/* ---- prefilter: Wu-Manber with 2-byte blocks ---- */
+/* ---- prefilter: Wu-Manber with 3-byte blocks hashed to 16 bits ---- */
+
+#define BLOCK 3
 
 struct pf_entry {
         uint16_t hash;
@@ -436,12 +438,14 @@ struct diag_prefilter {
         const char *literals[DIAG_ANCHORS_MAX];
         size_t lengths[DIAG_ANCHORS_MAX];
         struct pf_entry entries[DIAG_ANCHORS_MAX]; /* by hash of the window's last block */
-        uint16_t first_entry[65536];               /* 1 + index into entries, 0 = none */
+        /* hash of a block -> how far the window may move; collisions only make it move less */
+        uint16_t first_entry[65536]; /* 1 + index into entries, 0 = none */
         uint8_t shift[65536];
 };
 
 static inline unsigned block_hash(const unsigned char *p) {
-        return ((unsigned) p[0] << 8) | p[1];
+        uint32_t b = (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16;
+        return (b * 2654435761u) >> 16; /* Knuth's multiplicative hash, top 16 bits */
 }
 
 static int entry_cmp(const void *a, const void *b) {
@@ -460,7 +464,7 @@ int diag_prefilter_new(const char *const *literals, size_t n, struct diag_prefil
         size_t window = 255;
         for (size_t i = 0; i < n; i++) {
                 size_t l = strlen(literals[i]);
-                if (l < 2)
+                if (l < BLOCK)
                         return -EINVAL;
                 if (l < window)
                         window = l;
@@ -469,17 +473,17 @@ int diag_prefilter_new(const char *const *literals, size_t n, struct diag_prefil
         }
         pf->n = n;
         pf->window = window;
-        memset(pf->shift, (int) (window - 1), sizeof(pf->shift));
+        memset(pf->shift, (int) (window - BLOCK + 1), sizeof(pf->shift));
         for (size_t i = 0; i < n; i++) {
                 const unsigned char *lit = (const unsigned char *) literals[i];
                 /* block ending at j: the window can move by window-1-j */
-                for (size_t j = 1; j < window; j++) {
-                        unsigned h = block_hash(lit + j - 1);
+                for (size_t j = BLOCK - 1; j < window; j++) {
+                        unsigned h = block_hash(lit + j - (BLOCK - 1));
                         if (pf->shift[h] > window - 1 - j)
                                 pf->shift[h] = (uint8_t) (window - 1 - j);
                 }
                 pf->entries[i] = (struct pf_entry){
-                                (uint16_t) block_hash(lit + window - 2), (uint16_t) i};
+                                (uint16_t) block_hash(lit + window - BLOCK), (uint16_t) i};
         }
         qsort(pf->entries, n, sizeof(pf->entries[0]), entry_cmp);
         for (size_t i = n; i-- > 0;)
@@ -492,8 +496,8 @@ void diag_prefilter_free(struct diag_prefilter *pf) {
         free(pf);
 }
 
-/* Scans text from `from`; calls found() for each literal occurring at a window start, stopping
- * when it returns true. Returns the start of the stopping occurrence or -1. */
+/* Scans text from `from`: returns the start of the first literal found (its index in
+ * *ret_index) when stop_at_first, else ORs every literal found into *mask and returns -1. */
 static long prefilter_scan(const struct diag_prefilter *pf, const char *text, size_t len,
                 size_t from, bool stop_at_first, uint64_t *mask, size_t *ret_index) {
         const size_t window = pf->window;
@@ -501,7 +505,7 @@ static long prefilter_scan(const struct diag_prefilter *pf, const char *text, si
         if (len < window || from > len - window)
                 return -1;
         for (size_t pos = from + window - 1; pos < len;) {
-                unsigned h = block_hash(t + pos - 1);
+                unsigned h = block_hash(t + pos - (BLOCK - 1));
                 size_t s = pf->shift[h];
                 if (s) {
                         pos += s;
@@ -511,9 +515,9 @@ static long prefilter_scan(const struct diag_prefilter *pf, const char *text, si
                 for (size_t e = pf->first_entry[h];
                                 e > 0 && e <= pf->n && pf->entries[e - 1].hash == h; e++) {
                         size_t lit = pf->entries[e - 1].literal;
-                        if (len - start >= pf->lengths[lit] &&
-                                        memcmp(t + start, pf->literals[lit], pf->lengths[lit]) ==
-                                                        0) {
+                        const char *l = pf->literals[lit];
+                        if (len - start >= pf->lengths[lit] && t[start] == (unsigned char) l[0] &&
+                                        memcmp(t + start, l, pf->lengths[lit]) == 0) {
                                 if (stop_at_first) {
                                         *ret_index = lit;
                                         return (long) start;

@@ -56,28 +56,25 @@ static void add_warning(struct xarch_doctor_report *r, size_t *cap, const char *
         va_end(ap);
 }
 
-/* The enabled entry the kernel would use for these bytes, and how many enabled entries match.
- * The kernel tries the most recently registered entry first; the directory does not reveal
- * registration order, so with several matches the first by name is shown and counted. */
+/* The entry the kernel would use for these bytes (the enabled match earliest in its match
+ * order, i.e. the most recent registration), how many enabled entries match, and the first
+ * disabled entry that matches (to explain an exec format error). */
 static int find_handler(const struct xarch_doctor_report *r, const uint8_t *hdr, size_t len,
                 unsigned *n_matching, int *disabled_match) {
-        int found = -1;
         *n_matching = 0;
         *disabled_match = -1;
         for (size_t i = 0; i < r->n_entries; i++) {
                 const struct xarch_binfmt_entry *e = &r->entries[i];
                 if (!xarch_binfmt_entry_matches(e, hdr, len))
                         continue;
-                if (!e->enabled) {
-                        if (*disabled_match < 0)
-                                *disabled_match = (int) i;
-                        continue;
-                }
-                (*n_matching)++;
-                if (found < 0)
-                        found = (int) i;
+                if (e->enabled)
+                        (*n_matching)++;
+                else if (*disabled_match < 0)
+                        *disabled_match = (int) i;
         }
-        return found;
+        const struct xarch_binfmt_entry *used =
+                        xarch_binfmt_entries_match(r->entries, r->n_entries, hdr, len);
+        return used ? (int) (used - r->entries) : -1;
 }
 
 static bool same_arch(const char *platform, const struct xarch_platform *host) {

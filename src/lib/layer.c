@@ -15,8 +15,18 @@
 /* Largest ELF section header table captured from a large file. */
 #define SHDR_MAX (1024u * 1024)
 
+_Static_assert(XARCH_LAYER_HEAD_MAX + XARCH_LAYER_TAIL_MAX + SHDR_MAX + GO_WINDOW + 4 * 64 <=
+                                XARCH_LAYER_FULL_MAX,
+                "the windows of a large file fit in the capture arena");
+
 static const char go_buildinfo_magic[] = "\xff Go buildinf:";
 #define GO_MAGIC_LEN (sizeof(go_buildinfo_magic) - 1)
+/* Bytes kept from a Go pclntab header candidate, and how many candidates. */
+#define PCLNTAB_HEADER  8
+#define PCLNTAB_WINDOW  64u
+#define PCLNTAB_WINDOWS 4
+/* Longest marker - 1, rounded up: bytes of the previous chunk kept to find markers across. */
+#define CARRY_MAX 16
 
 /* One captured byte range of a large file. */
 struct window {
@@ -49,7 +59,9 @@ struct xarch_layer_scanner {
         size_t n_sniff;
         uint8_t *arena; /* XARCH_LAYER_FULL_MAX bytes, allocated on the first candidate */
         struct window head, tail, shdr, go;
-        uint8_t carry[GO_MAGIC_LEN];
+        struct window pcl[PCLNTAB_WINDOWS];
+        size_t n_pcl;
+        uint8_t carry[CARRY_MAX];
         size_t n_carry;
 };
 
@@ -222,52 +234,76 @@ static void plan_shdr(struct xarch_layer_scanner *s) {
         s->shdr.set = true;
 }
 
-/* Looks for the Go build-info magic across chunk boundaries; captures GO_WINDOW bytes from it. */
-static void scan_go(struct xarch_layer_scanner *s, uint64_t pos, const uint8_t *buf, size_t len) {
-        if (s->go.set)
-                return;
-        /* the seam: carry (end of the previous chunk) + the start of this one */
-        if (s->n_carry > 0) {
-                uint8_t seam[2 * GO_MAGIC_LEN];
-                size_t take = len < GO_MAGIC_LEN ? len : GO_MAGIC_LEN;
-                memcpy(seam, s->carry, s->n_carry);
-                memcpy(seam + s->n_carry, buf, take);
-                const uint8_t *m =
-                                memmem(seam, s->n_carry + take, go_buildinfo_magic, GO_MAGIC_LEN);
+/* A Go pclntab header: magic (go1.2 0xfffffffb, go1.16 0xfffffffa, go1.18 0xfffffff0, go1.20
+ * 0xfffffff1, little-endian here), two zero bytes, the instruction size quantum, the pointer
+ * size. */
+static bool pclntab_at(const uint8_t *p, size_t avail) {
+        if (avail < PCLNTAB_HEADER)
+                return false;
+        return (p[0] == 0xf0 || p[0] == 0xf1 || p[0] == 0xfa || p[0] == 0xfb) && p[1] == 0xff &&
+               p[2] == 0xff && p[3] == 0xff && p[4] == 0 && p[5] == 0 &&
+               (p[6] == 1 || p[6] == 2 || p[6] == 4) && (p[7] == 4 || p[7] == 8);
+}
+
+static struct window *new_window(
+                struct xarch_layer_scanner *s, struct window *w, uint64_t off, size_t len) {
+        w->off = off;
+        w->len = off + len > s->size ? (size_t) (s->size - off) : len;
+        w->set = true;
+        return w;
+}
+
+/* Finds markers in bytes that start at stream position base and opens windows at them. */
+static void find_markers(struct xarch_layer_scanner *s, uint64_t base, const uint8_t *p, size_t n) {
+        if (!s->go.set) {
+                const uint8_t *m = memmem(p, n, go_buildinfo_magic, GO_MAGIC_LEN);
                 if (m) {
-                        s->go.off = pos - s->n_carry + (uint64_t) (m - seam);
-                        goto found;
+                        new_window(s, &s->go, base + (uint64_t) (m - p), GO_WINDOW);
+                        window_write(&s->go, base, p, n);
                 }
         }
-        const uint8_t *m = memmem(buf, len, go_buildinfo_magic, GO_MAGIC_LEN);
-        if (m) {
-                s->go.off = pos + (uint64_t) (m - buf);
-                goto found;
+        const uint8_t *q = p;
+        while (s->n_pcl < PCLNTAB_WINDOWS && q < p + n) {
+                const uint8_t *m = memmem(q, (size_t) (p + n - q), "\xff\xff\xff\0\0", 5);
+                if (!m)
+                        break;
+                q = m + 1;
+                if (m == p || !pclntab_at(m - 1, (size_t) (p + n - m + 1)))
+                        continue;
+                uint64_t off = base + (uint64_t) (m - 1 - p);
+                bool seen = false;
+                for (size_t i = 0; i < s->n_pcl; i++)
+                        seen |= s->pcl[i].off == off;
+                if (seen)
+                        continue;
+                struct window *w = new_window(s, &s->pcl[s->n_pcl++], off, PCLNTAB_WINDOW);
+                window_write(w, base, p, n);
         }
-        /* keep the last GO_MAGIC_LEN - 1 bytes seen for the next seam */
-        const size_t want = GO_MAGIC_LEN - 1;
-        if (len >= want) {
-                memcpy(s->carry, buf + len - want, want);
-                s->n_carry = want;
+}
+
+/* Looks for markers across chunk boundaries too: the seam is the end of the previous chunk
+ * (carry) followed by the start of this one. */
+static void scan_markers(
+                struct xarch_layer_scanner *s, uint64_t pos, const uint8_t *buf, size_t len) {
+        if (s->n_carry > 0) {
+                uint8_t seam[2 * CARRY_MAX];
+                size_t take = len < CARRY_MAX ? len : CARRY_MAX;
+                memcpy(seam, s->carry, s->n_carry);
+                memcpy(seam + s->n_carry, buf, take);
+                find_markers(s, pos - s->n_carry, seam, s->n_carry + take);
+        }
+        find_markers(s, pos, buf, len);
+        /* keep the last CARRY_MAX bytes seen for the next seam */
+        if (len >= CARRY_MAX) {
+                memcpy(s->carry, buf + len - CARRY_MAX, CARRY_MAX);
+                s->n_carry = CARRY_MAX;
         } else {
                 size_t total = s->n_carry + len;
-                size_t drop = total > want ? total - want : 0;
+                size_t drop = total > CARRY_MAX ? total - CARRY_MAX : 0;
                 memmove(s->carry, s->carry + drop, s->n_carry - drop);
                 memcpy(s->carry + s->n_carry - drop, buf, len);
                 s->n_carry = total - drop;
         }
-        return;
-found:
-        s->go.len = GO_WINDOW;
-        if (s->go.off + s->go.len > s->size)
-                s->go.len = (size_t) (s->size - s->go.off);
-        s->go.set = true;
-        /* the bytes of this chunk (and the carry) from the magic on */
-        if (s->go.off < pos) {
-                size_t before = (size_t) (pos - s->go.off);
-                memcpy(s->go.buf, s->carry + s->n_carry - before, before);
-        }
-        window_write(&s->go, pos, buf, len);
 }
 
 static int start_capture(struct xarch_layer_scanner *s) {
@@ -280,6 +316,8 @@ static int start_capture(struct xarch_layer_scanner *s) {
         memset(&s->tail, 0, sizeof(s->tail));
         memset(&s->shdr, 0, sizeof(s->shdr));
         memset(&s->go, 0, sizeof(s->go));
+        memset(s->pcl, 0, sizeof(s->pcl));
+        s->n_pcl = 0;
         s->n_carry = 0;
         if (s->size <= XARCH_LAYER_FULL_MAX) {
                 s->state = CAPTURE_FULL;
@@ -292,6 +330,8 @@ static int start_capture(struct xarch_layer_scanner *s) {
                         s->arena + XARCH_LAYER_HEAD_MAX, true};
         s->shdr.buf = s->arena + XARCH_LAYER_HEAD_MAX + XARCH_LAYER_TAIL_MAX;
         s->go.buf = s->shdr.buf + SHDR_MAX;
+        for (size_t i = 0; i < PCLNTAB_WINDOWS; i++)
+                s->pcl[i].buf = s->go.buf + GO_WINDOW + i * PCLNTAB_WINDOW;
         return 0;
 }
 
@@ -306,15 +346,17 @@ static void capture(struct xarch_layer_scanner *s, const uint8_t *buf, size_t le
                 plan_shdr(s);
         window_write(&s->shdr, pos, buf, len);
         window_write(&s->tail, pos, buf, len);
-        if (s->go.set)
-                window_write(&s->go, pos, buf, len);
-        else
-                scan_go(s, pos, buf, len);
+        /* markers first: a window opened here also takes the rest of this chunk */
+        scan_markers(s, pos, buf, len);
+        window_write(&s->go, pos, buf, len);
+        for (size_t i = 0; i < s->n_pcl; i++)
+                window_write(&s->pcl[i], pos, buf, len);
 }
 
 static ssize_t window_read(void *userdata, uint64_t offset, void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
-        const struct window *ws[] = {&s->head, &s->shdr, &s->go, &s->tail};
+        const struct window *ws[] = {&s->head, &s->shdr, &s->go, &s->tail, &s->pcl[0], &s->pcl[1],
+                        &s->pcl[2], &s->pcl[3]};
         for (size_t i = 0; i < ELEMENTSOF(ws); i++) {
                 const struct window *w = ws[i];
                 if (!w->set || offset < w->off || offset >= w->off + w->len)

@@ -1129,8 +1129,9 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
  * others just close the connection. A registry's own 400 carries a JSON error body. */
 static bool looks_like_tls_server(int rc, const struct http_req *q) {
         if (rc < 0)
-                return q->code == CURLE_GOT_NOTHING || q->code == CURLE_RECV_ERROR ||
-                       q->code == CURLE_WEIRD_SERVER_REPLY;
+                return q->status == 0 &&
+                       (q->code == CURLE_GOT_NOTHING || q->code == CURLE_RECV_ERROR ||
+                                       q->code == CURLE_WEIRD_SERVER_REPLY);
         if (q->status != 400)
                 return false;
         char code[64], msg[256];
@@ -1230,6 +1231,15 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         h->use_http = false;
                         pthread_mutex_unlock(&r->lock);
                         q->attempts = 0;
+                        continue;
+                }
+                if (probe_http && rc < 0 && q->status != 0 && curl_code_retryable(q->code)) {
+                        /* an HTTP server that dropped the connection: retry as usual */
+                        pthread_mutex_lock(&r->lock);
+                        h->scheme_known = true;
+                        h->use_http = true;
+                        pthread_mutex_unlock(&r->lock);
+                        atomic_fetch_add(&r->n_retries, 1);
                         continue;
                 }
                 if (rc < 0) {

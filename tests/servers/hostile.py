@@ -34,6 +34,7 @@ import socketserver
 import struct
 import sys
 import threading
+import urllib.parse
 import base64
 
 MANIFEST_CONFIG = b'{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
@@ -205,6 +206,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # SO_LINGER 0: close() sends a RST instead of a FIN
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
+
+    def do_POST(self):
+        # OAuth2 refresh-token grant (docker identity tokens)
+        if self.path.split("?")[0] != "/token":
+            return self.send(404)
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        bump("token-post")
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != ["refresh-me"]:
+            return self.send(401, b'{"error":"invalid_grant"}', {"Content-Type": "application/json"})
+        body = json.dumps({"access_token": "good-token", "expires_in": 300}).encode()
+        return self.send(200, body, {"Content-Type": "application/json"})
 
     def token(self):
         auth = self.headers.get("Authorization")

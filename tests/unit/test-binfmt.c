@@ -946,6 +946,31 @@ static void test_instance_round_trip(void **state) {
                 assert_true(strcmp(list[i - 1].name, list[i].name) < 0);
         free(list);
 
+        /* match order: a later registration with the same magic wins; disabled ones are skipped */
+        struct xarch_binfmt_entry later;
+        assert_int_equal(xarch_binfmt_entry_from_target(xarch_binfmt_target_lookup("arm64"), interp,
+                                         0, &later, &err),
+                        0);
+        strcpy(later.name, "aaa-later-arm64");
+        assert_int_equal(xarch_binfmt_register(b, &later, &err), 0);
+        assert_int_equal(xarch_binfmt_list(b, &list, &n, &err), 0);
+        uint8_t hdr[64];
+        make_header(hdr, 2, 1, 183, 2, 0, false);
+        const struct xarch_binfmt_entry *m = xarch_binfmt_entries_match(list, n, hdr, sizeof(hdr));
+        assert_non_null(m);
+        assert_string_equal(m->name, "aaa-later-arm64");
+        assert_int_equal(m->match_order, 0);
+        free(list);
+        assert_int_equal(xarch_binfmt_control(b, "aaa-later-arm64", XARCH_BINFMT_DISABLE, &err), 0);
+        assert_int_equal(xarch_binfmt_list(b, &list, &n, &err), 0);
+        m = xarch_binfmt_entries_match(list, n, hdr, sizeof(hdr));
+        assert_non_null(m);
+        assert_string_equal(m->name, "qemu-aarch64");
+        make_header(hdr, 2, 2, 0x1234, 2, 0, false);
+        assert_null(xarch_binfmt_entries_match(list, n, hdr, sizeof(hdr)));
+        free(list);
+        assert_int_equal(xarch_binfmt_control(b, "aaa-later-arm64", XARCH_BINFMT_REMOVE, &err), 0);
+
         /* kernel errors, explained */
         struct xarch_binfmt_entry dup;
         assert_int_equal(xarch_binfmt_entry_from_target(xarch_binfmt_target_lookup("s390x"),

@@ -36,6 +36,7 @@ static struct check_candidate cand(const char *spec) {
                 c.has_binary = true;
                 assert_int_equal(xarch_platform_parse(binary, &c.binary, NULL), 0);
                 snprintf(c.binary_desc, sizeof(c.binary_desc), "/app: ELF %s", binary);
+                snprintf(c.binary_path, sizeof(c.binary_path), "/app");
         }
         if (!streq(go, "-")) {
                 c.is_go = true;
@@ -67,8 +68,8 @@ struct row {
         enum xarch_check_verdict verdict;
         const char *code;
         int platform_index;
-        const char *fix_kinds;  /* space-separated kinds that must be among the fixes, or "" */
-        const char *in_reason;  /* substring of the reason, or NULL */
+        const char *fix_kinds; /* space-separated kinds that must be among the fixes, or "" */
+        const char *in_reason; /* substring of the reason, or NULL */
 };
 
 #define GO_OLD_AMD64 "linux/amd64 amd64 go1.19.8 1 -"
@@ -77,110 +78,139 @@ struct row {
 #define C_ARMV7      "linux/arm/v7 linux/arm/v7 - 0 -"
 
 static const struct row rows[] = {
-        /* native: containerd picks the node's entry and its binary agrees */
-        {"multi on arm64", true, {C_AMD64, "linux/arm64/v8 arm64 - 0 -", C_ARMV7}, "arm64", "qemu",
-                0, 0, XARCH_VERDICT_NATIVE, "native", 1, "", "really is arm64"},
-        {"multi on amd64", true, {C_AMD64, C_ARM64, C_ARMV7}, "linux/amd64", "qemu", 0, 0,
-                XARCH_VERDICT_NATIVE, "native", 0, "", "exact match"},
-        {"multi on arm/v7", true, {C_AMD64, C_ARM64, C_ARMV7}, "arm/v7", "none", 0, 0,
-                XARCH_VERDICT_NATIVE, "native", 2, "", NULL},
-        {"386 only on amd64 is a fallback", true, {"linux/386 386 - 0 -"}, "amd64", "none", 0, 0,
-                XARCH_VERDICT_NATIVE, "native", 0, "multi-platform-build", "fallback match"},
-        {"arm/v7 only on arm64: compatibility mode", true, {C_ARMV7}, "arm64", "none", 0, 0,
-                XARCH_VERDICT_NATIVE, "native", 0, "", "compatibility mode"},
-        {"label only (binary not analysed)", true, {"linux/arm64 - - 0 -"}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_NATIVE, "native", 0, "", "rests on the label"},
-        {"single manifest of the node's arch", false, {"linux/arm64 arm64 - 0 C"}, "arm64", "qemu",
-                0, 0, XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
-        {"entry without platform matched by its config, after labelled ones", true,
-                {C_AMD64, "linux/arm64 arm64 - 0 C"}, "arm64", "none", 0, 0, XARCH_VERDICT_NATIVE,
-                "native", 1, "", NULL},
+                /* native: containerd picks the node's entry and its binary agrees */
+                {"multi on arm64", true, {C_AMD64, "linux/arm64/v8 arm64 - 0 -", C_ARMV7}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_NATIVE, "native", 1, "",
+                                "really is arm64"},
+                {"multi on amd64", true, {C_AMD64, C_ARM64, C_ARMV7}, "linux/amd64", "qemu", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", "exact match"},
+                {"multi on arm/v7", true, {C_AMD64, C_ARM64, C_ARMV7}, "arm/v7", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 2, "", NULL},
+                {"386 only on amd64 is a fallback", true, {"linux/386 386 - 0 -"}, "amd64", "none",
+                                0, 0, XARCH_VERDICT_NATIVE, "native", 0, "multi-platform-build",
+                                "fallback match"},
+                {"arm/v7 only on arm64: compatibility mode", true, {C_ARMV7}, "arm64", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", "compatibility mode"},
+                {"label only (binary not analysed)", true, {"linux/arm64 - - 0 -"}, "arm64", "qemu",
+                                0, 0, XARCH_VERDICT_NATIVE, "native", 0, "", "rests on the label"},
+                {"single manifest of the node's arch", false, {"linux/arm64 arm64 - 0 C"}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
+                {"entry without platform matched by its config, after labelled ones", true,
+                                {C_AMD64, "linux/arm64 arm64 - 0 C"}, "arm64", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 1, "", NULL},
 
-        /* the Go lfstack crash: amd64 Go before go1.25.4 under QEMU on arm64 */
-        {"amd64 Go 1.19 on arm64 under qemu", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0,
-                "rebuild-go cross-compile multi-platform-build schedule emulator", "lfstack.push"},
-        {"amd64 Go 1.25.3 is still affected", false, {"linux/amd64 amd64 go1.25.3 1 C"}, "arm64",
-                "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0, "rebuild-go",
-                "go1.25.4"},
-        {"amd64 Go of unknown version counts as affected", true, {"linux/amd64 amd64 go? 1 -"},
-                "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0,
-                "rebuild-go", "Go version unknown"},
-        {"amd64 Go from a pclntab range before 1.25", true, {"linux/amd64 amd64 r1.18-1.19 1 -"},
-                "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0,
-                "rebuild-go", "1.18-1.19"},
-        {"amd64 Go 1.25.4 has the fix", true, {"linux/amd64 amd64 go1.25.4 1 -"}, "arm64", "qemu",
-                0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "emulator", "has the lfstack fix"},
-        {"amd64 Go 1.26.1 has the fix", true, {"linux/amd64 amd64 go1.26.1 1 -"}, "arm64", "qemu",
-                0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "emulator", NULL},
-        {"amd64 Go under Rosetta does not crash", true, {GO_OLD_AMD64}, "arm64", "rosetta", 0, 0,
-                XARCH_VERDICT_EMULATED, "emulated-rosetta", 0, "", "does not apply to Rosetta"},
-        {"arm64 Go under QEMU on amd64: the other direction is fine", true,
-                {"linux/arm64 arm64 go1.19.8 0 -"}, "amd64", "qemu", 0, 0, XARCH_VERDICT_EMULATED,
-                "emulated", 0, "emulator", "qemu-aarch64"},
-        {"amd64 Go on riscv64 under QEMU: not the arm64 crash", true, {GO_OLD_AMD64}, "riscv64",
-                "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "", NULL},
+                /* the Go lfstack crash: amd64 Go before go1.25.4 under QEMU on arm64 */
+                {"amd64 Go 1.19 on arm64 under qemu", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0,
+                                "rebuild-go cross-compile multi-platform-build schedule emulator",
+                                "lfstack.push"},
+                {"amd64 Go 1.25.3 is still affected", false, {"linux/amd64 amd64 go1.25.3 1 C"},
+                                "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH,
+                                "go-lfstack-crash", 0, "rebuild-go", "go1.25.4"},
+                {"amd64 Go of unknown version counts as affected", true,
+                                {"linux/amd64 amd64 go? 1 -"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0, "rebuild-go",
+                                "Go version unknown"},
+                {"amd64 Go from a pclntab range before 1.25", true,
+                                {"linux/amd64 amd64 r1.18-1.19 1 -"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0, "rebuild-go",
+                                "1.18-1.19"},
+                {"amd64 Go 1.25.4 has the fix", true, {"linux/amd64 amd64 go1.25.4 1 -"}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "emulator",
+                                "has the lfstack fix"},
+                {"amd64 Go 1.26.1 has the fix", true, {"linux/amd64 amd64 go1.26.1 1 -"}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "emulator",
+                                NULL},
+                {"amd64 Go under Rosetta does not crash", true, {GO_OLD_AMD64}, "arm64", "rosetta",
+                                0, 0, XARCH_VERDICT_EMULATED, "emulated-rosetta", 0, "",
+                                "does not apply to Rosetta"},
+                {"arm64 Go under QEMU on amd64: the other direction is fine", true,
+                                {"linux/arm64 arm64 go1.19.8 0 -"}, "amd64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED, "emulated", 0, "emulator", "qemu-aarch64"},
+                {"amd64 Go on riscv64 under QEMU: not the arm64 crash", true, {GO_OLD_AMD64},
+                                "riscv64", "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "",
+                                NULL},
 
-        /* emulated C */
-        {"amd64 C on arm64 under qemu", true, {C_AMD64}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_EMULATED, "emulated", 0, "emulator runtime multi-platform-build",
-                "no match for platform in manifest"},
-        {"single amd64 manifest on arm64 is pulled anyway", false, {"linux/amd64 amd64 - 1 C"},
-                "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "emulator",
-                "pulls anyway"},
+                /* emulated C */
+                {"amd64 C on arm64 under qemu", true, {C_AMD64}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED, "emulated", 0,
+                                "emulator runtime multi-platform-build",
+                                "no match for platform in manifest"},
+                {"single amd64 manifest on arm64 is pulled anyway", false,
+                                {"linux/amd64 amd64 - 1 C"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED, "emulated", 0, "emulator", "pulls anyway"},
 
-        /* x86-64 levels */
-        {"GOAMD64=v3 under QEMU 7.1 crashes", true, {"linux/amd64 amd64 go1.26.0 3 -"}, "arm64",
-                "qemu", 7, 1, XARCH_VERDICT_EMULATED_CRASH, "amd64-level-qemu", 0, "level",
-                "only since 7.2"},
-        {"C x86-64-v4 under QEMU 6.2 crashes", true, {"linux/amd64 amd64 - 4 -"}, "s390x", "qemu", 6,
-                2, XARCH_VERDICT_EMULATED_CRASH, "amd64-level-qemu", 0, "level", NULL},
-        {"GOAMD64=v3 under QEMU 7.2 runs", true, {"linux/amd64 amd64 go1.26.0 3 -"}, "arm64", "qemu",
-                7, 2, XARCH_VERDICT_EMULATED, "emulated", 0, "", NULL},
-        {"GOAMD64=v3 under QEMU of unknown version: runs, with a caveat", true,
-                {"linux/amd64 amd64 go1.26.0 3 -"}, "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED,
-                "emulated", 0, "", "QEMU older than 7.2"},
-        {"GOAMD64=v3 on an x86-64-v2 node fails", true, {"linux/amd64 amd64 go1.26.0 3 -"},
-                "amd64/v2", "none", 0, 0, XARCH_VERDICT_FAILS, "amd64-level", 0, "level",
-                "microarchitecture support"},
-        {"GOAMD64=v3 on an x86-64-v3 node is native", true, {"linux/amd64 amd64 go1.26.0 3 -"},
-                "amd64/v3", "none", 0, 0, XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
-        {"GOAMD64=v3 on an amd64 node of unknown level is native", true,
-                {"linux/amd64 amd64 go1.26.0 3 -"}, "amd64", "none", 0, 0, XARCH_VERDICT_NATIVE,
-                "native", 0, "", NULL},
+                /* x86-64 levels */
+                {"GOAMD64=v3 under QEMU 7.1 crashes", true, {"linux/amd64 amd64 go1.26.0 3 -"},
+                                "arm64", "qemu", 7, 1, XARCH_VERDICT_EMULATED_CRASH,
+                                "amd64-level-qemu", 0, "level", "only since 7.2"},
+                {"C x86-64-v4 under QEMU 6.2 crashes", true, {"linux/amd64 amd64 - 4 -"}, "s390x",
+                                "qemu", 6, 2, XARCH_VERDICT_EMULATED_CRASH, "amd64-level-qemu", 0,
+                                "level", NULL},
+                {"GOAMD64=v3 under QEMU 7.2 runs", true, {"linux/amd64 amd64 go1.26.0 3 -"},
+                                "arm64", "qemu", 7, 2, XARCH_VERDICT_EMULATED, "emulated", 0, "",
+                                NULL},
+                {"GOAMD64=v3 under QEMU of unknown version: runs, with a caveat", true,
+                                {"linux/amd64 amd64 go1.26.0 3 -"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED, "emulated", 0, "", "QEMU older than 7.2"},
+                {"GOAMD64=v3 on an x86-64-v2 node fails", true, {"linux/amd64 amd64 go1.26.0 3 -"},
+                                "amd64/v2", "none", 0, 0, XARCH_VERDICT_FAILS, "amd64-level", 0,
+                                "level", "microarchitecture support"},
+                {"GOAMD64=v3 on an x86-64-v3 node is native", true,
+                                {"linux/amd64 amd64 go1.26.0 3 -"}, "amd64/v3", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
+                {"GOAMD64=v3 on an amd64 node of unknown level is native", true,
+                                {"linux/amd64 amd64 go1.26.0 3 -"}, "amd64", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
 
-        /* fails */
-        {"amd64 only, no emulation: no match", true, {C_AMD64}, "arm64", "none", 0, 0,
-                XARCH_VERDICT_FAILS, "no-match", 0,
-                "multi-platform-build cross-compile schedule emulator", "exec format error"},
-        {"single amd64 manifest, no emulation: exec format error", false,
-                {"linux/amd64 amd64 - 1 C"}, "arm64", "none", 0, 0, XARCH_VERDICT_FAILS,
-                "exec-format-error", 0, "schedule", "exec format error"},
-        {"mislabelled arm64 entry holding x86-64", true, {C_AMD64, "linux/arm64 amd64 - 1 -"},
-                "arm64", "qemu", 0, 0, XARCH_VERDICT_FAILS, "mislabelled", 1,
-                "cross-compile multi-platform-build schedule", "exec format error"},
-        {"mislabelled only-entry also fails under emulation", true, {"linux/amd64 arm64 - 0 -"},
-                "s390x", "qemu", 0, 0, XARCH_VERDICT_FAILS, "mislabelled", 0, "cross-compile",
-                NULL},
-        {"missing loader", true, {"linux/arm64 arm64 - 0 L"}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_FAILS, "loader-missing", 0, "loader", "ld-linux-aarch64"},
-        {"missing loader under emulation", true, {"linux/arm64 arm64 - 0 L"}, "amd64", "qemu", 0, 0,
-                XARCH_VERDICT_FAILS, "loader-missing", 0, "loader", NULL},
-        {"no program", true, {"linux/arm64 arm64 - 0 P"}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_FAILS, "no-program", 0, "image", "not in the image"},
-        {"unreadable", true, {"linux/arm64 - - 0 U"}, "arm64", "qemu", 0, 0, XARCH_VERDICT_FAILS,
-                "unreadable", 0, "", NULL},
-        {"Rosetta cannot run arm64 on amd64", true, {C_ARM64}, "amd64", "rosetta", 0, 0,
-                XARCH_VERDICT_FAILS, "rosetta-unsupported", 0, "emulator", "only amd64"},
-        {"Rosetta cannot run s390x on arm64", true, {"linux/s390x s390x - 0 -"}, "arm64",
-                "rosetta", 0, 0, XARCH_VERDICT_FAILS, "rosetta-unsupported", 0, "", NULL},
+                /* fails */
+                {"amd64 only, no emulation: no match", true, {C_AMD64}, "arm64", "none", 0, 0,
+                                XARCH_VERDICT_FAILS, "no-match", 0,
+                                "multi-platform-build cross-compile schedule emulator",
+                                "exec format error"},
+                {"single amd64 manifest, no emulation: exec format error", false,
+                                {"linux/amd64 amd64 - 1 C"}, "arm64", "none", 0, 0,
+                                XARCH_VERDICT_FAILS, "exec-format-error", 0, "schedule",
+                                "exec format error"},
+                {"mislabelled arm64 entry holding x86-64", true,
+                                {C_AMD64, "linux/arm64 amd64 - 1 -"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "mislabelled", 1,
+                                "cross-compile multi-platform-build schedule", "exec format error"},
+                {"mislabelled only-entry also fails under emulation", true,
+                                {"linux/amd64 arm64 - 0 -"}, "s390x", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "mislabelled", 0, "cross-compile", NULL},
+                {"GOARM=7 binary in an arm/v6 entry on an ARMv6 node", true,
+                                {"linux/arm/v6 linux/arm/v7 go1.19.8 0 -"}, "arm/v6", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "variant-mismatch", 0, "cross-compile",
+                                "Illegal instruction"},
+                {"the same on an ARMv7 node is native", true,
+                                {"linux/arm/v6 linux/arm/v7 go1.19.8 0 -"}, "arm/v7", "qemu", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", "fallback"},
+                {"missing loader", true, {"linux/arm64 arm64 - 0 L"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "loader-missing", 0, "loader",
+                                "ld-linux-aarch64"},
+                {"missing loader under emulation", true, {"linux/arm64 arm64 - 0 L"}, "amd64",
+                                "qemu", 0, 0, XARCH_VERDICT_FAILS, "loader-missing", 0, "loader",
+                                NULL},
+                {"no program", true, {"linux/arm64 arm64 - 0 P"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "no-program", 0, "image", "not in the image"},
+                {"unreadable", true, {"linux/arm64 - - 0 U"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_FAILS, "unreadable", 0, "", NULL},
+                {"Rosetta cannot run arm64 on amd64", true, {C_ARM64}, "amd64", "rosetta", 0, 0,
+                                XARCH_VERDICT_FAILS, "rosetta-unsupported", 0, "emulator",
+                                "only amd64"},
+                {"Rosetta cannot run s390x on arm64", true, {"linux/s390x s390x - 0 -"}, "arm64",
+                                "rosetta", 0, 0, XARCH_VERDICT_FAILS, "rosetta-unsupported", 0, "",
+                                NULL},
 
-        /* with several foreign candidates, the best verdict wins, index order breaks ties */
-        {"best foreign candidate: C s390x beats crashing amd64 Go", true,
-                {GO_OLD_AMD64, "linux/s390x s390x go1.19.8 0 -"}, "arm64", "qemu", 0, 0,
-                XARCH_VERDICT_EMULATED, "emulated", 1, "", NULL},
-        {"ties keep index order", true, {"linux/s390x s390x - 0 -", C_AMD64}, "arm64", "qemu", 0,
-                0, XARCH_VERDICT_EMULATED, "emulated", 0, "", "qemu-s390x"},
+                /* with several foreign candidates, the best verdict wins, index order breaks ties
+                 */
+                {"best foreign candidate: C s390x beats crashing amd64 Go", true,
+                                {GO_OLD_AMD64, "linux/s390x s390x go1.19.8 0 -"}, "arm64", "qemu",
+                                0, 0, XARCH_VERDICT_EMULATED, "emulated", 1, "", NULL},
+                {"ties keep index order", true, {"linux/s390x s390x - 0 -", C_AMD64}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "",
+                                "qemu-s390x"},
 };
 
 static bool has_fix(const struct xarch_check_result *r, const char *kind) {
@@ -232,8 +262,8 @@ static void test_table(void **state) {
         }
 }
 
-static const struct check_emulator *emu_for(const struct check_emulator *emus, size_t n,
-                const char *arch) {
+static const struct check_emulator *emu_for(
+                const struct check_emulator *emus, size_t n, const char *arch) {
         for (size_t i = 0; i < n; i++)
                 if (streq(emus[i].arch, arch))
                         return &emus[i];
@@ -244,8 +274,8 @@ static const struct check_emulator *emu_for(const struct check_emulator *emus, s
  * switches the verdict to Rosetta's rules. */
 static void test_host(void **state) {
         (void) state;
-        const struct row c_amd64 = {"host", true, {C_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "",
-                NULL};
+        const struct row c_amd64 = {
+                        "host", true, {C_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "", NULL};
         struct check_emulator none = {.arch = "amd64", .how = XARCH_RUN_NO};
         struct xarch_check_result res;
         run_row(&c_amd64, &none, 1, true, &res);
@@ -261,13 +291,13 @@ static void test_host(void **state) {
         check_result_clear(&res);
 
         struct check_emulator qemu = {.arch = "amd64",
-                .how = XARCH_RUN_EMULATED,
-                .registered = true,
-                .in_containers = true,
-                .entry = "qemu-x86_64",
-                .path = "/usr/bin/qemu-x86_64-static",
-                .qemu_major = 7,
-                .qemu_minor = 1};
+                        .how = XARCH_RUN_EMULATED,
+                        .registered = true,
+                        .in_containers = true,
+                        .entry = "qemu-x86_64",
+                        .path = "/usr/bin/qemu-x86_64-static",
+                        .qemu_major = 7,
+                        .qemu_minor = 1};
         run_row(&c_amd64, &qemu, 1, true, &res);
         assert_int_equal(res.verdict, XARCH_VERDICT_EMULATED);
         assert_true(res.emulator_registered);
@@ -278,20 +308,20 @@ static void test_host(void **state) {
 
         /* the host's QEMU version (7.1) applies to the level rule */
         const struct row v3 = {"host v3", true, {"linux/amd64 amd64 go1.26.0 3 -"}, "arm64", "qemu",
-                0, 0, 0, "", 0, "", NULL};
+                        0, 0, 0, "", 0, "", NULL};
         run_row(&v3, &qemu, 1, true, &res);
         assert_int_equal(res.verdict, XARCH_VERDICT_EMULATED_CRASH);
         assert_string_equal(res.code, "amd64-level-qemu");
         check_result_clear(&res);
 
         struct check_emulator rosetta = {.arch = "amd64",
-                .how = XARCH_RUN_EMULATED,
-                .registered = true,
-                .rosetta = true,
-                .entry = "rosetta",
-                .path = "/mnt/lima-rosetta/rosetta"};
-        const struct row go = {"host go", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "",
-                NULL};
+                        .how = XARCH_RUN_EMULATED,
+                        .registered = true,
+                        .rosetta = true,
+                        .entry = "rosetta",
+                        .path = "/mnt/lima-rosetta/rosetta"};
+        const struct row go = {
+                        "host go", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "", NULL};
         run_row(&go, &rosetta, 1, true, &res);
         assert_int_equal(res.verdict, XARCH_VERDICT_EMULATED);
         assert_string_equal(res.code, "emulated-rosetta");
@@ -299,8 +329,8 @@ static void test_host(void **state) {
         check_result_clear(&res);
 
         /* arm/v7 on an arm64 host whose CPU has no AArch32 and no qemu-arm */
-        const struct row armv7 = {"host armv7", true, {C_ARMV7}, "arm64", "qemu", 0, 0, 0, "", 0,
-                "", NULL};
+        const struct row armv7 = {
+                        "host armv7", true, {C_ARMV7}, "arm64", "qemu", 0, 0, 0, "", 0, "", NULL};
         struct check_emulator no_arm = {.arch = "arm", .how = XARCH_RUN_NO};
         run_row(&armv7, &no_arm, 1, true, &res);
         assert_int_equal(res.verdict, XARCH_VERDICT_FAILS);
@@ -308,10 +338,10 @@ static void test_host(void **state) {
         assert_true(has_fix(&res, "emulator"));
         check_result_clear(&res);
         struct check_emulator qemu_arm = {.arch = "arm",
-                .how = XARCH_RUN_EMULATED,
-                .registered = true,
-                .entry = "qemu-arm",
-                .path = "/usr/bin/qemu-arm-static"};
+                        .how = XARCH_RUN_EMULATED,
+                        .registered = true,
+                        .entry = "qemu-arm",
+                        .path = "/usr/bin/qemu-arm-static"};
         run_row(&armv7, &qemu_arm, 1, true, &res);
         assert_int_equal(res.verdict, XARCH_VERDICT_EMULATED);
         assert_string_equal(res.code, "emulated-fallback");
@@ -326,15 +356,16 @@ static void test_host(void **state) {
 /* The fixes are concrete: commands with the image's name and platforms, YAML with the arch. */
 static void test_fix_texts(void **state) {
         (void) state;
-        const struct row row = {"fixes", true, {C_AMD64}, "arm64", "none", 0, 0, 0, "", 0, "",
-                NULL};
+        const struct row row = {
+                        "fixes", true, {C_AMD64}, "arm64", "none", 0, 0, 0, "", 0, "", NULL};
         struct xarch_check_result res;
         run_row(&row, NULL, 0, false, &res);
         bool buildx = false, buildah = false, selector = false, cross = false;
         for (size_t i = 0; i < res.n_fixes; i++) {
                 const char *t = res.fixes[i].text;
-                buildx = buildx || strstr(t, "docker buildx build --platform linux/amd64,linux/arm64 "
-                                             "-t reg.example/app:1 --push .");
+                buildx = buildx ||
+                         strstr(t, "docker buildx build --platform linux/amd64,linux/arm64 "
+                                   "-t reg.example/app:1 --push .");
                 buildah = buildah || strstr(t, "buildah build --platform linux/amd64,linux/arm64 "
                                                "--manifest reg.example/app:1");
                 selector = selector || strstr(t, "nodeSelector:\n  kubernetes.io/arch: amd64");
@@ -348,19 +379,20 @@ static void test_fix_texts(void **state) {
 
         /* several arches: node affinity with In [...] */
         const struct row two = {"two", true, {C_AMD64, "linux/s390x s390x - 0 -"}, "arm64", "none",
-                0, 0, 0, "", 0, "", NULL};
+                        0, 0, 0, "", 0, "", NULL};
         run_row(&two, NULL, 0, false, &res);
         bool affinity = false;
         for (size_t i = 0; i < res.n_fixes; i++)
-                affinity = affinity || strstr(res.fixes[i].text, "key: kubernetes.io/arch\n"
-                                                                 "          operator: In\n"
-                                                                 "          values: [amd64, s390x]");
+                affinity = affinity ||
+                           strstr(res.fixes[i].text, "key: kubernetes.io/arch\n"
+                                                     "          operator: In\n"
+                                                     "          values: [amd64, s390x]");
         assert_true(affinity);
         check_result_clear(&res);
 
         /* Go: GOARCH=$TARGETARCH cross-compilation */
-        const struct row go = {"go", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "",
-                NULL};
+        const struct row go = {
+                        "go", true, {GO_OLD_AMD64}, "arm64", "qemu", 0, 0, 0, "", 0, "", NULL};
         run_row(&go, NULL, 0, false, &res);
         bool goarch = false;
         for (size_t i = 0; i < res.n_fixes; i++)
@@ -375,31 +407,31 @@ static void test_go_fix_versions(void **state) {
                 const char *version, *range;
                 int want;
         } t[] = {
-                {"go1.25.4", "", 1},
-                {"go1.25.5", "", 1},
-                {"go1.26", "", 1},
-                {"go1.26rc1", "", 1},
-                {"go1.26.5", "", 1},
-                {"go1.30.0", "", 1},
-                {"go2.0", "", 1},
-                {"go1.25.3", "", 0},
-                {"go1.25.0", "", 0},
-                {"go1.25", "", 0},
-                {"go1.25rc2", "", 0},
-                {"go1.24.6", "", 0},
-                {"go1.19.8", "", 0},
-                {"go1.9", "", 0},
-                {"devel go1.27-abcdef", "", 1},
-                {"go", "", -1},
-                {"gox", "", -1},
-                {"1.25.4", "", -1},
-                {"", "", -1},
-                {"", "1.18-1.19", 0},
-                {"", "1.20+", -1},
-                {"", "1.2", -1},
-                {"", "1.16-1.30", -1},
-                {"", "-", -1},
-                {NULL, NULL, -1},
+                        {"go1.25.4", "", 1},
+                        {"go1.25.5", "", 1},
+                        {"go1.26", "", 1},
+                        {"go1.26rc1", "", 1},
+                        {"go1.26.5", "", 1},
+                        {"go1.30.0", "", 1},
+                        {"go2.0", "", 1},
+                        {"go1.25.3", "", 0},
+                        {"go1.25.0", "", 0},
+                        {"go1.25", "", 0},
+                        {"go1.25rc2", "", 0},
+                        {"go1.24.6", "", 0},
+                        {"go1.19.8", "", 0},
+                        {"go1.9", "", 0},
+                        {"devel go1.27-abcdef", "", 1},
+                        {"go", "", -1},
+                        {"gox", "", -1},
+                        {"1.25.4", "", -1},
+                        {"", "", -1},
+                        {"", "1.18-1.19", 0},
+                        {"", "1.20+", -1},
+                        {"", "1.2", -1},
+                        {"", "1.16-1.30", -1},
+                        {"", "-", -1},
+                        {NULL, NULL, -1},
         };
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 int got = check_go_has_lfstack_fix(t[i].version, t[i].range);
@@ -450,8 +482,8 @@ static void test_parse(void **state) {
         assert_int_equal(e, XARCH_EMULATION_ROSETTA);
         assert_int_equal(xarch_emulation_parse("QEMU", &e, NULL), -EINVAL);
         assert_int_equal(xarch_emulation_parse(NULL, &e, NULL), -EINVAL);
-        assert_string_equal(xarch_check_verdict_name(XARCH_VERDICT_EMULATED_CRASH),
-                        "emulated-crash");
+        assert_string_equal(
+                        xarch_check_verdict_name(XARCH_VERDICT_EMULATED_CRASH), "emulated-crash");
 }
 
 /* Empty and degenerate inputs never crash and always give a verdict. */

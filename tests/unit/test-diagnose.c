@@ -271,7 +271,7 @@ static void test_count_newlines(void **state) {
 
 static void test_prefilter(void **state) {
         static const char *const lits[] = {"lfstack.push", "xec format error", "Could not open '",
-                        "ErrImagePull", "abcabcabcabcab", "zz"};
+                        "ErrImagePull", "abcabcabcabcab", "zzz"};
         struct diag_prefilter *pf = NULL;
         assert_int_equal(diag_prefilter_new(lits, ELEMENTSOF(lits), &pf), 0);
         const char alphabet[] = "abcz xe.lfstackpushErImagPulCoud'\n";
@@ -307,7 +307,7 @@ static void test_prefilter(void **state) {
                 assert_int_equal(diag_prefilter_mask(pf, text, len), want_mask);
         }
         diag_prefilter_free(pf);
-        const char *bad[] = {"x"};
+        const char *bad[] = {"xy"};
         assert_int_equal(diag_prefilter_new(bad, 1, &pf), -EINVAL);
 }
 
@@ -567,6 +567,23 @@ static void test_api_misuse_and_fd(void **state) {
         xarch_diagnose_free(d);
 }
 
+/* "fatal error: {f=lfstack.push}" -> "fatal error: lfstack.push" */
+static void unwrap_named_literals(const char *pattern, char *out, size_t size) {
+        size_t o = 0;
+        bool named = false;
+        for (const char *p = pattern; *p && o + 1 < size; p++) {
+                size_t name = *p == '{' ? strcspn(p + 1, "=:}") : 0;
+                if (*p == '{' && p[1 + name] == '=') {
+                        p += 1 + name; /* at '=': the text follows */
+                        named = true;
+                } else if (*p == '}' && named)
+                        named = false;
+                else
+                        out[o++] = *p;
+        }
+        out[o] = '\0';
+}
+
 static void test_signature_table(void **state) {
         size_t n;
         const struct xarch_diagnose_signature *sigs = xarch_diagnose_signatures(&n);
@@ -578,9 +595,13 @@ static void test_signature_table(void **state) {
                 const struct diag_signature *s = &diag_signatures[i];
                 assert_non_null(s->patterns[0].pattern);
                 for (size_t p = 0; p < DIAG_PATTERNS_MAX && s->patterns[p].pattern; p++) {
-                        /* a match implies the anchor: the anchor is literal text of the pattern */
-                        assert_non_null(strstr(s->patterns[p].pattern, s->patterns[p].anchor));
-                        assert_true(strlen(s->patterns[p].anchor) >= 12);
+                        /* a match implies the anchor: the anchor is literal text of the
+                         * pattern (named literals {name=text} count as their text) */
+                        char text[512];
+                        unwrap_named_literals(s->patterns[p].pattern, text, sizeof(text));
+                        assert_non_null(strstr(text, s->patterns[p].anchor));
+                        /* long anchors keep the prefilter's window wide */
+                        assert_true(strlen(s->patterns[p].anchor) >= 16);
                 }
         }
 }

@@ -412,7 +412,7 @@ static int fixture_setup(void **state) {
         snprintf(top, sizeof(top),
                         "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
                         "\"" XARCH_MEDIA_OCI_INDEX "\",\"digest\":\"%s\",\"size\":%zu,"
-                                                   "\"annotations\":{\"org.opencontainers.image."
+                        "\"annotations\":{\"org.opencontainers.image."
                         "ref.name\":\"v1\"}},{\"mediaType\":\"" XARCH_MEDIA_OCI_MANIFEST
                         "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"org.opencontainers."
                         "image."
@@ -599,6 +599,61 @@ static void test_docker_archive(void **state) {
         expect_open_error(spec, ENOENT, "no image at index 3");
 }
 
+/* Docker >= 25 saves name files by digest (blobs/sha256/...); two images need a tag. */
+static int count_sink(void *userdata, const void *buf, size_t len) {
+        *(size_t *) userdata += len;
+        return 0;
+}
+
+static void test_docker_archive_blobs(void **state) {
+        struct fixture *f = *state;
+        struct layout l = {0};
+        char config[512], path[256], spec[300], config_digest[XARCH_DIGEST_MAX];
+        char layer_digest[XARCH_DIGEST_MAX], manifest[1024];
+        const char layer[] = "layer bytes named by their digest";
+
+        add_blob(&l, layer, layer_digest);
+        snprintf(config, sizeof(config),
+                        "{\"architecture\":\"s390x\",\"os\":\"linux\",\"rootfs\":{\"type\":"
+                        "\"layers\",\"diff_ids\":[\"%s\"]}}",
+                        layer_digest);
+        add_blob(&l, config, config_digest);
+        snprintf(manifest, sizeof(manifest),
+                        "[{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":[\"a:1\"],\"Layers\":"
+                        "[\"blobs/sha256/%s\"]},{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":"
+                        "[\"docker.io/library/b:2\"],\"Layers\":[\"blobs/sha256/%s\"]}]",
+                        config_digest + 7, layer_digest + 7, config_digest + 7, layer_digest + 7);
+        add_file(&l, "manifest.json", manifest, strlen(manifest));
+        snprintf(path, sizeof(path), "%s/docker25.tar", f->dir);
+        write_tar(&l, path, "./");
+        layout_free(&l);
+
+        snprintf(spec, sizeof(spec), "docker-archive:%s", path);
+        expect_open_error(spec, EINVAL, "holds 2 images");
+        /* "b:2" normalises to docker.io/library/b:2 */
+        snprintf(spec, sizeof(spec), "docker-archive:%s:b:2", path);
+        struct xarch_inspect *res = inspect(spec, NULL, NULL, false);
+        assert_string_equal(res->config_platform.arch, "s390x");
+        assert_string_equal(res->manifest->layers[0].digest, layer_digest);
+        xarch_inspect_free(res);
+
+        /* the layer streams, verified against its digest */
+        struct xarch_image_context *ctx = NULL;
+        struct xarch_image *img = NULL;
+        size_t n = 0;
+        assert_int_equal(xarch_image_context_new(NULL, &ctx, NULL), 0);
+        assert_int_equal(xarch_image_open(ctx, spec, &img, NULL), 0);
+        assert_int_equal(xarch_image_get_blob(img, layer_digest, 0, count_sink, &n, NULL), 0);
+        assert_int_equal(n, strlen(layer));
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_image_get_blob(img, layer_digest, 3, count_sink, &n, &err), -EFBIG);
+        xarch_error_freep(&err);
+        assert_int_equal(xarch_image_get_blob(img, D1, 0, count_sink, &n, &err), -ENOENT);
+        xarch_error_freep(&err);
+        xarch_image_free(img);
+        xarch_image_context_free(ctx);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_index_kinds),
@@ -609,6 +664,7 @@ int main(void) {
                         cmocka_unit_test(test_oci_layout),
                         cmocka_unit_test(test_local_errors),
                         cmocka_unit_test(test_docker_archive),
+                        cmocka_unit_test(test_docker_archive_blobs),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -471,6 +471,33 @@ static void test_bearer_credentials(void **state) {
         xarch_registry_free(r);
 }
 
+static void test_identity_token(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char auth[PATH_MAX], json[256];
+        /* docker's identitytoken: exchanged at the realm with a refresh-token POST */
+        snprintf(auth, sizeof(auth), "%s/identity%u.json", cache_root, ++uniq);
+        snprintf(json, sizeof(json),
+                        "{\"auths\":{\"127.0.0.1:%d\":{\"identitytoken\":\"refresh-me\"}}}", port);
+        write_file(auth, json);
+        ref_for("bearercreds", &ref);
+        struct xarch_registry *r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        assert_null(err);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+
+        snprintf(json, sizeof(json), "{\"auths\":{\"127.0.0.1:%d\":{\"identitytoken\":\"stale\"}}}",
+                        port);
+        write_file(auth, json);
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_null(strstr(err->msg, "stale"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
 static void test_basic_auth(void **state) {
         struct xarch_ref ref;
         struct xarch_blob_buf b = {};
@@ -608,6 +635,7 @@ int main(void) {
                         cmocka_unit_test(test_unknown),
                         cmocka_unit_test(test_bearer_anonymous),
                         cmocka_unit_test(test_bearer_credentials),
+                        cmocka_unit_test(test_identity_token),
                         cmocka_unit_test(test_basic_auth),
                         cmocka_unit_test(test_redirect_drops_authorization),
                         cmocka_unit_test(test_bad_challenge),
