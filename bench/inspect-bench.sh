@@ -4,9 +4,11 @@
 # tests/images/make-images.sh): one multi-arch image, and 100 images in one xarch call against
 # 100 sequential skopeo calls. Prints a markdown table with the ratios.
 #   bench/inspect-bench.sh [XARCH]        (default: build/xarch; needs hyperfine)
-# xarch runs with --no-cache, so every run does all its requests; for one image xarch does
-# more work than skopeo --raw (the index plus every child manifest for the layer counts).
+# xarch runs with --no-cache, so every run does all its requests (for one image xarch does more
+# work than skopeo --raw: the index plus every child manifest for the layer counts), and once
+# with its cache warm (a HEAD per tag, everything else from the content-addressed cache).
 set -euo pipefail
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 cd "$(dirname "$0")/.."
 XARCH=${1:-${XARCH:-build/xarch}}
 XARCH=$(realpath "$XARCH")
@@ -35,17 +37,20 @@ export XDG_CACHE_HOME=$TMPD/cache
 bench one 30 \
         "$XARCH inspect --no-cache $REG/multi" \
         "$XARCH inspect --no-cache --raw $REG/multi" \
+        "$XARCH inspect $REG/multi" \
         "skopeo inspect --raw --tls-verify=false docker://$REG/multi" \
         "buildah --registries-conf $TMPD/registries.conf --root $TMPD/buildah/root --runroot $TMPD/buildah/run --storage-driver vfs manifest inspect $REG/multi"
 hyperfine --warmup 1 --runs 5 --export-json "$TMPD/many.json" \
         "$XARCH inspect --no-cache $refs" \
         "$XARCH inspect --no-cache --raw $refs" \
+        "$XARCH inspect $refs" \
         "$skopeo_loop" >/dev/null
 
 python3 - "$TMPD/one.json" "$TMPD/many.json" <<'PY'
 import json, sys
 def load(p):
-    return [(r["command"], r["mean"], r["stddev"]) for r in json.load(open(p))["results"]]
+    return [(r["command"], r["mean"], r["stddev"], r["user"] + r["system"])
+            for r in json.load(open(p))["results"]]
 one, many = load(sys.argv[1]), load(sys.argv[2])
 def short(c):
     c = c.split(" 127.0.0.1")[0].split(" docker://")[0]
@@ -55,13 +60,13 @@ def short(c):
     if c.startswith("buildah"):
         return "`buildah manifest inspect`"
     return "`" + c.rsplit("/", 1)[-1] + "`"
-print("| case | command | mean (ms) | ± (ms) | skopeo / this |")
-print("|---|---|---:|---:|---:|")
-sk1 = [m for c, m, s in one if c.startswith("skopeo")][0]
-for c, m, s in one:
-    print(f"| 1 image | {short(c)} | {m*1000:.1f} | {s*1000:.1f} | {sk1/m:.1f}x |")
-skn = [m for c, m, s in many if c.startswith("for i")][0]
-for c, m, s in many:
+print("| case | command | wall mean (ms) | ± (ms) | skopeo / this (wall) | CPU user+sys (ms) | skopeo / this (CPU) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+sk1 = [(m, u) for c, m, s, u in one if c.startswith("skopeo")][0]
+for c, m, s, u in one:
+    print(f"| 1 image | {short(c)} | {m*1000:.1f} | {s*1000:.1f} | {sk1[0]/m:.1f}x | {u*1000:.1f} | {sk1[1]/u:.1f}x |")
+skn = [(m, u) for c, m, s, u in many if c.startswith("for i")][0]
+for c, m, s, u in many:
     label = short(c) if c.startswith("for i") else short(c) + " with 100 refs"
-    print(f"| 100 images | {label} | {m*1000:.1f} | {s*1000:.1f} | {skn/m:.1f}x |")
+    print(f"| 100 images | {label} | {m*1000:.1f} | {s*1000:.1f} | {skn[0]/m:.1f}x | {u*1000:.1f} | {skn[1]/u:.1f}x |")
 PY

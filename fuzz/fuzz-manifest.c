@@ -11,12 +11,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const char *const types[] = {
-                NULL,
-                XARCH_MEDIA_OCI_INDEX,
-                XARCH_MEDIA_OCI_MANIFEST,
-                XARCH_MEDIA_DOCKER_LIST,
-                XARCH_MEDIA_DOCKER_MANIFEST "; charset=utf-8",
-                "application/octet-stream",
+                        NULL,
+                        XARCH_MEDIA_OCI_INDEX,
+                        XARCH_MEDIA_OCI_MANIFEST,
+                        XARCH_MEDIA_DOCKER_LIST,
+                        XARCH_MEDIA_DOCKER_MANIFEST "; charset=utf-8",
+                        "application/octet-stream",
         };
         if (size < 1)
                 return 0;
@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 size_t total = strlen(m->media_type);
                 for (size_t i = 0; i < m->n_manifests; i++)
                         total += strlen(xarch_entry_kind_name(m->manifests[i].kind)) +
-                                strlen(m->manifests[i].digest) + strlen(m->manifests[i].media_type);
+                                 strlen(m->manifests[i].digest) +
+                                 strlen(m->manifests[i].media_type);
                 (void) total;
                 xarch_manifest_free(m);
         }

@@ -23,7 +23,7 @@ static int on_entry(const struct tar_entry *e, void *userdata) {
 }
 
 static int on_data(const struct tar_entry *e, const void *buf, size_t len, bool final,
-        void *userdata) {
+                void *userdata) {
         struct state *s = userdata;
         const uint8_t *p = buf;
         for (size_t i = 0; i < len; i++)
@@ -34,10 +34,10 @@ static int on_data(const struct tar_entry *e, const void *buf, size_t len, bool 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 1)
                 return 0;
-        static const size_t chunks[] = { 1, 7, 512, 513, 4096, SIZE_MAX };
+        static const size_t chunks[] = {1, 7, 512, 513, 4096, SIZE_MAX};
         size_t chunk = chunks[(data[0] & 0x7f) % (sizeof(chunks) / sizeof(chunks[0]))];
-        struct state s = { .want = !(data[0] & 0x80) };
-        struct tar_callbacks cb = { .on_entry = on_entry, .on_data = on_data };
+        struct state s = {.want = !(data[0] & 0x80)};
+        struct tar_callbacks cb = {.on_entry = on_entry, .on_data = on_data};
         struct tar_reader *r;
         struct xarch_error *err = NULL;
 

@@ -105,6 +105,7 @@ struct xarch_check_result {
         char emulator_entry[256];    /* its entry name */
         char emulator_path[256];     /* its interpreter */
         bool emulator_in_containers; /* proved to work in an empty mount namespace (F flag) */
+        char emulator_version[16];   /* the registered QEMU's "7.2", "" when unknown */
 };
 
 struct xarch_check_report {

@@ -90,6 +90,10 @@ static void print_human(const struct xarch_check_report *rep) {
                                                 r->emulator_registered ? r->emulator_entry : "",
                                                 r->emulator_registered ? " -> " : "",
                                                 r->emulator_registered ? r->emulator_path : "");
+                        size_t used = strlen(line);
+                        if (r->emulator_version[0])
+                                snprintf(line + used, sizeof(line) - used, ", QEMU %s",
+                                                r->emulator_version);
                         print_indented("emulator:", line);
                 }
                 print_indented("reason:", r->reason);
@@ -118,15 +122,17 @@ static json_t *report_json(const struct xarch_check_report *rep) {
                                                         "text", r->fixes[f].text));
                 json_t *emulator = json_null();
                 if (r->emulator[0])
-                        emulator = json_pack("{s:s, s:o, s:s?, s:s?, s:o}", "name", r->emulator,
-                                        "registered",
+                        emulator = json_pack("{s:s, s:o, s:s?, s:s?, s:o, s:s?}", "name",
+                                        r->emulator, "registered",
                                         r->emulator_known ? json_boolean(r->emulator_registered)
                                                           : json_null(),
                                         "entry", r->emulator_entry[0] ? r->emulator_entry : NULL,
                                         "path", r->emulator_path[0] ? r->emulator_path : NULL,
                                         "in_containers",
                                         r->emulator_known ? json_boolean(r->emulator_in_containers)
-                                                          : json_null());
+                                                          : json_null(),
+                                        "version",
+                                        r->emulator_version[0] ? r->emulator_version : NULL);
                 const char *digest = NULL;
                 if (r->platform_index >= 0 && rep->verify &&
                                 (size_t) r->platform_index < rep->verify->n_platforms)

@@ -211,13 +211,15 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
                                         p->loader_present ? "present" : "MISSING");
                 if (deep) {
                         printf("  ELF files: %u", p->elf_files);
-                        for (size_t k = 0; k < p->n_arches; k++)
-                                printf("%s %s %u%s", k ? "," : ":",
-                                                p->arches[k].platform.arch[0]
-                                                                ? p->arches[k].platform.arch
-                                                                : p->arches[k].machine_name,
-                                                p->arches[k].files,
-                                                p->arches[k].go_files ? " (Go)" : "");
+                        for (size_t k = 0; k < p->n_arches; k++) {
+                                const struct xarch_verify_arch_count *x = &p->arches[k];
+                                printf("%s %s %u", k ? "," : ":",
+                                                x->platform.arch[0] ? x->platform.arch
+                                                                    : x->machine_name,
+                                                x->files);
+                                if (x->go_files)
+                                        printf(" (%u Go)", x->go_files);
+                        }
                         printf("\n");
                 }
                 for (size_t k = 0; k < p->n_problems; k++)

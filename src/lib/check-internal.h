@@ -42,7 +42,8 @@ struct check_emulator {
         enum xarch_run_how how;              /* how a probe of that arch ran on the host */
         bool registered;                     /* an enabled entry matches */
         bool rosetta;                        /* that entry is Rosetta */
-        bool in_containers;                  /* the in-container probe ran too */
+        bool containers_tested;              /* the in-container probe was tried */
+        bool in_containers;                  /* and it ran */
         char entry[256];
         char path[256];
         int qemu_major, qemu_minor; /* 0.0 when unknown */

@@ -660,10 +660,32 @@ emulator:
                 snprintf(r->emulator_entry, sizeof(r->emulator_entry), "%s", host_emu->entry);
                 snprintf(r->emulator_path, sizeof(r->emulator_path), "%s", host_emu->path);
                 r->emulator_in_containers = host_emu->in_containers;
-                if (host_emu->registered)
+                if (host_emu->qemu_major > 0)
+                        snprintf(r->emulator_version, sizeof(r->emulator_version), "%d.%d",
+                                        host_emu->qemu_major, host_emu->qemu_minor);
+                if (host_emu->registered && host_emu->how == XARCH_RUN_BROKEN) {
+                        /* registered, but a probe of that architecture did not run */
+                        set_reason(r, XARCH_VERDICT_FAILS, "emulator-broken",
+                                        "%s is registered here (%s) but a %s probe program "
+                                        "does not run through it (missing or broken "
+                                        "emulator)",
+                                        host_emu->entry, host_emu->path, target.arch);
+                        add_fix(r, XARCH_FIX_EMULATOR,
+                                        "xarch binfmt uninstall %s && xarch binfmt install %s",
+                                        target.arch, target.arch);
+                } else if (host_emu->registered) {
                         append_reason(r, "; %s is registered here (%s)", host_emu->entry,
                                         host_emu->path);
-                else
+                        if (host_emu->containers_tested && !host_emu->in_containers) {
+                                append_reason(r, ", but without flag F: inside containers the "
+                                                 "emulator is not found ('no such file or "
+                                                 "directory')");
+                                add_fix(r, XARCH_FIX_EMULATOR,
+                                                "xarch binfmt uninstall %s && xarch binfmt "
+                                                "install %s   # registers with F",
+                                                target.arch, target.arch);
+                        }
+                } else
                         append_reason(r, "; no emulator for %s is registered on this host yet",
                                         target.arch);
         }
@@ -995,6 +1017,7 @@ static int host_facts(const struct xarch_check_options *opts, const struct check
                         continue;
                 snprintf(e->arch, sizeof(e->arch), "%s", p.arch);
                 e->how = dp->host_how;
+                e->containers_tested = dp->container_tested;
                 e->in_containers = dp->container_tested &&
                                    (dp->container_how == XARCH_RUN_EMULATED ||
                                                    dp->container_how == XARCH_RUN_NATIVE ||

@@ -934,7 +934,18 @@ int xarch_image_get_root(struct xarch_image *img, struct xarch_blob_buf *ret, bo
                 struct xarch_registry *reg = registry(img, err);
                 if (!reg)
                         return -EIO;
-                return xarch_registry_get_manifest(reg, &img->ref, NULL, ret, err);
+                if (img->ref.digest[0] || img->ctx->opts.no_cache)
+                        return xarch_registry_get_manifest(reg, &img->ref, NULL, ret, err);
+                /* Resolve the tag with HEAD (free on Docker Hub's pull limits), then read by
+                 * digest, which the cache serves when this manifest was seen before. */
+                char digest[XARCH_DIGEST_MAX], media_type[256] = "";
+                r = xarch_registry_resolve(reg, &img->ref, digest, media_type, err);
+                if (r < 0)
+                        return r;
+                r = xarch_registry_get_manifest(reg, &img->ref, digest, ret, err);
+                if (r >= 0 && !ret->media_type[0])
+                        snprintf(ret->media_type, sizeof(ret->media_type), "%s", media_type);
+                return r;
         }
         if (img->synth) {
                 char *copy = strndup(img->synth, img->synth_len);

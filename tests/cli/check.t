@@ -232,6 +232,8 @@ check "before install: emulated, qemu-aarch64 not registered" test "$(ns_json be
 check "before install: the fix is xarch binfmt install arm64" test "$(ns_json before '[f["text"] for f in n["fixes"] if f["kind"] == "emulator"]')" = "['xarch binfmt install arm64']"
 check "xarch binfmt install arm64 in the private instance" test "$(cat "$TMPD/ns/install.rc")" -eq 0
 check "after install: emulated, registered as qemu-aarch64" test "$(ns_json after 'n["verdict"], n["emulator"]["registered"], n["emulator"]["entry"], n["emulator"]["path"]')" = "('emulated', True, 'qemu-aarch64', '/usr/bin/qemu-aarch64-static')"
+qv=$(/usr/bin/qemu-aarch64-static --version | sed -n 's/.* version \([0-9]*\.[0-9]*\).*/\1/p')
+check "after install: the registered QEMU's version ($qv)" test "$(ns_json after 'n["emulator"]["version"]')" = "$qv"
 check "after install: no emulator fix any more" test "$(ns_json after '[f for f in n["fixes"] if f["kind"] == "emulator"]')" = "[]"
 check "human output names the registration" grep -q 'qemu-aarch64, registered as qemu-aarch64 -> /usr/bin/qemu-aarch64-static' "$TMPD/ns/human.out"
 check "--emulation none on the host: fails, exit 1" test "$(cat "$TMPD/ns/none.rc")" -eq 1

@@ -6,8 +6,8 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../images/lib.sh"
 
-if ! images_have_tools >/dev/null; then
-        skip "local source tests: $(images_have_tools) not installed"
+if ! missing=$(images_have_tools); then
+        skip "local source tests: $missing not installed"
         done_testing
         exit $?
 fi

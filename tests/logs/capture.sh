@@ -199,7 +199,6 @@ if need_cmd $name podman && need_cmd $name runc && need_file $name "$fix/go/hell
                                 skip $name "the image ran (a handler appeared in the host's binfmt_misc?)"
                         fi
                         $p rmi -f localhost/xarch-diagnose-arm64:latest >/dev/null 2>&1
-                        $p system reset -f >/dev/null 2>&1
                 else
                         skip $name "podman import failed: $(tail -n 1 "$work/import.log")"
                 fi

@@ -314,6 +314,24 @@ static void test_host(void **state) {
         assert_string_equal(res.code, "amd64-level-qemu");
         check_result_clear(&res);
 
+        /* registered without F: runs on the host, not in containers */
+        struct check_emulator no_f = qemu;
+        no_f.containers_tested = true;
+        no_f.in_containers = false;
+        run_row(&c_amd64, &no_f, 1, true, &res);
+        assert_int_equal(res.verdict, XARCH_VERDICT_EMULATED);
+        assert_non_null(strstr(res.reason, "without flag F"));
+        assert_true(has_fix(&res, "emulator"));
+        check_result_clear(&res);
+
+        /* registered, but the probe did not run through it */
+        struct check_emulator broken = qemu;
+        broken.how = XARCH_RUN_BROKEN;
+        run_row(&c_amd64, &broken, 1, true, &res);
+        assert_int_equal(res.verdict, XARCH_VERDICT_FAILS);
+        assert_string_equal(res.code, "emulator-broken");
+        check_result_clear(&res);
+
         struct check_emulator rosetta = {.arch = "amd64",
                         .how = XARCH_RUN_EMULATED,
                         .registered = true,

@@ -1,0 +1,44 @@
+#!/bin/bash
+# xarch inspect against hostile registry responses (tests/images/hostile-registry.py on
+# 127.0.0.1): a child manifest that does not match its digest, an oversized manifest, garbage,
+# Docker schema 1, a body contradicting its Content-Type, an overlong platform field.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null || { skip "python3 not installed"; done_testing; exit $?; }
+python3 "$(dirname "$0")/../images/hostile-registry.py" >"$TMPD/port" 2>"$TMPD/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$TMPD"' EXIT
+i=0
+until [ -s "$TMPD/port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+H=127.0.0.1:$(cat "$TMPD/port")
+export XDG_CACHE_HOME=$TMPD/cache
+
+run_xarch inspect "$H/badchild"
+expect_rc 1 "a child that fails verification exits 1"
+expect_out '^    linux/amd64 +0 ' "the good child is still listed"
+expect_out '^    linux/arm64 +! ' "the bad child is marked"
+expect_err "badchild:latest: manifest sha256:[0-9a-f]{64}: .*(digest|mismatch)" "one stderr line names the manifest"
+# nothing that failed verification was cached: a second run fails the same way
+run_xarch inspect "$H/badchild"
+expect_rc 1 "still failing on a second run (not served from the cache)"
+
+run_xarch inspect "$H/big"
+expect_rc 1 "an oversized manifest exits 1"
+expect_err "(4194304|4 MiB|too large|exceeds|larger)" "oversized: one clear line"
+run_xarch inspect "$H/garbage"
+expect_rc 1 "a non-JSON manifest exits 1"
+expect_err "malformed manifest" "garbage: malformed manifest"
+run_xarch inspect "$H/schema1"
+expect_rc 1 "schema 1 exits 1"
+expect_err "schema 1 manifests are not supported" "schema 1: says so"
+run_xarch inspect --no-cache "$H/contradict"
+expect_rc 1 "a contradicting media type exits 1"
+expect_err "contradicts its content type" "contradiction: one clear line"
+run_xarch inspect "$H/longarch"
+expect_rc 1 "an overlong platform field exits 1"
+expect_err "longer than 31 bytes" "overlong field: one clear line"
+run_xarch inspect "$H/missing" "$H/badchild" "$H/garbage"
+expect_rc 1 "several failures exit 1"
+[ "$(wc -l <"$TMPD/err")" -eq 3 ] && ok "one stderr line per failing reference" || not_ok "stderr: $(cat "$TMPD/err")"
+done_testing
