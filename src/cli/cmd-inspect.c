@@ -325,8 +325,13 @@ static bool emit(struct job *j, struct output *o, bool several) {
                         failed = true;
                         break;
                 }
-        if (res->selection_done && res->selected < 0)
+        if (res->selection_done && res->selected < 0) {
                 failed = true;
+                /* the human and JSON outputs say so themselves */
+                if (o->raw || o->config)
+                        cli_error("%s: no match for platform in manifest %s", res->name,
+                                        res->root.digest);
+        }
         if (o->raw)
                 print_bytes(res->root.data, res->root.len, several);
         else if (o->config)

@@ -654,6 +654,53 @@ static void test_docker_archive_blobs(void **state) {
         xarch_image_context_free(ctx);
 }
 
+/* An index entry without a platform counts only through its config's platform, after every
+ * entry that has one (containerd's nil-platform rule). */
+static void test_platformless_entry(void **state) {
+        struct fixture *f = *state;
+        struct layout l = {0};
+        char rv[XARCH_DIGEST_MAX], rv_config[XARCH_DIGEST_MAX], index[1024], top[512];
+        char dir[128], spec[160];
+
+        image_blobs(&l, "riscv64", NULL, rv, rv_config, 3);
+        snprintf(index, sizeof(index),
+                        "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                        "\"" XARCH_MEDIA_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu}]}",
+                        rv, blob_size(&l, rv));
+        char index_digest[XARCH_DIGEST_MAX];
+        add_blob(&l, index, index_digest);
+        snprintf(top, sizeof(top),
+                        "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                        "\"" XARCH_MEDIA_OCI_INDEX "\",\"digest\":\"%s\",\"size\":%zu}]}",
+                        index_digest, strlen(index));
+        add_file(&l, "index.json", top, strlen(top));
+        add_file(&l, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+        snprintf(dir, sizeof(dir), "%s/noplatform", f->dir);
+        mkdir(dir, 0755);
+        write_dir(&l, dir);
+        layout_free(&l);
+
+        struct xarch_platform want;
+        snprintf(spec, sizeof(spec), "oci:%s", dir);
+        assert_int_equal(xarch_platform_parse("linux/riscv64", &want, NULL), 0);
+        struct xarch_inspect *res = inspect(spec, &want, "linux/riscv64", false);
+        assert_int_equal(res->n_entries, 1);
+        assert_false(res->entries[0].desc->has_platform);
+        assert_false(res->entries[0].hidden);
+        assert_true(res->entries[0].has_config_platform);
+        assert_string_equal(res->entries[0].config_platform.arch, "riscv64");
+        assert_int_equal(res->entries[0].n_layers, 3);
+        assert_int_equal(res->selected, 0);
+        assert_string_equal(res->selected_digest, rv);
+        xarch_inspect_free(res);
+
+        assert_int_equal(xarch_platform_parse("linux/amd64", &want, NULL), 0);
+        res = inspect(spec, &want, "linux/amd64", false);
+        assert_true(res->selection_done);
+        assert_int_equal(res->selected, -1);
+        xarch_inspect_free(res);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_index_kinds),
@@ -665,6 +712,7 @@ int main(void) {
                         cmocka_unit_test(test_local_errors),
                         cmocka_unit_test(test_docker_archive),
                         cmocka_unit_test(test_docker_archive_blobs),
+                        cmocka_unit_test(test_platformless_entry),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
