@@ -127,8 +127,10 @@ static int cmd_normalize(char **specs, int n, bool json) {
                 int r = xarch_platform_parse_containerd(specs[i], &parsed[i], &err);
                 if (r < 0)
                         return bad_spec(&err, r);
-                normalized[i] = parsed[i];
-                xarch_platform_normalize(&normalized[i]);
+                /* xarch's reading (arm/v7 is arch/variant), normalised */
+                r = xarch_platform_parse(specs[i], &normalized[i], &err);
+                if (r < 0)
+                        return bad_spec(&err, r);
         }
 
         if (json) {
@@ -260,7 +262,7 @@ static int cmd_match(char **args, int n, bool strict, bool json) {
                 want = host.platform;
                 host_level = host.amd64_level;
         } else {
-                int r = xarch_platform_parse_containerd(want_spec, &want, &err);
+                int r = xarch_platform_parse(want_spec, &want, &err);
                 if (r < 0)
                         return bad_spec(&err, r);
                 have_spelling = xarch_platform_parse_raw(want_spec, &spelling, NULL) >= 0;

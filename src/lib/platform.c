@@ -383,6 +383,16 @@ int xarch_platform_parse(const char *spec, struct xarch_platform *ret, struct xa
         int r = xarch_platform_parse_containerd(spec, &p, err);
         if (r < 0)
                 return r;
+        /* containerd reads any two parts as os/arch, so "arm/v7" would be os "arm". People
+         * write arch/variant far more often than an unknown OS, so xarch reads it that way. */
+        if (!platform_os_is_known(p.os) && xarch_arch_is_known(p.os) && p.arch[0] == 'v' &&
+                        !xarch_arch_is_known(p.arch)) {
+                struct xarch_platform fixed = {0};
+                memcpy(fixed.os, "linux", sizeof("linux"));
+                memcpy(fixed.arch, p.os, sizeof(fixed.arch));
+                memcpy(fixed.variant, p.arch, sizeof(fixed.variant));
+                p = fixed;
+        }
         xarch_platform_normalize(&p);
         if (ret)
                 *ret = p;

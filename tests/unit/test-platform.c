@@ -193,6 +193,32 @@ static void check_bad(const char *spec, const char *needle) {
         assert_int_equal(xarch_platform_parse_raw(spec, &p, NULL), -EINVAL);
 }
 
+/* xarch reads "arch/variant" shorthand as linux/arch/variant where containerd would read an
+ * unknown OS; a known OS with an arch is untouched. */
+static void test_parse_arch_variant_shorthand(void **state) {
+        static const struct {
+                const char *spec, *want;
+        } rows[] = {
+                        {"arm/v7", "linux/arm/v7"},
+                        {"arm/v6", "linux/arm/v6"},
+                        {"amd64/v3", "linux/amd64/v3"},
+                        {"aarch64/v8", "linux/arm64"},
+                        {"linux/arm", "linux/arm/v7"},
+                        {"windows/amd64", "windows/amd64"},
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                struct xarch_platform p;
+                char buf[XARCH_PLATFORM_STRING_MAX];
+                assert_int_equal(xarch_platform_parse(rows[i].spec, &p, NULL), 0);
+                assert_true(xarch_platform_format(&p, buf, sizeof(buf)) > 0);
+                assert_string_equal(buf, rows[i].want);
+        }
+        /* containerd's own parser keeps its reading. */
+        struct xarch_platform c;
+        assert_int_equal(xarch_platform_parse_containerd("arm/v7", &c, NULL), 0);
+        assert_string_equal(c.os, "arm");
+}
+
 static void test_parse_rejects(void **state) {
         check_bad(NULL, "no platform");
         check_bad("", "expected os");
@@ -942,6 +968,7 @@ int main(void) {
                         cmocka_unit_test(test_normalize_table),
                         cmocka_unit_test(test_known_arch),
                         cmocka_unit_test(test_parse_table),
+                        cmocka_unit_test(test_parse_arch_variant_shorthand),
                         cmocka_unit_test(test_parse_rejects),
                         cmocka_unit_test(test_parse_hostile),
                         cmocka_unit_test(test_parse_raw),
