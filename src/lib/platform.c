@@ -385,7 +385,10 @@ int xarch_platform_parse(const char *spec, struct xarch_platform *ret, struct xa
                 return r;
         /* containerd reads any two parts as os/arch, so "arm/v7" would be os "arm". People
          * write arch/variant far more often than an unknown OS, so xarch reads it that way. */
-        if (!platform_os_is_known(p.os) && xarch_arch_is_known(p.os) && p.arch[0] == 'v' &&
+        struct xarch_platform as_arch = {0};
+        memcpy(as_arch.arch, p.os, sizeof(as_arch.arch));
+        xarch_platform_normalize(&as_arch);
+        if (!platform_os_is_known(p.os) && xarch_arch_is_known(as_arch.arch) && p.arch[0] == 'v' &&
                         !xarch_arch_is_known(p.arch)) {
                 struct xarch_platform fixed = {0};
                 memcpy(fixed.os, "linux", sizeof("linux"));

@@ -318,15 +318,19 @@ static int follow_script(struct xarch_verify_platform *p, const struct rootfs *f
                 const struct rootfs_node **ret_node, char **ret_path) {
         char line[256];
         snprintf(line, sizeof(line), "%s", script->interpreter);
-        char *arg = strpbrk(line, " \t");
-        if (arg) {
-                *arg++ = '\0';
-                arg += strspn(arg, " \t");
-                arg[strcspn(arg, " \t")] = '\0';
-        }
-        if (!line[0])
-                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s has an empty #! line",
+        /* "env [-S] [NAME=VALUE]... PROGRAM": the first word that is neither */
+        char *arg = NULL, *save = NULL;
+        char *word = strtok_r(line, " \t", &save);
+        while ((word = strtok_r(NULL, " \t", &save)))
+                if (word[0] != '-' && !strchr(word, '=')) {
+                        arg = word;
+                        break;
+                }
+        if (!line[0]) {
+                int q = add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s has an empty #! line",
                                 p->program);
+                return q < 0 ? q : 1;
+        }
         struct xarch_error *e = NULL;
         int r = rootfs_resolve(fs, line, true, ret_node, ret_path, &e);
         const char *base = strrchr(line, '/');
