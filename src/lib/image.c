@@ -496,6 +496,12 @@ static int index_archive(struct xarch_image *img, struct xarch_error **err) {
 
         if (!buf || tar_reader_new(&cb, &s, &tr) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
+        /* `docker save | gzip` is common; say so rather than "checksum mismatch" */
+        if (pread(img->fd, buf, 2, 0) == 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+                tar_reader_free(tr);
+                return xarch_error_set(err, EMEDIUMTYPE,
+                                "%s is gzip-compressed; decompress it first (gunzip)", img->name);
+        }
         for (;;) {
                 uint64_t skip = tar_reader_skippable(tr);
                 if (skip > 0) {

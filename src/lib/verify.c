@@ -320,28 +320,28 @@ static int follow_script(struct xarch_verify_platform *p, const struct rootfs *f
         snprintf(line, sizeof(line), "%s", script->interpreter);
         /* "env [-S] [NAME=VALUE]... PROGRAM": the first word that is neither */
         char *arg = NULL, *save = NULL;
-        char *word = strtok_r(line, " \t", &save);
+        char *interp = strtok_r(line, " \t", &save), *word;
         while ((word = strtok_r(NULL, " \t", &save)))
                 if (word[0] != '-' && !strchr(word, '=')) {
                         arg = word;
                         break;
                 }
-        if (!line[0]) {
+        if (!interp) {
                 int q = add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s has an empty #! line",
                                 p->program);
                 return q < 0 ? q : 1;
         }
         struct xarch_error *e = NULL;
-        int r = rootfs_resolve(fs, line, true, ret_node, ret_path, &e);
-        const char *base = strrchr(line, '/');
+        int r = rootfs_resolve(fs, interp, true, ret_node, ret_path, &e);
+        const char *base = strrchr(interp, '/');
         if (r >= 0 && base && streq(base, "/env") && arg && *arg) {
                 free(steal_ptr(*ret_path));
                 r = rootfs_find_command(fs, arg, t->path_env, t->workdir, ret_node, ret_path, &e);
-                snprintf(line, sizeof(line), "%s", arg);
+                interp = arg;
         }
         if (r < 0) {
                 int q = add_problem(p, XARCH_PROBLEM_LOADER_MISSING,
-                                "interpreter %s of %s is not in the image (%s)", line, p->program,
+                                "interpreter %s of %s is not in the image (%s)", interp, p->program,
                                 e && e->msg ? e->msg : strerror(-r));
                 xarch_error_free(e);
                 return q < 0 ? q : 1;
@@ -571,6 +571,8 @@ static int select_entries(const struct xarch_manifest *m, const struct xarch_ver
                 idx[0] = idx[k];
                 n = 1;
         }
+        if (n == 0)
+                return xarch_error_set(err, ENOENT, "the index lists no runnable image");
         *ret = steal_ptr(idx);
         *n_ret = n;
         return 0;

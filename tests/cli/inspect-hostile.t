@@ -8,7 +8,7 @@ set -eu
 command -v python3 >/dev/null || { skip "python3 not installed"; done_testing; exit $?; }
 python3 "$(dirname "$0")/../images/hostile-registry.py" >"$TMPD/port" 2>"$TMPD/server.log" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$TMPD"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$TMPD"' EXIT
 i=0
 until [ -s "$TMPD/port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
 H=127.0.0.1:$(cat "$TMPD/port")

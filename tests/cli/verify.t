@@ -150,6 +150,20 @@ else
         not_ok "shlinks: chroot oracle said: $out"
 fi
 
+# --- scripts lead to their interpreter -------------------------------------------------------
+run_xarch verify --json "$REG/script:latest"
+expect_rc 0 "script: consistent"
+[ "$(jq_out '.platforms[0].program + " " + .platforms[0].program_info.kind + " -> " + .platforms[0].interpreter')" = \
+        "/entry.sh script -> /usr/libexec/sh-real" ] &&
+        ok "script: '#!/usr/bin/env -S sh -e' runs sh found on PATH" ||
+        not_ok "script: $(jq_out '.platforms[0] | [.program, .interpreter] | join(" ")')"
+[ "$(jq_out '.platforms[0].binary_platform')" = linux/amd64 ] && ok "script: the interpreter is checked" ||
+        not_ok "script: binary platform $(jq_out '.platforms[0].binary_platform')"
+run_xarch verify "$REG/script-nosh:latest"
+expect_rc 1 "script-nosh: exit 1"
+expect_out 'loader-missing: interpreter /bin/bash of /entry.sh is not in the image' \
+        "script-nosh: the missing #! interpreter is reported"
+
 # --- a file larger than the 4 MiB capture: analysed from head, tail and marked ranges --------
 # The Go hello padded to 6 MiB: its section headers, Go build info and pclntab must be found
 # in the stream; the result must equal xarch file's on the same bytes on disk.
@@ -174,6 +188,17 @@ fi
 # --- local transports and integrity ---------------------------------------------------------
 run_xarch verify "oci:$VIMAGES/local/shlinks.oci:latest"
 expect_rc 0 "an oci: layout verifies the same"
+if skopeo copy -q --src-tls-verify=false "docker://$REG/go-amd64-only:latest" \
+        "docker-archive:$TMPD/go.docker.tar:go:latest" >/dev/null 2>&1; then
+        run_xarch verify --json "docker-archive:$TMPD/go.docker.tar"
+        expect_rc 0 "a docker-archive (skopeo) verifies"
+        [ "$(jq_out '.platforms[0].binary.go.version')" = go1.19.8 ] &&
+                ok "docker-archive: the Go binary is found in the Docker layer" ||
+                not_ok "docker-archive: $(jq_out '.platforms[0].binary')"
+else
+        skip "skopeo could not write a docker-archive"
+        skip "docker-archive"
+fi
 cp -r "$VIMAGES/local/shlinks.oci" "$TMPD/broken.oci"
 mdigest=$(jq -r '.manifests[0].digest' "$TMPD/broken.oci/index.json")
 child=$(jq -r '.manifests[0].digest' "$TMPD/broken.oci/blobs/sha256/${mdigest#sha256:}")

@@ -22,10 +22,15 @@
 #   confmix:latest        OCI index: entry linux/arm64, config linux/amd64, binary x86-64 Go
 #   loop:latest           one linux/amd64 image whose entrypoint is a symlink loop
 # OUT/local/shlinks.oci   the shlinks layout (oci: transport)
-# Idempotent: OUT/.done marks a complete build; re-running then does nothing.
+#   script:latest         one linux/amd64 image: Entrypoint /entry.sh, "#!/usr/bin/env -S sh -e",
+#                         sh found on PATH (/bin/sh -> /usr/libexec/sh-real, the static C hello)
+#   script-nosh:latest    the same script with "#!/bin/bash" and no bash in the image
+# Idempotent: OUT/.done holds the version of this script's image set; re-running with the same
+# version does nothing, another version rebuilds.
 set -euo pipefail
 out=$1
-[ -f "$out/.done" ] && exit 0
+version=2
+[ "$(cat "$out/.done" 2>/dev/null)" = "$version" ] && exit 0
 here=$(cd "$(dirname "$0")" && pwd)
 fx=${XARCH_FIXTURES:?XARCH_FIXTURES must point at the fixtures directory}
 for f in go/hello-amd64 go/hello-arm64 go/hello-arm-v7 c/hello-static c/hello-dynamic \
@@ -127,8 +132,23 @@ python3 "$here/oci-layout.py" "$out/state/loop.oci" "$out/state/loop.json"
 skopeo_ copy -q --dest-tls-verify=false "oci:$out/state/loop.oci:latest" \
         "docker://$REG/loop:latest"
 
+for v in "script:#!/usr/bin/env -S sh -e" "script-nosh:#!/bin/bash"; do
+        name=${v%%:*}
+        cat >"$out/state/$name.json" <<JSON
+{"nested": false, "images": [{"config_platform": "linux/amd64", "entrypoint": ["/entry.sh"],
+  "layers": [{"compression": "gzip", "entries": [
+    ["file", "entry.sh", "text:${v#*:}\\necho hi\\n"],
+    ["file", "usr/bin/env", "$fx/c/hello-static"],
+    ["file", "usr/libexec/sh-real", "$fx/c/hello-static"],
+    ["symlink", "bin/sh", "../usr/libexec/sh-real"]]}]}]}
+JSON
+        python3 "$here/oci-layout.py" "$out/state/$name.oci" "$out/state/$name.json"
+        skopeo_ copy -q --dest-tls-verify=false "oci:$out/state/$name.oci:latest" \
+                "docker://$REG/$name:latest"
+done
+
 registry_stop
 trap - EXIT
 # buildah's storage is not needed any more; the registry storage is the result
 rm -rf "$out/state/storage" "$out/state/run" 2>/dev/null || true
-touch "$out/.done"
+echo "$version" >"$out/.done"

@@ -45,6 +45,7 @@ CFG
                 i=$((i + 1))
                 if [ $i -gt 200 ] || ! kill -0 "$REGISTRY_PID" 2>/dev/null; then
                         echo "registry did not start: $(tail -3 "$storage.log")" >&2
+                        rm -f "$cfg"
                         return 1
                 fi
                 sleep 0.05
