@@ -22,12 +22,12 @@ struct xarch_error {
 /* Stores a formatted error in *err (if err != NULL and *err is still NULL) and returns -code.
  * A code <= 0 is treated as EIO. */
 int xarch_error_set(struct xarch_error **err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+                __attribute__((format(printf, 3, 4)));
 
 /* Prefixes an existing error with context ("context: old message"); returns -(*err)->code,
  * or -EIO when there is no error to wrap. */
 int xarch_error_wrap(struct xarch_error **err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+                __attribute__((format(printf, 2, 3)));
 
 void xarch_error_free(struct xarch_error *err);
 

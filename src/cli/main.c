@@ -11,14 +11,21 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-        { "doctor", cmd_doctor, "what this host can run, natively or emulated, proved by probes" },
-        { "diagnose", cmd_diagnose, "names cross-architecture failures in logs, with cause and fix" },
-        { "binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc" },
-        { "file", cmd_file, "what a binary really is: architecture, linkage, language" },
-        { "check", cmd_check, "will this image run on that node: native, emulated, crash or fails" },
-        { "verify", cmd_verify, "do the binaries inside each platform of an image match its label" },
-        { "inspect", cmd_inspect, "which platforms an image offers and what a node would pull" },
-        { "platform", cmd_platform, "the OCI platform model and containerd's matching rules" },
+                {"doctor", cmd_doctor,
+                                "what this host can run, natively or emulated, proved by probes"},
+                {"diagnose", cmd_diagnose,
+                                "names cross-architecture failures in logs, with cause and fix"},
+                {"binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc"},
+                {"file", cmd_file, "what a binary really is: architecture, linkage, language"},
+                {"check", cmd_check,
+                                "will this image run on that node: native, emulated, crash or "
+                                "fails"},
+                {"verify", cmd_verify,
+                                "do the binaries inside each platform of an image match its label"},
+                {"inspect", cmd_inspect,
+                                "which platforms an image offers and what a node would pull"},
+                {"platform", cmd_platform,
+                                "the OCI platform model and containerd's matching rules"},
 };
 
 static void usage(FILE *out) {
@@ -27,13 +34,13 @@ static void usage(FILE *out) {
               "Make containers run across CPU architectures.\n"
               "\n"
               "Verbs:\n",
-                out);
+                        out);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
         fputs("\n"
               "Every verb takes --help; most take --json for machine-readable output.\n"
               "Exit status: 0 success, 1 failure or problems found, 2 usage error.\n",
-                out);
+                        out);
 }
 
 int main(int argc, char **argv) {
@@ -46,7 +53,7 @@ int main(int argc, char **argv) {
                 if (argc > 2 && !streq(name, "--help") && !streq(name, "-h")) {
                         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                                 if (streq(verbs[i].name, argv[2])) {
-                                        char *help_argv[] = { argv[2], (char *) "--help", NULL };
+                                        char *help_argv[] = {argv[2], (char *) "--help", NULL};
                                         cli_reset_getopt();
                                         return verbs[i].run(2, help_argv);
                                 }

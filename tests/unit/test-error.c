@@ -38,9 +38,9 @@ static void test_wrap_prefixes(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_set_stores_code_and_message),
-                cmocka_unit_test(test_null_err_only_returns),
-                cmocka_unit_test(test_wrap_prefixes),
+                        cmocka_unit_test(test_set_stores_code_and_message),
+                        cmocka_unit_test(test_null_err_only_returns),
+                        cmocka_unit_test(test_wrap_prefixes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
