@@ -10,22 +10,22 @@ struct verb {
         const char *summary;
 };
 
+/* In the order a user meets them: the host, binaries, platforms, images, then verdicts. */
 static const struct verb verbs[] = {
                 {"doctor", cmd_doctor,
                                 "what this host can run, natively or emulated, proved by probes"},
-                {"diagnose", cmd_diagnose,
-                                "names cross-architecture failures in logs, with cause and fix"},
                 {"binfmt", cmd_binfmt, "QEMU user-mode emulators in binfmt_misc"},
                 {"file", cmd_file, "what a binary really is: architecture, linkage, language"},
-                {"check", cmd_check,
-                                "will this image run on that node: native, emulated, crash or "
-                                "fails"},
-                {"verify", cmd_verify,
-                                "do the binaries inside each platform of an image match its label"},
-                {"inspect", cmd_inspect,
-                                "which platforms an image offers and what a node would pull"},
                 {"platform", cmd_platform,
                                 "the OCI platform model and containerd's matching rules"},
+                {"inspect", cmd_inspect,
+                                "which platforms an image offers and what a node would pull"},
+                {"verify", cmd_verify,
+                                "do the binaries in each platform of an image match its label"},
+                {"check", cmd_check,
+                                "will this image run on that node: native, emulated, crash, fails"},
+                {"diagnose", cmd_diagnose,
+                                "name cross-architecture failures in logs, with cause and fix"},
 };
 
 static void usage(FILE *out) {
