@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "membuf.h"
 #include "macro.h"
 #include "tar.h"
 #include "xarch/digest.h"
@@ -261,31 +262,6 @@ out:
         return r;
 }
 
-struct membuf {
-        char *data;
-        size_t len, cap, max;
-};
-
-static int membuf_sink(void *userdata, const void *buf, size_t len) {
-        struct membuf *m = userdata;
-        if (len > m->max - m->len)
-                return -EFBIG;
-        if (m->len + len + 1 > m->cap) {
-                size_t cap = m->cap ? m->cap : 4096;
-                while (cap < m->len + len + 1)
-                        cap *= 2;
-                char *p = realloc(m->data, cap);
-                if (!p)
-                        return -ENOMEM;
-                m->data = p;
-                m->cap = cap;
-        }
-        memcpy(m->data + m->len, buf, len);
-        m->len += len;
-        m->data[m->len] = '\0';
-        return 0;
-}
-
 static const struct archive_member *find_member(const struct xarch_image *img, const char *path) {
         size_t lo = 0, hi = img->n_members;
         while (lo < hi) {
@@ -371,7 +347,7 @@ static int local_get_blob(struct xarch_image *img, const char *digest, uint64_t 
 static int local_get_blob_buf(struct xarch_image *img, const char *digest, uint64_t max_size,
                 struct xarch_blob_buf *ret, struct xarch_error **err) {
         struct membuf m = {.max = max_size};
-        int r = local_get_blob(img, digest, max_size, membuf_sink, &m, err);
+        int r = local_get_blob(img, digest, max_size, membuf_append, &m, err);
         if (r == -EFBIG)
                 r = xarch_error_set(err, EFBIG, "blob %s exceeds the limit of %" PRIu64 " bytes",
                                 digest, max_size);

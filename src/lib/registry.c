@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "macro.h"
+#include "membuf.h"
 #include "registry.h"
 #include "xarch/registry.h"
 
@@ -983,41 +984,6 @@ static void token_cache_drop(struct xarch_registry *r, const char *key) {
         pthread_mutex_unlock(&r->lock);
 }
 
-struct membuf {
-        char *data;
-        size_t len;
-        size_t cap;
-        size_t max;
-};
-
-static int membuf_append(void *ud, const void *buf, size_t len) {
-        struct membuf *m = ud;
-        if (m->max && m->len + len > m->max)
-                return -EFBIG;
-        if (m->len + len + 1 > m->cap) {
-                size_t cap = m->cap ? m->cap : 16384;
-                while (cap < m->len + len + 1)
-                        cap *= 2;
-                char *p = realloc(m->data, cap);
-                if (!p)
-                        return -ENOMEM;
-                m->data = p;
-                m->cap = cap;
-        }
-        memcpy(m->data + m->len, buf, len);
-        m->len += len;
-        m->data[m->len] = '\0';
-        return 0;
-}
-
-static void membuf_wipe_free(struct membuf *m) {
-        if (m->data)
-                explicit_bzero(m->data, m->len);
-        free(m->data);
-        m->data = NULL;
-        m->len = m->cap = 0;
-}
-
 /* Fetches a bearer token from the realm (anonymously or with credentials). */
 static int token_fetch(struct xarch_registry *r, const char *realm, const char *service,
                 const char *scope, const struct auth_credentials *creds, char **ret_token,
@@ -1088,35 +1054,35 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         if (form)
                 explicit_bzero(form, strlen(form));
         if (rc == -EFBIG) {
-                membuf_wipe_free(&body);
+                membuf_wipe_release(&body);
                 return xarch_error_set(
                                 err, EFBIG, "token service '%s': answer too large", realm_host);
         }
         if (rc < 0) {
-                membuf_wipe_free(&body);
+                membuf_wipe_release(&body);
                 transport_error(q, realm_host, err);
                 return xarch_error_wrap(err, "getting a token");
         }
         if (q->status == 401 || q->status == 403) {
-                membuf_wipe_free(&body);
+                membuf_wipe_release(&body);
                 return xarch_error_set(err, EACCES,
                                 "unauthorized: token service '%s' %s (HTTP %ld)", realm_host,
                                 creds ? "rejected the credentials" : "refused an anonymous token",
                                 q->status);
         }
         if (q->status == 429) {
-                membuf_wipe_free(&body);
+                membuf_wipe_release(&body);
                 return xarch_error_set(err, EAGAIN, "rate limited: token service '%s' (HTTP 429)",
                                 realm_host);
         }
         if (!status_ok(q->status)) {
-                membuf_wipe_free(&body);
+                membuf_wipe_release(&body);
                 return xarch_error_set(err, EIO, "token service '%s' failed: HTTP %ld", realm_host,
                                 q->status);
         }
         int pr = auth_parse_token_response(
                         body.data ? body.data : "", body.len, ret_token, ret_expires);
-        membuf_wipe_free(&body);
+        membuf_wipe_release(&body);
         if (pr < 0)
                 return xarch_error_set(err, EBADMSG, "token service '%s' sent a malformed answer",
                                 realm_host);
