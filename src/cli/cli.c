@@ -57,3 +57,22 @@ void cli_reset_getopt(void) {
 bool cli_stdout_is_tty(void) {
         return isatty(STDOUT_FILENO) == 1;
 }
+
+bool cli_image_option(int c, const char *arg, struct xarch_image_options *opts) {
+        switch (c) {
+        case CLI_OPT_CA:
+                opts->ca_file = arg;
+                return true;
+        case CLI_OPT_INSECURE:
+                opts->insecure = true;
+                return true;
+        case CLI_OPT_AUTHFILE:
+                opts->auth_file = arg;
+                return true;
+        case CLI_OPT_NO_CACHE:
+                opts->no_cache = true;
+                return true;
+        default:
+                return false;
+        }
+}

@@ -38,6 +38,26 @@ int cli_report(struct xarch_error **err, int r);
 /* Prints a JSON document (indented, newline-terminated) on stdout and drops the reference. */
 int cli_print_json(json_t *doc);
 
+/* Options shared by every verb that reads images (registry access and the cache). Their
+ * getopt values start at 0x200 so verbs can number their own options from 0x100. */
+enum {
+        CLI_OPT_CA = 0x200,
+        CLI_OPT_INSECURE,
+        CLI_OPT_AUTHFILE,
+        CLI_OPT_NO_CACHE,
+};
+
+#define CLI_IMAGE_LONGOPTS                                                                         \
+        {"ca", required_argument, NULL, CLI_OPT_CA},                                               \
+                        {"insecure", no_argument, NULL, CLI_OPT_INSECURE},                         \
+                        {"authfile", required_argument, NULL, CLI_OPT_AUTHFILE}, {                 \
+                "no-cache", no_argument, NULL, CLI_OPT_NO_CACHE                                    \
+        }
+
+/* Applies getopt result c to the image options when it is one of the shared ones; returns
+ * whether it was. */
+bool cli_image_option(int c, const char *arg, struct xarch_image_options *opts);
+
 /* getopt_long wrapper state reset, so that verbs can parse their own argv. */
 void cli_reset_getopt(void);
 

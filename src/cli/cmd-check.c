@@ -161,10 +161,6 @@ enum {
         OPT_QEMU_VERSION = 0x100,
         OPT_BINFMT_MOUNT,
         OPT_JSON,
-        OPT_CA,
-        OPT_INSECURE,
-        OPT_AUTHFILE,
-        OPT_NO_CACHE,
 };
 
 int cmd_check(int argc, char **argv) {
@@ -174,10 +170,7 @@ int cmd_check(int argc, char **argv) {
                         {"qemu-version", required_argument, NULL, OPT_QEMU_VERSION},
                         {"binfmt-mount", required_argument, NULL, OPT_BINFMT_MOUNT},
                         {"json", no_argument, NULL, OPT_JSON},
-                        {"ca", required_argument, NULL, OPT_CA},
-                        {"insecure", no_argument, NULL, OPT_INSECURE},
-                        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-                        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                        CLI_IMAGE_LONGOPTS,
                         {"help", no_argument, NULL, 'h'},
                         {},
         };
@@ -236,24 +229,14 @@ int cmd_check(int argc, char **argv) {
                 case OPT_JSON:
                         json = true;
                         break;
-                case OPT_CA:
-                        image_opts.ca_file = optarg;
-                        break;
-                case OPT_INSECURE:
-                        image_opts.insecure = true;
-                        break;
-                case OPT_AUTHFILE:
-                        image_opts.auth_file = optarg;
-                        break;
-                case OPT_NO_CACHE:
-                        image_opts.no_cache = true;
-                        break;
                 case 'h':
                         usage();
                         return EXIT_OK;
                 case ':':
                         return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
                 default:
+                        if (cli_image_option(c, optarg, &image_opts))
+                                break;
                         return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
                 }
         }

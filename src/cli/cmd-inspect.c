@@ -348,10 +348,6 @@ int cmd_inspect(int argc, char **argv) {
                 OPT_RAW = 0x100,
                 OPT_CONFIG,
                 OPT_JSON,
-                OPT_CA,
-                OPT_INSECURE,
-                OPT_AUTHFILE,
-                OPT_NO_CACHE,
                 OPT_STRICT,
         };
         static const struct option options[] = {
@@ -362,10 +358,7 @@ int cmd_inspect(int argc, char **argv) {
                         {"raw", no_argument, NULL, OPT_RAW},
                         {"config", no_argument, NULL, OPT_CONFIG},
                         {"json", no_argument, NULL, OPT_JSON},
-                        {"ca", required_argument, NULL, OPT_CA},
-                        {"insecure", no_argument, NULL, OPT_INSECURE},
-                        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-                        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                        CLI_IMAGE_LONGOPTS,
                         {"strict", no_argument, NULL, OPT_STRICT},
                         {},
         };
@@ -407,24 +400,14 @@ int cmd_inspect(int argc, char **argv) {
                 case OPT_JSON:
                         o.json = true;
                         break;
-                case OPT_CA:
-                        image_opts.ca_file = optarg;
-                        break;
-                case OPT_INSECURE:
-                        image_opts.insecure = true;
-                        break;
-                case OPT_AUTHFILE:
-                        image_opts.auth_file = optarg;
-                        break;
-                case OPT_NO_CACHE:
-                        image_opts.no_cache = true;
-                        break;
                 case OPT_STRICT:
                         opts.mode = XARCH_MATCH_MODE_STRICT;
                         break;
                 case ':':
                         return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
                 default:
+                        if (cli_image_option(c, optarg, &image_opts))
+                                break;
                         return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
                 }
         }

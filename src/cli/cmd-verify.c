@@ -232,17 +232,14 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
 }
 
 int cmd_verify(int argc, char **argv) {
-        enum { OPT_JSON = 0x100, OPT_DEEP, OPT_CA, OPT_INSECURE, OPT_AUTHFILE, OPT_NO_CACHE };
+        enum { OPT_JSON = 0x100, OPT_DEEP };
         static const struct option options[] = {
                         {"help", no_argument, NULL, 'h'},
                         {"platform", required_argument, NULL, 'p'},
                         {"jobs", required_argument, NULL, 'j'},
                         {"deep", no_argument, NULL, OPT_DEEP},
                         {"json", no_argument, NULL, OPT_JSON},
-                        {"ca", required_argument, NULL, OPT_CA},
-                        {"insecure", no_argument, NULL, OPT_INSECURE},
-                        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-                        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                        CLI_IMAGE_LONGOPTS,
                         {},
         };
         struct xarch_image_options image_opts = {0};
@@ -276,21 +273,11 @@ int cmd_verify(int argc, char **argv) {
                 case OPT_JSON:
                         json = true;
                         break;
-                case OPT_CA:
-                        image_opts.ca_file = optarg;
-                        break;
-                case OPT_INSECURE:
-                        image_opts.insecure = true;
-                        break;
-                case OPT_AUTHFILE:
-                        image_opts.auth_file = optarg;
-                        break;
-                case OPT_NO_CACHE:
-                        image_opts.no_cache = true;
-                        break;
                 case ':':
                         return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
                 default:
+                        if (cli_image_option(c, optarg, &image_opts))
+                                break;
                         return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
                 }
         }
