@@ -1433,6 +1433,25 @@ static int manifest_head(struct xarch_registry *r, const struct xarch_ref *ref,
         return registry_request(r, ref, path, q, 0, sent, err);
 }
 
+/* HEADs a manifest. Only transport failures (unreachable, TLS) are returned, since a GET would
+ * fail the same way; any other failure returns 0 with q->status telling, because a GET shows
+ * the registry's error body better than a HEAD can. */
+static int manifest_head_checked(struct xarch_registry *r, const struct xarch_ref *ref,
+                const char *reference, struct http_req *q, struct xarch_error **err) {
+        struct xarch_error *head_err = NULL;
+        bool sent = false;
+        int rc = manifest_head(r, ref, reference, q, &sent, &head_err);
+        if (rc == -EHOSTUNREACH || rc == -EPROTO) {
+                if (err && !*err)
+                        *err = head_err;
+                else
+                        xarch_error_free(head_err);
+                return rc;
+        }
+        xarch_error_free(head_err);
+        return rc < 0 ? 1 : 0;
+}
+
 int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref *ref,
                 const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err) {
         if (!r || !ref || !ret)
@@ -1455,18 +1474,9 @@ int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref
                 _cleanup_free_ struct http_req *q = calloc(1, sizeof(*q));
                 if (!q)
                         return xarch_error_set(err, ENOMEM, "out of memory");
-                struct xarch_error *head_err = NULL;
-                bool sent = false;
-                int rc = manifest_head(r, ref, reference, q, &sent, &head_err);
-                if (rc < 0 && (rc == -EHOSTUNREACH || rc == -EPROTO)) {
-                        /* a GET would fail the same way */
-                        if (err && !*err)
-                                *err = head_err;
-                        else
-                                xarch_error_free(head_err);
+                int rc = manifest_head_checked(r, ref, reference, q, err);
+                if (rc < 0)
                         return rc;
-                }
-                xarch_error_free(head_err);
                 if (rc == 0 && status_ok(q->status) && xarch_digest_valid(q->docker_digest)) {
                         if (manifest_from_cache(r, q->docker_digest, ret) == 0)
                                 return 0;
@@ -1486,17 +1496,9 @@ int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref
         _cleanup_free_ struct http_req *q = calloc(1, sizeof(*q));
         if (!q)
                 return xarch_error_set(err, ENOMEM, "out of memory");
-        struct xarch_error *head_err = NULL;
-        bool sent = false;
-        int rc = manifest_head(r, ref, reference, q, &sent, &head_err);
-        if (rc < 0 && (rc == -EHOSTUNREACH || rc == -EPROTO)) {
-                if (err && !*err)
-                        *err = head_err;
-                else
-                        xarch_error_free(head_err);
+        int rc = manifest_head_checked(r, ref, reference, q, err);
+        if (rc < 0)
                 return rc;
-        }
-        xarch_error_free(head_err);
         if (rc == 0 && status_ok(q->status) && xarch_digest_valid(q->docker_digest) &&
                         (!looks_like_digest(reference) || streq(reference, q->docker_digest))) {
                 snprintf(digest, XARCH_DIGEST_MAX, "%s", q->docker_digest);
