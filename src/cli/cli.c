@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,6 +31,28 @@ int cli_usage_error(const char *verb, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+int cli_option_error(const char *verb, int c, int argc, char **argv) {
+        const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+        bool long_word = strncmp(word, "--", 2) == 0;
+        bool letter = optopt > 0 && optopt < 0x80 && isgraph(optopt);
+        /* In a cluster ("-Zh") getopt has not moved past the word yet, so argv[optind - 1] is
+         * the word before it (the verb, say): name the letter then. */
+        bool mid_cluster = letter && optind < argc && argv[optind][0] == '-' &&
+                           argv[optind][1] != '-' && strchr(argv[optind] + 1, optopt);
+        if (letter && (!long_word || mid_cluster)) {
+                if (c == ':')
+                        return cli_usage_error(verb, "option '-%c' needs a value", optopt);
+                return cli_usage_error(verb, "unknown option '-%c'", optopt);
+        }
+        if (c == ':')
+                return cli_usage_error(verb, "option '%s' needs a value", word);
+        const char *eq = long_word ? strchr(word, '=') : NULL;
+        if (eq && optopt != 0) /* a known long option that takes no value, given one */
+                return cli_usage_error(
+                                verb, "option '%.*s' takes no value", (int) (eq - word), word);
+        return cli_usage_error(verb, "unknown option '%s'", word);
+}
+
 int cli_report(struct xarch_error **err, int r) {
         if (err && *err && (*err)->msg)
                 cli_error("%s", (*err)->msg);
@@ -47,6 +72,56 @@ int cli_print_json(json_t *doc) {
                 return cli_error("cannot write JSON output");
         fputc('\n', stdout);
         return EXIT_OK;
+}
+
+/* Length of the UTF-8 sequence that starts at p (at most left bytes), or 0 when invalid;
+ * jansson decides validity, so the rule is exactly the one json_string() applies. */
+static size_t utf8_sequence(const char *p, size_t left) {
+        unsigned char lead = (unsigned char) *p;
+        size_t len = lead < 0x80   ? 1
+                     : lead < 0xc2 ? 0
+                     : lead < 0xe0 ? 2
+                     : lead < 0xf0 ? 3
+                     : lead < 0xf5 ? 4
+                                   : 0;
+        if (len == 0 || len > left)
+                return 0;
+        if (len == 1)
+                return 1;
+        json_t *probe = json_stringn(p, len);
+        if (!probe)
+                return 0;
+        json_decref(probe);
+        return len;
+}
+
+json_t *cli_json_bytes(const char *s) {
+        if (!s)
+                return NULL;
+        json_t *plain = json_string(s);
+        if (plain)
+                return plain;
+        size_t n = strlen(s);
+        if (n > (SIZE_MAX - 1) / 4)
+                return NULL;
+        _cleanup_free_ char *out = malloc(4 * n + 1);
+        if (!out)
+                return NULL;
+        size_t used = 0;
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence(s + i, n - i);
+                if (len == 0) {
+                        snprintf(out + used, 5, "\\x%02x", (unsigned char) s[i]);
+                        used += 4;
+                        i++;
+                } else {
+                        memcpy(out + used, s + i, len);
+                        used += len;
+                        i += len;
+                }
+        }
+        out[used] = '\0';
+        return json_string(out);
 }
 
 void cli_reset_getopt(void) {

@@ -31,12 +31,21 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "xarch <verb>: <message> (see 'xarch <verb> --help')" on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reports a getopt_long failure (c is '?' or ':', with ':' first in the optstring) in one line,
+ * naming the option as the user wrote it; returns EXIT_USAGE. */
+int cli_option_error(const char *verb, int c, int argc, char **argv);
+
 /* Reports a library failure once, from the error object if there is one, else from the
  * negative errno r; frees *err; returns EXIT_FAIL. */
 int cli_report(struct xarch_error **err, int r);
 
 /* Prints a JSON document (indented, newline-terminated) on stdout and drops the reference. */
 int cli_print_json(json_t *doc);
+
+/* A JSON string for bytes that need not be UTF-8 (file names, paths from images, link
+ * targets): valid UTF-8 as is, each invalid byte as "\xNN", so the value is never null. NULL
+ * only when out of memory. */
+json_t *cli_json_bytes(const char *s);
 
 /* Options shared by every verb that reads images (registry access and the cache). Their
  * getopt values start at 0x200 so verbs can number their own options from 0x100. */

@@ -99,10 +99,10 @@ static json_t *entry_json(const struct xarch_binfmt_entry *e) {
         char flags[5], hex[2 * XARCH_BINFMT_MAGIC_MAX + 1];
         xarch_binfmt_flags_format(e->flags, flags);
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(e->name));
+        json_object_set_new(o, "name", cli_json_bytes(e->name));
         json_object_set_new(o, "enabled", json_boolean(e->enabled));
         json_object_set_new(o, "kind", json_string(kind_name(e->kind)));
-        json_object_set_new(o, "interpreter", json_string(e->interpreter));
+        json_object_set_new(o, "interpreter", cli_json_bytes(e->interpreter));
         json_object_set_new(o, "interpreter_exists", json_boolean(e->interpreter_exists));
         json_object_set_new(o, "interpreter_static", json_boolean(e->interpreter_static));
         json_object_set_new(o, "flags", json_string(flags));
@@ -110,7 +110,7 @@ static json_t *entry_json(const struct xarch_binfmt_entry *e) {
         json_object_set_new(o, "match_order", json_integer(e->match_order));
         json_object_set_new(o, "type", json_string(e->is_extension ? "extension" : "magic"));
         if (e->is_extension)
-                json_object_set_new(o, "extension", json_string(e->extension));
+                json_object_set_new(o, "extension", cli_json_bytes(e->extension));
         else {
                 json_object_set_new(o, "offset", json_integer(e->offset));
                 hex_string(e->magic, e->magic_len, hex);
@@ -146,7 +146,7 @@ static int do_status(const struct options *o) {
         const struct xarch_binfmt_target *host = xarch_binfmt_host_target();
         if (o->json) {
                 json_t *doc = json_object(), *arr = json_array();
-                json_object_set_new(doc, "mount", json_string(info.mount));
+                json_object_set_new(doc, "mount", cli_json_bytes(info.mount));
                 json_object_set_new(doc, "mounted", json_boolean(info.mounted));
                 json_object_set_new(doc, "status",
                                 info.mounted ? json_string(info.status_enabled ? "enabled"
@@ -327,11 +327,11 @@ static int plan_targets(const struct options *o, char **names, int n_names, bool
 static json_t *result_json(
                 const char *name, const char *arch, const char *result, const char *detail) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(name));
+        json_object_set_new(o, "name", cli_json_bytes(name));
         json_object_set_new(o, "arch", arch ? json_string(arch) : json_null());
         json_object_set_new(o, "result", json_string(result));
         if (detail)
-                json_object_set_new(o, "detail", json_string(detail));
+                json_object_set_new(o, "detail", cli_json_bytes(detail));
         return o;
 }
 
@@ -693,7 +693,7 @@ int cmd_binfmt(int argc, char **argv) {
         };
         struct options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'h':
                         usage();
@@ -726,9 +726,9 @@ int cmd_binfmt(int argc, char **argv) {
                         o.ignore_family = true;
                         break;
                 case ':':
-                        return cli_usage_error(VERB, "option '%s' needs a value", argv[optind - 1]);
+                        return cli_option_error(VERB, c, argc, argv);
                 default:
-                        return cli_usage_error(VERB, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(VERB, c, argc, argv);
                 }
         }
         char **args = argv + optind;

@@ -117,9 +117,9 @@ static json_t *report_json(const struct xarch_check_report *rep) {
                 json_t *fixes = json_array();
                 for (size_t f = 0; f < r->n_fixes; f++)
                         json_array_append_new(fixes,
-                                        json_pack("{s:s, s:s}", "kind",
+                                        json_pack("{s:s, s:o}", "kind",
                                                         xarch_check_fix_kind_name(r->fixes[f].kind),
-                                                        "text", r->fixes[f].text));
+                                                        "text", cli_json_bytes(r->fixes[f].text)));
                 json_t *emulator = json_null();
                 if (r->emulator[0])
                         emulator = json_pack("{s:s, s:o, s:s?, s:s?, s:o, s:s?}", "name",
@@ -138,23 +138,25 @@ static json_t *report_json(const struct xarch_check_report *rep) {
                                 (size_t) r->platform_index < rep->verify->n_platforms)
                         digest = rep->verify->platforms[r->platform_index].manifest_digest;
                 json_array_append_new(nodes,
-                                json_pack("{s:s, s:b, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, "
-                                          "s:s?, s:o, s:o}",
+                                json_pack("{s:s, s:b, s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, "
+                                          "s:o?, s:o, s:o}",
                                                 "node", r->node, "host", r->host, "emulation",
                                                 xarch_emulation_name(r->emulation), "verdict",
                                                 xarch_check_verdict_name(r->verdict), "code",
-                                                r->code, "reason", r->reason, "image_platform",
+                                                r->code, "reason", cli_json_bytes(r->reason),
+                                                "image_platform",
                                                 r->image_platform[0] ? r->image_platform : NULL,
                                                 "manifest_digest",
                                                 digest && digest[0] ? digest : NULL, "rule",
                                                 r->rule != XARCH_MATCH_NONE
                                                                 ? xarch_match_rule_name(r->rule)
                                                                 : NULL,
-                                                "binary", r->binary[0] ? r->binary : NULL,
+                                                "binary",
+                                                r->binary[0] ? cli_json_bytes(r->binary) : NULL,
                                                 "emulator", emulator, "fixes", fixes));
         }
-        return json_pack("{s:s, s:b, s:o}", "image", rep->name, "all_run", rep->all_run, "nodes",
-                        nodes);
+        return json_pack("{s:o, s:b, s:o}", "image", cli_json_bytes(rep->name), "all_run",
+                        rep->all_run, "nodes", nodes);
 }
 
 enum {
@@ -184,7 +186,7 @@ int cmd_check(int argc, char **argv) {
         struct xarch_error *err = NULL;
         int c;
 
-        while ((c = getopt_long(argc, argv, "hn:e:", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":hn:e:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'n': {
                         _cleanup_free_ char *list = strdup(optarg);
@@ -233,11 +235,11 @@ int cmd_check(int argc, char **argv) {
                         usage();
                         return EXIT_OK;
                 case ':':
-                        return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 default:
                         if (cli_image_option(c, optarg, &image_opts))
                                 break;
-                        return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 }
         }
         if (optind >= argc)

@@ -139,7 +139,7 @@ int cmd_diagnose(int argc, char **argv) {
                         usage();
                         return EXIT_OK;
                 default:
-                        return cli_usage_error(VERB, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(VERB, c, argc, argv);
                 }
         }
         if (list) {

@@ -104,9 +104,9 @@ static json_t *report_json(const struct xarch_doctor_report *r) {
                 const struct xarch_binfmt_entry *e = &r->entries[i];
                 char flags[5];
                 xarch_binfmt_flags_format(e->flags, flags);
-                json_t *o = json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:b}", "name", e->name,
-                                "enabled", e->enabled, "interpreter", e->interpreter, "flags",
-                                flags, "kind",
+                json_t *o = json_pack("{s:o, s:b, s:o, s:s, s:s, s:b, s:b}", "name",
+                                cli_json_bytes(e->name), "enabled", e->enabled, "interpreter",
+                                cli_json_bytes(e->interpreter), "flags", flags, "kind",
                                 e->kind == XARCH_BINFMT_KIND_QEMU
                                                 ? "qemu"
                                                 : (e->kind == XARCH_BINFMT_KIND_ROSETTA ? "rosetta"
@@ -118,31 +118,33 @@ static json_t *report_json(const struct xarch_doctor_report *r) {
                 json_array_append_new(entries, o);
         }
         const struct xarch_binfmt_instance_info *b = &r->binfmt;
-        json_t *binfmt = json_pack("{s:s, s:b, s:b, s:b, s:b, s:o}", "mount", b->mount, "mounted",
-                        b->mounted, "enabled", b->status_enabled, "initial_userns",
-                        b->initial_userns, "private_instance", b->private_instance, "entries",
-                        entries);
+        json_t *binfmt = json_pack("{s:o, s:b, s:b, s:b, s:b, s:o}", "mount",
+                        cli_json_bytes(b->mount), "mounted", b->mounted, "enabled",
+                        b->status_enabled, "initial_userns", b->initial_userns, "private_instance",
+                        b->private_instance, "entries", entries);
 
         json_t *plats = json_array();
         for (size_t i = 0; i < r->n_platforms; i++) {
                 const struct xarch_doctor_platform *p = &r->platforms[i];
-                json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s}", "platform", p->platform, "host",
+                json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:o}", "platform", p->platform, "host",
                                 xarch_run_how_name(p->host_how), "host_probe", probe_json(&p->host),
                                 "container",
                                 p->container_tested ? xarch_run_how_name(p->container_how)
                                                     : "untested",
-                                "detail", p->detail);
+                                "detail", cli_json_bytes(p->detail));
                 if (o && p->container_tested)
                         json_object_set_new(o, "container_probe", probe_json(&p->container));
                 if (o && p->handler >= 0)
-                        json_object_set_new(o, "handler", json_string(r->entries[p->handler].name));
+                        json_object_set_new(
+                                        o, "handler", cli_json_bytes(r->entries[p->handler].name));
                 json_array_append_new(plats, o);
         }
         json_t *warns = json_array();
         for (size_t i = 0; i < r->n_warnings; i++)
                 json_array_append_new(warns,
-                                json_pack("{s:s, s:s, s:s}", "code", r->warnings[i].code, "message",
-                                                r->warnings[i].message, "fix", r->warnings[i].fix));
+                                json_pack("{s:s, s:o, s:o}", "code", r->warnings[i].code, "message",
+                                                cli_json_bytes(r->warnings[i].message), "fix",
+                                                cli_json_bytes(r->warnings[i].fix)));
         return json_pack("{s:o, s:o, s:o, s:o}", "host", host, "binfmt", binfmt, "platforms", plats,
                         "warnings", warns);
 }
@@ -162,7 +164,7 @@ int cmd_doctor(int argc, char **argv) {
         const char *platforms[32];
         int c;
 
-        while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'j':
                         json = true;
@@ -183,10 +185,9 @@ int cmd_doctor(int argc, char **argv) {
                         fputs(doctor_usage, stdout);
                         return EXIT_OK;
                 case ':':
-                        return cli_usage_error(
-                                        "doctor", "option '%s' needs a value", argv[optind - 1]);
+                        return cli_option_error("doctor", c, argc, argv);
                 default:
-                        return cli_usage_error("doctor", "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error("doctor", c, argc, argv);
                 }
         }
         if (optind < argc)

@@ -15,11 +15,15 @@
 #include "cli.h"
 
 #define PATH_BUF 4096
+/* Each level of a walk holds a directory fd and ~9 KiB of stack; a hostile tree (a rootfs with
+ * 2000 nested one-letter directories) would otherwise overflow the stack. */
+#define MAX_DEPTH 256
 
 struct file_ctx {
         bool json;
         bool recursive;
         bool dereference;
+        unsigned depth; /* directories being walked */
         json_t *array;
         struct xarch_file_analyzer *analyzer;
         struct xarch_file_info info;
@@ -27,7 +31,9 @@ struct file_ctx {
 };
 
 static void print_help(void) {
-        fputs("NAME\n"
+        fputs("Usage: xarch file [-r] [-L] [--json] PATH...\n"
+              "\n"
+              "NAME\n"
               "    xarch file - what a binary really is: architecture, linkage, language\n"
               "\n"
               "SYNOPSIS\n"
@@ -100,9 +106,9 @@ static json_t *info_json(
         bool binary = info->kind == XARCH_FILE_ELF || info->kind == XARCH_FILE_PE ||
                       info->kind == XARCH_FILE_MACHO;
 
-        json_set(o, "path", json_string(path));
+        json_set(o, "path", cli_json_bytes(path));
         json_set(o, "type", json_string(xarch_file_kind_name(info->kind)));
-        json_set(o, "description", json_string(description));
+        json_set(o, "description", cli_json_bytes(description));
         if (binary && info->platform.arch[0]) {
                 snprintf(platform, sizeof(platform), "%s/%s%s%s", info->platform.os,
                                 info->platform.arch, info->platform.variant[0] ? "/" : "",
@@ -126,7 +132,9 @@ static json_t *info_json(
                 json_set(o, "abi", str_or_null(info->abi));
                 json_set(o, "linkage", json_string(xarch_file_linkage_name(info->linkage)));
                 json_set(o, "pie", json_boolean(info->pie));
-                json_set(o, "interpreter", str_or_null(info->interpreter));
+                json_set(o, "interpreter",
+                                info->interpreter[0] ? cli_json_bytes(info->interpreter)
+                                                     : json_null());
                 json_set(o, "stripped",
                                 info->stripped < 0 ? json_null()
                                                    : json_boolean(info->stripped == 1));
@@ -147,7 +155,9 @@ static json_t *info_json(
                 }
         }
         if (info->kind == XARCH_FILE_SCRIPT)
-                json_set(o, "interpreter", str_or_null(info->interpreter));
+                json_set(o, "interpreter",
+                                info->interpreter[0] ? cli_json_bytes(info->interpreter)
+                                                     : json_null());
         if (info->kind == XARCH_FILE_MACHO_FAT) {
                 json_t *slices = json_array();
                 for (unsigned i = 0; i < info->n_slices; i++) {
@@ -166,11 +176,11 @@ static void emit_other(struct file_ctx *c, const char *path, const char *type, c
                 const char *target) {
         if (c->json) {
                 json_t *o = json_object();
-                json_set(o, "path", json_string(path));
+                json_set(o, "path", cli_json_bytes(path));
                 json_set(o, "type", json_string(type));
-                json_set(o, "description", json_string(text));
+                json_set(o, "description", cli_json_bytes(text));
                 if (target)
-                        json_set(o, "target", json_string(target));
+                        json_set(o, "target", cli_json_bytes(target));
                 json_array_append_new(c->array, o);
         } else
                 printf("%s: %s\n", path, text);
@@ -211,7 +221,7 @@ static int walk(struct file_ctx *c, int dirfd, char *path, size_t path_len);
 static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, size_t path_len,
                 unsigned char d_type, bool named) {
         struct stat st;
-        int follow = named && c->dereference ? 0 : AT_SYMLINK_NOFOLLOW;
+        int r, follow = named && c->dereference ? 0 : AT_SYMLINK_NOFOLLOW;
         mode_t type;
 
         if (d_type != DT_UNKNOWN && !named)
@@ -244,13 +254,24 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
                         emit_other(c, path, "directory", "directory", NULL);
                         return 0;
                 }
+                if (c->depth >= MAX_DEPTH) {
+                        fflush(stdout);
+                        fprintf(stderr,
+                                        "xarch file: '%s': more than %d directory levels, not "
+                                        "walked\n",
+                                        path, MAX_DEPTH);
+                        return 0; /* skipped, like an unreadable entry met while walking */
+                }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0) {
                         int e = errno;
                         warn(path, "cannot open directory", e);
                         return -e;
                 }
-                return walk(c, fd, path, path_len); /* takes the fd */
+                c->depth++;
+                r = walk(c, fd, path, path_len); /* takes the fd */
+                c->depth--;
+                return r;
         }
         if (!S_ISREG(type)) {
                 emit_other(c, path, "special", special_name(type), NULL);
@@ -265,7 +286,7 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
                 return -e;
         }
         _cleanup_(xarch_error_freep) struct xarch_error *err = NULL;
-        int r = xarch_file_analyze_fd(c->analyzer, fd, &c->info, &err);
+        r = xarch_file_analyze_fd(c->analyzer, fd, &c->info, &err);
         if (r < 0) {
                 fflush(stdout);
                 fprintf(stderr, "xarch file: cannot analyse '%s': %s\n", path,
@@ -383,7 +404,7 @@ int cmd_file(int argc, char **argv) {
                         break;
                 default:
                         free(c);
-                        return cli_usage_error("file", "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error("file", opt, argc, argv);
                 }
         }
         if (optind >= argc) {

@@ -221,8 +221,8 @@ static json_t *platform_json(const struct xarch_platform *p) {
 
 static json_t *result_json(const struct xarch_inspect *res, const struct output *o) {
         const struct xarch_manifest *m = res->manifest;
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "name", res->name, "transport",
-                        xarch_transport_name(res->transport), "mediaType",
+        json_t *j = json_pack("{s:o, s:s, s:s, s:s, s:I, s:s}", "name", cli_json_bytes(res->name),
+                        "transport", xarch_transport_name(res->transport), "mediaType",
                         res->root.media_type[0] ? res->root.media_type : m->media_type, "digest",
                         res->root.digest, "size", (json_int_t) res->root.len, "kind",
                         m->kind == XARCH_MANIFEST_INDEX ? "index" : "image");
@@ -311,7 +311,8 @@ static bool emit(struct job *j, struct output *o, bool several) {
                 report_failure(j->spec, msg);
                 if (o->json)
                         json_array_append_new(o->array,
-                                        json_pack("{s:s, s:s}", "name", j->spec, "error", msg));
+                                        json_pack("{s:o, s:o}", "name", cli_json_bytes(j->spec),
+                                                        "error", cli_json_bytes(msg)));
                 return true;
         }
         const struct xarch_inspect *res = j->result;
@@ -404,11 +405,11 @@ int cmd_inspect(int argc, char **argv) {
                         opts.mode = XARCH_MATCH_MODE_STRICT;
                         break;
                 case ':':
-                        return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 default:
                         if (cli_image_option(c, optarg, &image_opts))
                                 break;
-                        return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 }
         }
         if (optind >= argc)

@@ -385,7 +385,7 @@ int cmd_platform(int argc, char **argv) {
                         strict = true;
                         break;
                 default:
-                        return cli_usage_error(VERB, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(VERB, c, argc, argv);
                 }
         }
 

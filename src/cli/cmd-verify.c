@@ -73,7 +73,7 @@ static json_t *file_json(const struct xarch_file_info *info, bool partial) {
         json_object_set_new(o, "machine", json_string(info->machine_name));
         json_object_set_new(o, "linkage", json_string(xarch_file_linkage_name(info->linkage)));
         json_object_set_new(o, "interpreter",
-                        info->interpreter[0] ? json_string(info->interpreter) : json_null());
+                        info->interpreter[0] ? cli_json_bytes(info->interpreter) : json_null());
         json_object_set_new(o, "language", json_string(xarch_file_language_name(info->language)));
         if (info->go.evidence) {
                 json_t *go = json_object();
@@ -90,7 +90,7 @@ static json_t *file_json(const struct xarch_file_info *info, bool partial) {
         }
         if (info->amd64_level)
                 json_object_set_new(o, "amd64_level", json_integer(info->amd64_level));
-        json_object_set_new(o, "description", json_string(desc));
+        json_object_set_new(o, "description", cli_json_bytes(desc));
         json_object_set_new(o, "partial", json_boolean(partial));
         return o;
 }
@@ -105,13 +105,13 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
         json_object_set_new(o, "label", p->label.arch[0] ? jplat(&p->label) : json_null());
         json_t *cmd = json_array();
         for (char **s = p->command; s && *s; s++)
-                json_array_append_new(cmd, json_string(*s));
+                json_array_append_new(cmd, cli_json_bytes(*s));
         json_object_set_new(o, "command", cmd);
-        json_object_set_new(o, "program", p->program ? json_string(p->program) : json_null());
+        json_object_set_new(o, "program", p->program ? cli_json_bytes(p->program) : json_null());
         json_object_set_new(o, "program_info",
                         p->has_program_info ? file_json(&p->program_info, false) : json_null());
         json_object_set_new(o, "interpreter",
-                        p->interpreter ? json_string(p->interpreter) : json_null());
+                        p->interpreter ? cli_json_bytes(p->interpreter) : json_null());
         json_object_set_new(o, "binary",
                         p->has_binary_info ? file_json(&p->binary_info, p->binary_partial)
                                            : json_null());
@@ -119,7 +119,7 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
                         p->has_binary_platform ? jplat(&p->binary_platform) : json_null());
         if (p->loader_needed) {
                 json_t *l = json_object();
-                json_object_set_new(l, "path", json_string(p->loader));
+                json_object_set_new(l, "path", cli_json_bytes(p->loader));
                 json_object_set_new(l, "present", json_boolean(p->loader_present));
                 json_object_set_new(o, "loader", l);
         } else {
@@ -134,7 +134,7 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
                 json_object_set_new(x, "machine", json_string(a->machine_name));
                 json_object_set_new(x, "files", json_integer(a->files));
                 json_object_set_new(x, "go_files", json_integer(a->go_files));
-                json_object_set_new(x, "example", json_string(a->example));
+                json_object_set_new(x, "example", cli_json_bytes(a->example));
                 json_array_append_new(arches, x);
         }
         json_object_set_new(o, "architectures", arches);
@@ -148,7 +148,7 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
                 json_t *x = json_object();
                 json_object_set_new(x, "kind",
                                 json_string(xarch_verify_problem_name(p->problems[i].kind)));
-                json_object_set_new(x, "message", json_string(p->problems[i].message));
+                json_object_set_new(x, "message", cli_json_bytes(p->problems[i].message));
                 json_array_append_new(probs, x);
         }
         json_object_set_new(o, "problems", probs);
@@ -158,7 +158,7 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
 
 static void print_json(const struct xarch_verify_report *r, bool deep) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(r->name));
+        json_object_set_new(o, "name", cli_json_bytes(r->name));
         json_object_set_new(o, "digest", json_string(r->root_digest));
         json_object_set_new(o, "index", json_boolean(r->is_index));
         json_object_set_new(o, "deep", json_boolean(deep));
@@ -274,11 +274,11 @@ int cmd_verify(int argc, char **argv) {
                         json = true;
                         break;
                 case ':':
-                        return cli_usage_error(verb, "option '%s' needs a value", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 default:
                         if (cli_image_option(c, optarg, &image_opts))
                                 break;
-                        return cli_usage_error(verb, "unknown option '%s'", argv[optind - 1]);
+                        return cli_option_error(verb, c, argc, argv);
                 }
         }
         if (optind >= argc)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,9 +44,10 @@ static void usage(FILE *out) {
                         out);
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
         if (argc < 2) {
-                usage(stderr);
+                /* a usage error is one line on stderr, like every verb's */
+                fprintf(stderr, "xarch: no verb given (see 'xarch --help')\n");
                 return EXIT_USAGE;
         }
         const char *name = argv[1];
@@ -74,4 +76,15 @@ int main(int argc, char **argv) {
                 }
         fprintf(stderr, "xarch: unknown verb '%s' (see 'xarch --help')\n", name);
         return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+        int rc = dispatch(argc, argv);
+        /* Output that did not reach its file (a full disk, /dev/full, a closed pipe with SIGPIPE
+         * ignored) is a failure, not a success with a truncated result. */
+        errno = 0;
+        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK)
+                rc = cli_error("cannot write to standard output: %s",
+                                strerror(errno ? errno : EIO));
+        return rc;
 }

@@ -72,9 +72,15 @@ int cache_open(const char *dir, const char *digest) {
         char path[PATH_MAX];
         if (!dir || cache_entry_path(dir, digest, path, sizeof(path)) < 0)
                 return -ENOENT;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO in the cache must not hang the open; only regular files count */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
                 return -ENOENT;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -ENOENT;
+        }
         return fd;
 }
 

@@ -566,6 +566,12 @@ static int read_sections(struct xarch_file_analyzer *a, struct file_src *s, bool
                 return 0;
         }
         size_t total = (size_t) shnum * shentsize;
+        /* e_shentsize is 16 bits: bound the bytes too, not only the count (65535 entries of
+         * 65535 bytes would otherwise be a 4 GiB read). */
+        if (total > (size_t) FILE_MAX_SHDRS * 64) {
+                file_problem(info, "section header table of %zu bytes is too large", total);
+                return 0;
+        }
         if (!range_ok(shoff, total, s->size)) {
                 file_problem(info, "section header table beyond the end of the file");
                 return 0;

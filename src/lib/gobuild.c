@@ -30,7 +30,9 @@ static void copy_value(char *dst, size_t size, const char *v, size_t len) {
                 for (size_t i = 1; i + 1 < len && o + 1 < size; i++) {
                         if (v[i] == '\\' && i + 2 < len)
                                 i++;
-                        dst[o++] = v[i];
+                        /* hostile bytes stay out, as in copy_printable (terminal escapes) */
+                        if ((uint8_t) v[i] >= 0x20 && (uint8_t) v[i] < 0x7f)
+                                dst[o++] = v[i];
                 }
                 dst[o] = '\0';
                 return;

@@ -290,7 +290,9 @@ static int locate_blob(struct xarch_image *img, const char *digest, int *ret_fd,
         snprintf(path, sizeof(path), "blobs/%.*s/%s", (int) (colon - digest), digest, colon + 1);
 
         if (img->transport == XARCH_TRANSPORT_OCI) {
-                int fd = openat(img->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                /* O_NONBLOCK: a FIFO planted in the layout must not block the open; the
+                 * S_ISREG check below then rejects it (reads of regular files ignore it) */
+                int fd = openat(img->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (fd < 0)
                         return xarch_error_set(err, errno == ENOENT ? ENOENT : errno,
                                         "blob %s not found in %s: %m", digest, img->name);
@@ -370,7 +372,7 @@ static int read_local_file(struct xarch_image *img, const char *path, size_t max
         uint64_t offset = 0, size;
 
         if (img->transport == XARCH_TRANSPORT_OCI) {
-                own_fd = openat(img->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                own_fd = openat(img->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (own_fd < 0)
                         return xarch_error_set(
                                         err, errno, "%s: cannot open %s: %m", img->name, path);
@@ -867,7 +869,7 @@ int xarch_image_open(struct xarch_image_context *ctx, const char *spec, struct x
                 r = resolve_oci_root(img, tag, err);
                 goto done;
         }
-        img->fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        img->fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         struct stat st;
         if (img->fd < 0 || fstat(img->fd, &st) < 0) {
                 r = xarch_error_set(err, errno, "%s: %m", img->name);

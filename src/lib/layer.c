@@ -154,8 +154,11 @@ static int add_entry(struct xarch_layer_scanner *s, const struct tar_entry *e) {
                 break;
         case TAR_SYMLINK:
                 out->type = XARCH_LAYER_SYMLINK;
-                out->link = strdup(e->linkpath);
-                if (!out->link)
+                /* A pax linkpath may be 1 MiB: kept for every entry, that would be unbounded
+                 * memory. Linux refuses targets of PATH_MAX or more, so appliers fail too. */
+                if (strnlen(e->linkpath, ROOTFS_PATH_MAX) >= ROOTFS_PATH_MAX)
+                        r = -ENAMETOOLONG;
+                else if (!(out->link = strdup(e->linkpath)))
                         r = -ENOMEM;
                 break;
         case TAR_HARDLINK:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,8 +327,12 @@ int xarch_manifest_parse(const void *data, size_t len, const char *content_type,
                                 r = parse_descriptor_array(
                                                 layers, "layers", &m->layers, &m->n_layers, err);
                 }
+                /* Saturated: hostile sizes (each up to INT64_MAX) must not wrap the sum, which
+                 * is printed and put in JSON as a signed integer. */
                 for (size_t i = 0; r >= 0 && i < m->n_layers; i++)
-                        m->layers_size += m->layers[i].size;
+                        m->layers_size = m->layers[i].size > INT64_MAX - m->layers_size
+                                                         ? INT64_MAX
+                                                         : m->layers_size + m->layers[i].size;
         }
         if (r < 0) {
                 xarch_manifest_free(m);

@@ -42,6 +42,9 @@
 #define EASY_POOL_MAX        16
 #define DEFAULT_PER_REGISTRY 6
 #define DEFAULT_RETRIES      4
+/* "Basic " + base64 of the longest "user:secret" auth_lookup() accepts (and bearer tokens up
+ * to that size) */
+#define AUTHORIZATION_MAX (6 + 4 * ((AUTH_USERNAME_MAX + AUTH_SECRET_MAX + 2) / 3 + 1) + 1)
 
 struct host_state {
         char host[XARCH_REF_REGISTRY_MAX];
@@ -431,7 +434,7 @@ struct http_req {
         const char *method; /* "GET", "HEAD" or "POST" */
         char url[URL_MAX];
         const char *accept;
-        char authorization[AUTH_SECRET_MAX + AUTH_USERNAME_MAX + 32]; /* "" = none */
+        char authorization[AUTHORIZATION_MAX]; /* "" = none */
         const char *post_fields;
         uint64_t max_total; /* cap on body bytes delivered over all attempts; 0 = none */
         body_fn on_body;
@@ -453,11 +456,13 @@ struct http_req {
         char www_auth[AUTH_HEADER_MAX + 1];
         bool www_auth_overflow;
         int64_t content_length;
-        uint64_t skip; /* leading bytes to drop (a 200 answering a Range request) */
+        int64_t range_start; /* first byte of a 206 body (Content-Range), -1 when absent */
+        uint64_t skip;       /* leading bytes to drop (a 200 answering a Range request) */
         char redirect[URL_MAX];
         char errbody[ERROR_BODY_MAX];
         size_t errbody_len;
         int abort_code;
+        bool bad_range;          /* abort_code: a 206 that does not resume where we stopped */
         bool no_transport_retry; /* a dropped connection is an answer (scheme probes) */
 };
 
@@ -495,6 +500,7 @@ static void reset_response(struct http_req *q) {
         q->ratelimit_remaining[0] = q->ratelimit_limit[0] = q->www_auth[0] = '\0';
         q->www_auth_overflow = false;
         q->content_length = -1;
+        q->range_start = -1;
         q->errbody_len = 0;
         q->errbody[0] = '\0';
 }
@@ -554,18 +560,41 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
                 long long cl = strtoll(num, &end, 10);
                 if (!errno && *end == '\0' && cl >= 0)
                         q->content_length = cl;
+        } else if (header_is(line, n, "content-range", &v, &vn)) {
+                /* "bytes START-END/TOTAL" */
+                char cr[128];
+                trim_value(v, vn, cr, sizeof(cr));
+                unsigned long long start = 0;
+                char *end;
+                if (strncasecmp(cr, "bytes ", 6) == 0 && cr[6] >= '0' && cr[6] <= '9') {
+                        errno = 0;
+                        start = strtoull(cr + 6, &end, 10);
+                        if (!errno && *end == '-' && start <= INT64_MAX)
+                                q->range_start = (int64_t) start;
+                }
         } else if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+                /* A 206 must continue exactly where we stopped: a server that starts earlier
+                 * would hand the sink bytes it already has, one that starts later a gap. */
+                uint64_t start = 0;
+                if (q->status == 206 && (q->delivered > 0 || q->range_start >= 0)) {
+                        if (q->range_start < 0 || (uint64_t) q->range_start > q->delivered) {
+                                q->bad_range = true;
+                                q->abort_code = -EIO;
+                                return 0;
+                        }
+                        start = (uint64_t) q->range_start;
+                }
                 /* end of headers: refuse oversized bodies before reading them */
                 if (status_ok(q->status) && q->max_total && q->content_length >= 0) {
-                        uint64_t total = (uint64_t) q->content_length +
-                                         (q->status == 206 ? q->delivered : 0);
+                        uint64_t total = (uint64_t) q->content_length + start;
                         if (total > q->max_total) {
                                 q->abort_code = -EFBIG;
                                 return 0;
                         }
                 }
-                if (status_ok(q->status) && q->status != 206)
-                        q->skip = q->delivered; /* the whole body again: drop what we have */
+                /* the whole body again (or an earlier start): drop what we have */
+                if (status_ok(q->status))
+                        q->skip = q->delivered - start;
         }
         return n;
 }
@@ -644,6 +673,7 @@ static int http_once(struct xarch_registry *r, struct http_req *q) {
         q->redirect[0] = '\0';
         q->skip = 0;
         q->abort_code = 0;
+        q->bad_range = false;
         if (q->accept) {
                 snprintf(line, sizeof(line), "Accept: %s", q->accept);
                 if ((tmp = curl_slist_append(headers, line)))
@@ -759,7 +789,9 @@ static int http_perform(struct xarch_registry *r, struct http_req *q) {
                         retry = q->status == 429 || q->status >= 500;
                 if (!retry || (rc < 0 && q->no_transport_retry) || attempt >= r->max_retries)
                         return rc;
-                unsigned long wait_ms = (unsigned long) r->backoff_base_ms << attempt;
+                /* max_retries is the caller's: keep the shift defined for any attempt count */
+                unsigned shift = attempt < 16 ? attempt : 16;
+                unsigned long wait_ms = (unsigned long) r->backoff_base_ms << shift;
                 if (wait_ms > BACKOFF_MAX_MS)
                         wait_ms = BACKOFF_MAX_MS;
                 if (rc == 0 && q->retry_after[0]) {
@@ -1174,8 +1206,18 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                                         break;
                                 token_cache_put(r, token_key, token, expires);
                         }
-                        snprintf(q->authorization, sizeof(q->authorization), "Bearer %s", token);
+                        int an = snprintf(q->authorization, sizeof(q->authorization), "Bearer %s",
+                                        token);
                         explicit_bzero(token, strlen(token));
+                        if (an < 0 || (size_t) an >= sizeof(q->authorization)) {
+                                /* a truncated token would only be refused, confusingly */
+                                explicit_bzero(q->authorization, sizeof(q->authorization));
+                                rc = xarch_error_set(err, ENOBUFS,
+                                                "the token service for '%s' sent a token longer "
+                                                "than %zu bytes",
+                                                ref->registry, sizeof(q->authorization) - 8);
+                                break;
+                        }
                         *sent_credentials = have_creds > 0;
                 } else if (auth == AUTH_SCHEME_BASIC && have_creds > 0) {
                         if (set_basic_authorization(q, creds) < 0) {
@@ -1328,6 +1370,12 @@ static int fail_abort(struct http_req *q, const char *what, const struct xarch_r
         if (q->abort_code == -EFBIG)
                 return xarch_error_set(err, EFBIG, "%s from '%s/%s' is larger than %llu bytes",
                                 what, ref->registry, ref->repository, (unsigned long long) cap);
+        if (q->bad_range)
+                return xarch_error_set(err, EIO,
+                                "%s from '%s/%s': the registry did not resume the download at "
+                                "byte %llu (Content-Range)",
+                                what, ref->registry, ref->repository,
+                                (unsigned long long) q->delivered);
         return xarch_error_set(err, -q->abort_code, "%s from '%s/%s': %s", what, ref->registry,
                         ref->repository, strerror(-q->abort_code));
 }

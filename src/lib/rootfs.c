@@ -128,10 +128,8 @@ static struct node *add_child(
         return n;
 }
 
-static void remove_children(struct rootfs *fs, struct node *dir);
-
-static void remove_node(struct rootfs *fs, struct node *n) {
-        remove_children(fs, n);
+/* Unhooks a node that has no children from its parent and the hash table and frees it. */
+static void free_leaf(struct rootfs *fs, struct node *n) {
         uint64_t h = hash_key(n->parent, n->name, strlen(n->name)) % fs->n_buckets;
         struct node **pp = &fs->buckets[h];
         while (*pp && *pp != n)
@@ -149,9 +147,24 @@ static void remove_node(struct rootfs *fs, struct node *n) {
         free(n);
 }
 
+/* Frees everything below dir, deepest first. Iterative: symlinks let a layer with short paths
+ * build a tree far deeper than the stack would allow one frame per level. */
 static void remove_children(struct rootfs *fs, struct node *dir) {
-        while (dir->first_child)
-                remove_node(fs, dir->first_child);
+        struct node *n = dir->first_child;
+        while (n) {
+                if (n->first_child) {
+                        n = n->first_child;
+                        continue;
+                }
+                struct node *parent = n->parent;
+                free_leaf(fs, n);
+                n = parent == dir ? dir->first_child : parent;
+        }
+}
+
+static void remove_node(struct rootfs *fs, struct node *n) {
+        remove_children(fs, n);
+        free_leaf(fs, n);
 }
 
 int rootfs_new(struct rootfs **ret) {
@@ -469,9 +482,12 @@ int rootfs_find_command(const struct rootfs *fs, const char *name, const char *s
         }
 }
 
-static int foreach_rec(const struct rootfs *fs, const struct node *dir,
-                int (*fn)(void *, const char *, const struct rootfs_node *), void *userdata) {
-        for (const struct node *n = dir->first_child; n; n = n->next) {
+int rootfs_foreach_file(const struct rootfs *fs,
+                int (*fn)(void *userdata, const char *path, const struct rootfs_node *node),
+                void *userdata) {
+        /* Pre-order walk over the parent links, no recursion (see remove_children). */
+        const struct node *root = &fs->root, *n = root->first_child;
+        while (n) {
                 if (n->pub.type == XARCH_LAYER_FILE) {
                         _cleanup_free_ char *path = node_path(fs, n);
                         if (!path)
@@ -479,17 +495,15 @@ static int foreach_rec(const struct rootfs *fs, const struct node *dir,
                         int r = fn(userdata, path, &n->pub);
                         if (r < 0)
                                 return r;
-                } else if (n->pub.type == XARCH_LAYER_DIR) {
-                        int r = foreach_rec(fs, n, fn, userdata);
-                        if (r < 0)
-                                return r;
+                } else if (n->pub.type == XARCH_LAYER_DIR && n->first_child) {
+                        n = n->first_child;
+                        continue;
                 }
+                while (n != root && !n->next)
+                        n = n->parent;
+                if (n == root)
+                        break;
+                n = n->next;
         }
         return 0;
-}
-
-int rootfs_foreach_file(const struct rootfs *fs,
-                int (*fn)(void *userdata, const char *path, const struct rootfs_node *node),
-                void *userdata) {
-        return foreach_rec(fs, &fs->root, fn, userdata);
 }

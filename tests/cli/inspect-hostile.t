@@ -41,4 +41,28 @@ expect_err "longer than 31 bytes" "overlong field: one clear line"
 run_xarch inspect "$H/missing" "$H/badchild" "$H/garbage"
 expect_rc 1 "several failures exit 1"
 [ "$(wc -l <"$TMPD/err")" -eq 3 ] && ok "one stderr line per failing reference" || not_ok "stderr: $(cat "$TMPD/err")"
+
+# FIFOs planted in an OCI layout (say, unpacked from an untrusted tarball) are refused, not
+# opened and waited on forever. `timeout` only turns a hang into a failure.
+L=$TMPD/fifo.oci
+mkdir -p "$L/blobs/sha256"
+echo '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
+mkfifo "$L/index.json"
+set +e
+timeout 60 "$XARCH" inspect "oci:$L" >"$TMPD/out" 2>"$TMPD/err"
+RC=$?
+set -e
+expect_rc 1 "an index.json that is a FIFO exits 1"
+expect_err "index.json is not a regular file" "index.json FIFO: one clear line"
+hex=$(printf x | sha256sum | cut -d' ' -f1)
+rm "$L/index.json"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":1}]}\n' \
+        "$hex" >"$L/index.json"
+mkfifo "$L/blobs/sha256/$hex"
+set +e
+timeout 60 "$XARCH" inspect "oci:$L" >"$TMPD/out" 2>"$TMPD/err"
+RC=$?
+set -e
+expect_rc 1 "a manifest blob that is a FIFO exits 1"
+expect_err "sha256:$hex .*not a regular file" "blob FIFO: one clear line"
 done_testing

@@ -16,6 +16,8 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
   fail500      500 twice, then success
   reset        blob: half the body then a TCP reset; later requests honour Range
   resetnorange like reset, but later requests ignore Range (full 200)
+  resetrange0  like reset, but later requests answer 206 from byte 0 (Content-Range 0-)
+  resetgap     like reset, but later requests answer 206 starting past the requested byte
   nodigest     no Docker-Content-Digest header
   nameunknown  404 NAME_UNKNOWN; tagunknown: 404 MANIFEST_UNKNOWN
   bearer       bearer-token auth (anonymous tokens accepted)
@@ -24,6 +26,8 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
   redirect     bearer auth; blobs redirect (307) to the storage port, which refuses requests
                that carry Authorization
   badchallenge 401 with a malformed WWW-Authenticate
+  bigtoken     bearer auth whose (anonymous) token is 10000 bytes long
+  hugetoken    bearer auth whose (anonymous) token is 20000 bytes long
 GET /__stats returns JSON counters (requests per path, authorization headers seen).
 """
 import hashlib
@@ -57,6 +61,7 @@ HUGE = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+j
     b"x" * (5 * 1024 * 1024) + b'"}'
 BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
 MT = "application/vnd.oci.image.manifest.v1+json"
+BIG_TOKENS = {"bigtoken": "b" * 10000, "hugetoken": "h" * 20000}
 
 lock = threading.Lock()
 counters = {}
@@ -124,8 +129,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             auth_seen.append(auth or "")
 
-        if scenario in ("bearer", "bearercreds", "redirect"):
+        if scenario in ("bearer", "bearercreds", "redirect", "bigtoken", "hugetoken"):
             want = "Bearer good-token" if scenario == "bearercreds" else None
+            if scenario in BIG_TOKENS:
+                want = "Bearer " + BIG_TOKENS[scenario]
             ok = auth in ("Bearer anon-token", "Bearer good-token") if want is None else auth == want
             if not ok:
                 realm = "http://127.0.0.1:%d/token" % PORTS["main"]
@@ -175,9 +182,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, b"", {**h, "Content-Length": str(len(blob))}, True)
         if scenario == "truncated":
             return self.truncate(blob, h)
-        if scenario in ("reset", "resetnorange") and n == 1:
+        if scenario in ("reset", "resetnorange", "resetrange0", "resetgap") and n == 1:
             return self.reset_midway(blob, h)
         rng = self.headers.get("Range")
+        if rng and scenario in ("resetrange0", "resetgap"):
+            start = 0 if scenario == "resetrange0" else int(rng[6:-1]) + 1000
+            part = blob[start:]
+            h["Content-Range"] = "bytes %d-%d/%d" % (start, len(blob) - 1, len(blob))
+            return self.send(206, part, h)
         if rng and scenario != "resetnorange" and rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
             part = blob[start:]
@@ -228,6 +240,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             tok = "good-token"
         else:
             tok = "anon-token"
+            scope = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("scope", [""])[0]
+            for name, big in BIG_TOKENS.items():
+                if scope.startswith("repository:%s/" % name):
+                    tok = big
         body = json.dumps({"token": tok, "expires_in": 300}).encode()
         return self.send(200, body, {"Content-Type": "application/json"})
 

@@ -456,6 +456,20 @@ static void test_modinfo_parse(void **state) {
         assert_string_equal(g2.goarch, "");
 }
 
+static void test_modinfo_quoted_control(void **state) {
+        /* A quoted value is hostile text like any other: no control bytes (terminal escapes)
+         * may reach the fields that `xarch file` prints. */
+        struct xarch_go_info go = {.cgo = -1};
+        static const char mod[] = "build\tGOARCH=\"\x1b]0;owned\x07"
+                                  "arm64\"\n"
+                                  "build\tGOAMD64=\"v3\x1b[2J\"\n";
+        go_modinfo_parse(mod, sizeof(mod) - 1, &go);
+        assert_null(strchr(go.goarch, '\x1b'));
+        assert_null(strchr(go.goarch, '\x07'));
+        assert_string_equal(go.goarch, "]0;ownedarm64");
+        assert_string_equal(go.level, "v3[2J");
+}
+
 static void test_scans(void **state) {
         char out[64];
         static const uint8_t a[] = "xxgo1.26.5yy";
@@ -651,6 +665,57 @@ static void test_hostile_headers(void **state) {
         hostile(b, sizeof(b), "junk notes", false);
 }
 
+/* A virtual 1 TiB file: an ELF header, zeros elsewhere; records the largest read asked for. */
+struct huge_file {
+        uint8_t hdr[64];
+        size_t max_read;
+};
+
+static ssize_t huge_read(void *userdata, uint64_t offset, void *buf, size_t len) {
+        struct huge_file *h = userdata;
+        if (len > h->max_read)
+                h->max_read = len;
+        if (len > 64u * 1024 * 1024)
+                return -EFBIG; /* the engine should never ask for this much */
+        memset(buf, 0, len);
+        if (offset < sizeof(h->hdr)) {
+                size_t n = sizeof(h->hdr) - (size_t) offset;
+                memcpy(buf, h->hdr + offset, n < len ? n : len);
+        }
+        return (ssize_t) len;
+}
+
+static void test_section_table_budget(void **state) {
+        /* 65535 section headers of 65535 bytes each claim 4 GiB: the count alone is under
+         * FILE_MAX_SHDRS, so the table's byte size must be bounded too. */
+        struct huge_file h = {.max_read = 0};
+        uint8_t b[MINI_SIZE];
+        mini_elf(b, 62);
+        put64(b + 40, 0x1000); /* e_shoff */
+        set16(b + 58, 0xffff); /* e_shentsize */
+        set16(b + 60, 0xffff); /* e_shnum */
+        memcpy(h.hdr, b, sizeof(h.hdr));
+        struct xarch_file_source src = {
+                        .size = 1ull << 40,
+                        .read = huge_read,
+                        .userdata = &h,
+        };
+        struct xarch_file_analyzer *a = NULL;
+        struct xarch_file_info info;
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_file_analyzer_new(&a, NULL), 0);
+        int r = xarch_file_analyze(a, &src, &info, &err);
+        if (err)
+                print_message("%s\n", err->msg);
+        assert_int_equal(r, 0);
+        xarch_error_free(err);
+        print_message("largest read %zu, scratch %zu\n", h.max_read, a->big_size);
+        assert_true(h.max_read <= (size_t) FILE_MAX_SHDRS * 64);
+        assert_true(a->big_size <= 2 * (size_t) (FILE_MAX_SHDRS * 64 + FILE_MAX_SHSTRTAB + 1));
+        assert_string_not_equal(info.problem, "");
+        xarch_file_analyzer_free(a);
+}
+
 /* Only headers and a few small sections are read, not the file. */
 static void check_budget(const char *rel, unsigned max_reads, uint64_t max_bytes) {
         size_t len;
@@ -682,10 +747,12 @@ int main(void) {
                         cmocka_unit_test(test_go_pointer_buildinfo),
                         cmocka_unit_test(test_go_inline_hostile),
                         cmocka_unit_test(test_modinfo_parse),
+                        cmocka_unit_test(test_modinfo_quoted_control),
                         cmocka_unit_test(test_scans),
                         cmocka_unit_test(test_arm_attributes),
                         cmocka_unit_test(test_notes),
                         cmocka_unit_test(test_hostile_headers),
+                        cmocka_unit_test(test_section_table_budget),
                         cmocka_unit_test(test_budget),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

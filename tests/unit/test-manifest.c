@@ -190,6 +190,21 @@ static void test_hostile_manifests(void **state) {
         free(huge);
 }
 
+static void test_layers_size_saturates(void **state) {
+        /* Two layers of INT64_MAX bytes: the sum must not wrap (inspect prints it and puts it
+         * in JSON as a signed integer). */
+        const char *json = "{\"schemaVersion\":2,\"mediaType\":\"" XARCH_MEDIA_OCI_MANIFEST "\","
+                           "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                           "\"digest\":\"" D1 "\",\"size\":1},"
+                           "\"layers\":[{\"digest\":\"" D2 "\",\"size\":9223372036854775807},"
+                           "{\"digest\":\"" D3 "\",\"size\":9223372036854775807}]}";
+        struct xarch_manifest *m = parse_ok(json, NULL);
+        assert_non_null(m);
+        assert_int_equal(m->n_layers, 2);
+        assert_true(m->layers_size == (uint64_t) INT64_MAX);
+        xarch_manifest_free(m);
+}
+
 static void test_config(void **state) {
         const char *json = "{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v7\","
                            "\"created\":\"2026-01-01T00:00:00Z\",\"config\":{\"User\":\"1000\","
@@ -706,6 +721,7 @@ int main(void) {
                         cmocka_unit_test(test_index_kinds),
                         cmocka_unit_test(test_docker_list_and_manifest),
                         cmocka_unit_test(test_hostile_manifests),
+                        cmocka_unit_test(test_layers_size_saturates),
                         cmocka_unit_test(test_config),
                         cmocka_unit_test(test_spec_split),
                         cmocka_unit_test(test_oci_layout),

@@ -225,6 +225,43 @@ static void test_blob_stream_and_cache(void **state) {
         xarch_registry_free(r);
 }
 
+/* A FIFO where a cache entry should be is a miss, not an open() that waits for a writer
+ * forever; the verified download then replaces it. alarm() turns a hang into a failure. */
+static void test_cache_fifo_entry(void **state) {
+        char cache[PATH_MAX], dir[PATH_MAX + 32], path[PATH_MAX * 2];
+        new_cache_dir(cache, sizeof(cache));
+        snprintf(dir, sizeof(dir), "%s/blobs/sha256", cache);
+        char cmd[sizeof(dir) + 16];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+        const char *digests[] = {manifest_digest, blob_digest};
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, digests[i] + 7);
+                assert_int_equal(mkfifo(path, 0644), 0);
+        }
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct sink_buf sb = {};
+        ref_for("good", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        alarm(60);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, manifest_digest, &b, NULL), 0);
+        assert_string_equal(b.digest, manifest_digest);
+        xarch_blob_buf_release(&b);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, NULL),
+                        0);
+        alarm(0);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        free(sb.data);
+        for (size_t i = 0; i < 2; i++) {
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/%s", dir, digests[i] + 7);
+                assert_int_equal(lstat(path, &st), 0);
+                assert_true(S_ISREG(st.st_mode));
+        }
+        xarch_registry_free(r);
+}
+
 static void test_wrong_digest(void **state) {
         char cache[PATH_MAX];
         new_cache_dir(cache, sizeof(cache));
@@ -310,6 +347,27 @@ static void test_rate_limited(void **state) {
         xarch_registry_free(r);
 }
 
+/* Many retries (max_retries is the caller's choice): the backoff shift stays defined (UBSan
+ * flagged "shift exponent 64 is too large" here) and every retry is made. */
+static void test_many_retries(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_registry_stats st;
+        struct xarch_error *err = NULL;
+        ref_for("ratelimited", &ref);
+        setenv("XARCH_RETRY_BASE_MS", "0", 1); /* no sleeping: 70 retries */
+        struct xarch_registry_options o = {.cache_dir = "", .max_retries = 70};
+        struct xarch_registry *r = NULL;
+        assert_int_equal(xarch_registry_new(&o, &r, NULL), 0);
+        setenv("XARCH_RETRY_BASE_MS", "5", 1);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EAGAIN);
+        assert_non_null(strstr(err->msg, "after 71 attempts"));
+        xarch_error_freep(&err);
+        xarch_registry_get_stats(r, &st);
+        assert_int_equal(st.retries, 70);
+        xarch_registry_free(r);
+}
+
 static void test_500_then_success(void **state) {
         struct xarch_ref ref;
         struct xarch_registry_stats st;
@@ -359,6 +417,41 @@ static void test_reset_mid_body(void **state) {
                 assert_int_equal(count_files(cache), 1); /* verified, then cached */
                 xarch_registry_free(r);
         }
+}
+
+/* A 206 must resume exactly where the dropped transfer stopped: one that starts at byte 0 must
+ * not hand the sink the first half twice, one that skips bytes must fail, not leave a gap. */
+static void test_reset_wrong_content_range(void **state) {
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_ref ref;
+        struct sink_buf sb = {};
+        ref_for("resetrange0", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, &err),
+                        0);
+        assert_null(err);
+        assert_int_equal(sb.len, BLOB_SIZE);
+        char d[XARCH_DIGEST_MAX];
+        xarch_digest_buffer(NULL, sb.data, sb.len, d);
+        assert_string_equal(d, blob_digest);
+        free(sb.data);
+        assert_int_equal(count_files(cache), 1);
+        xarch_registry_free(r);
+
+        new_cache_dir(cache, sizeof(cache));
+        sb = (struct sink_buf){};
+        ref_for("resetgap", &ref);
+        r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &sb, &err),
+                        -EIO);
+        assert_non_null(strstr(err->msg, "did not resume"));
+        assert_true(sb.len < BLOB_SIZE);
+        free(sb.data);
+        assert_int_equal(count_files(cache), 0); /* nothing unverified is cached */
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
 }
 
 static void test_no_digest_header(void **state) {
@@ -471,6 +564,29 @@ static void test_bearer_credentials(void **state) {
         xarch_registry_free(r);
 }
 
+/* Bearer tokens are sent whole: a 10000-byte one works, a 20000-byte one fails with a clear
+ * error instead of being cut short and refused. */
+static void test_long_tokens(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("bigtoken", &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        assert_null(err);
+        assert_string_equal(b.digest, manifest_digest);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+
+        ref_for("hugetoken", &ref);
+        r = client(NULL, NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -ENOBUFS);
+        assert_non_null(strstr(err->msg, "token longer than"));
+        assert_null(strstr(err->msg, "hhhh"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+}
+
 static void test_identity_token(void **state) {
         struct xarch_ref ref;
         struct xarch_blob_buf b = {};
@@ -522,6 +638,24 @@ static void test_basic_auth(void **state) {
         assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
         assert_non_null(strstr(err->msg, "credentials rejected"));
         assert_null(strstr(err->msg, "nope-nope"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+
+        /* a long password (auth files may hold up to 8 KiB) is sent whole, and refused here */
+        static char json[16384];
+        char password[7001];
+        memset(password, 'p', sizeof(password) - 1);
+        password[sizeof(password) - 1] = '\0';
+        snprintf(json, sizeof(json),
+                        "{\"auths\":{\"127.0.0.1:%d\":{\"username\":\"alice\",\"password\":\"%s\"}}"
+                        "}",
+                        port, password);
+        snprintf(auth, sizeof(auth), "%s/auth%u.json", cache_root, ++uniq);
+        write_file(auth, json);
+        r = client(NULL, auth);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EACCES);
+        assert_non_null(strstr(err->msg, "credentials rejected"));
+        assert_null(strstr(err->msg, "pppp"));
         xarch_error_freep(&err);
         xarch_registry_free(r);
 }
@@ -624,17 +758,21 @@ int main(void) {
                         cmocka_unit_test(test_manifest_by_tag),
                         cmocka_unit_test(test_manifest_cache),
                         cmocka_unit_test(test_blob_stream_and_cache),
+                        cmocka_unit_test(test_cache_fifo_entry),
                         cmocka_unit_test(test_wrong_digest),
                         cmocka_unit_test(test_truncated),
                         cmocka_unit_test(test_huge_manifest),
                         cmocka_unit_test(test_429_then_success),
                         cmocka_unit_test(test_rate_limited),
+                        cmocka_unit_test(test_many_retries),
                         cmocka_unit_test(test_500_then_success),
                         cmocka_unit_test(test_reset_mid_body),
+                        cmocka_unit_test(test_reset_wrong_content_range),
                         cmocka_unit_test(test_no_digest_header),
                         cmocka_unit_test(test_unknown),
                         cmocka_unit_test(test_bearer_anonymous),
                         cmocka_unit_test(test_bearer_credentials),
+                        cmocka_unit_test(test_long_tokens),
                         cmocka_unit_test(test_identity_token),
                         cmocka_unit_test(test_basic_auth),
                         cmocka_unit_test(test_redirect_drops_authorization),

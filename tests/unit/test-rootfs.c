@@ -284,6 +284,47 @@ static void test_find_command(void **state) {
         layer_free(l);
 }
 
+static int count_file(void *userdata, const char *path, const struct rootfs_node *node) {
+        (void) path, (void) node;
+        (*(size_t *) userdata)++;
+        return 0;
+}
+
+static void test_deep_tree(void **state) {
+        (void) state;
+        /* Paths are short (< ROOTFS_PATH_MAX) but symlinks with long relative targets, placed
+         * one below the other, build a tree tens of thousands of directories deep: walking,
+         * listing and freeing it must not recurse once per level (a hostile layer would
+         * overflow the stack). */
+        enum { LEVELS = 4000, LINKS = ROOTFS_MAX_HOPS - 2 };
+        char *seg = malloc(2 * LEVELS);
+        assert_non_null(seg);
+        for (int i = 0; i < LEVELS; i++)
+                seg[2 * i] = 'a', seg[2 * i + 1] = '/';
+        seg[2 * LEVELS - 1] = '\0';
+        struct builder *l = layer_new();
+        char path[256] = "s";
+        put(l, 'l', path, seg);
+        for (int k = 0; k < LINKS; k++) {
+                strcat(path, "/n");
+                put(l, 'l', path, seg);
+        }
+        strcat(path, "/f");
+        put(l, 'f', path, "arm64");
+        struct rootfs *fs = NULL;
+        assert_int_equal(rootfs_new(&fs), 0);
+        assert_int_equal(rootfs_apply_layer(fs, &l->layer, NULL), 0);
+        print_message("%zu nodes\n", rootfs_count(fs));
+        assert_true(rootfs_count(fs) > (size_t) LEVELS * LINKS);
+        assert_string_equal(arch_of(fs, path), "arm64");
+        size_t files = 0;
+        assert_int_equal(rootfs_foreach_file(fs, count_file, &files), 0);
+        assert_int_equal(files, 1);
+        rootfs_free(fs);
+        layer_free(l);
+        free(seg);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_normalize),
@@ -291,6 +332,7 @@ int main(void) {
                         cmocka_unit_test(test_links),
                         cmocka_unit_test(test_hop_limit),
                         cmocka_unit_test(test_find_command),
+                        cmocka_unit_test(test_deep_tree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,107 @@
+#!/bin/sh
+# Hostile names met by the CLI: file names and image paths that are not UTF-8 must still appear
+# in --json output (invalid bytes as \xNN) instead of vanishing, and a directory tree deeper than
+# the stack allows is walked safely by 'xarch file -r'.
+set -eu
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=/usr/bin/true
+[ -x "$BIN" ] || BIN=/bin/true
+
+# ---- xarch file --json: non-UTF-8 path and link target ----
+mkdir "$TMPD/names"
+cp "$BIN" "$TMPD/names/$(printf 'bad\377name')"
+ln -s "$(printf '/x\376')" "$TMPD/names/link"
+run_xarch file --json -r "$TMPD/names"
+cp "$TMPD/out" "$TMPD/json" # check() overwrites out
+expect_rc 0 "file --json on non-UTF-8 names exits 0"
+check "file --json is valid JSON" python3 -m json.tool "$TMPD/json"
+check "file --json keeps a non-UTF-8 path (\\xff)" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+paths = sorted(o["path"] for o in d)
+assert all(isinstance(p, str) for p in paths), paths
+assert paths[0].endswith("/bad\\xffname"), paths
+link = [o for o in d if o["type"] == "symlink"][0]
+assert link["target"] == "/x\\xfe", link' "$TMPD/json"
+
+# ---- xarch file -r: 2000 nested directories (overflowed the stack before) ----
+mkdir "$TMPD/deep"
+(cd "$TMPD/deep" && i=0 && while [ $i -lt 2000 ]; do mkdir a && cd a; i=$((i + 1)); done)
+run_xarch file -r "$TMPD/deep"
+expect_rc 0 "file -r on a 2000-level tree exits 0 (no crash)"
+expect_err "more than [0-9]+ directory levels, not walked" "the depth limit is one stderr line"
+rm -rf "$TMPD/deep"
+
+# ---- verify and check --json: an entrypoint whose real name is not UTF-8 ----
+cat >"$TMPD/spec.json" <<'JSON'
+{"nested": false, "images": [{"config_platform": "linux/riscv64", "entrypoint": ["/bin/app"],
+  "layers": [{"compression": "gzip", "entries": [["dir", "bin"], ["symlink", "bin/app", "x\udcffy"],
+  ["file", "bin/x\udcffy", "BIN", 493]]}]}]}
+JSON
+sed -i "s|\"BIN\"|\"$BIN\"|" "$TMPD/spec.json"
+if ! python3 "$HERE/../images/oci-layout.py" "$TMPD/img.oci" "$TMPD/spec.json" >"$TMPD/layout.log" 2>&1; then
+        not_ok "oci-layout.py made the image: $(tail -1 "$TMPD/layout.log")"
+        done_testing
+        exit
+fi
+IMG="oci:$TMPD/img.oci:latest"
+run_xarch verify --json "$IMG"
+cp "$TMPD/out" "$TMPD/json" # check() overwrites out
+check "verify --json is valid JSON" python3 -m json.tool "$TMPD/json"
+check "verify --json keeps the program, examples and problem messages" python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["platforms"][0]
+assert p["program"] == "/bin/x\\xffy", p.get("program")
+assert all("example" in a for a in p["architectures"]), p["architectures"]
+assert all("message" in x for x in p["problems"]), p["problems"]' "$TMPD/json"
+run_xarch check --json "$IMG" --node arm64
+cp "$TMPD/out" "$TMPD/json" # check() overwrites out
+check "check --json is valid JSON" python3 -m json.tool "$TMPD/json"
+check "check --json keeps the node's verdict" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["nodes"]) == 1, d
+assert d["nodes"][0]["binary"].startswith("/bin/x\\xffy: "), d["nodes"][0]' "$TMPD/json"
+
+# ---- inspect --json: a reference whose path is not UTF-8, present and missing ----
+cp -r "$TMPD/img.oci" "$TMPD/$(printf 'img\377.oci')"
+run_xarch inspect --json "oci:$TMPD/$(printf 'img\377.oci'):latest" "oci:$TMPD/$(printf 'no\377such')"
+cp "$TMPD/out" "$TMPD/json" # check() overwrites out
+expect_rc 1 "inspect --json: the missing reference fails"
+check "inspect --json keeps both references" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 2, d
+assert d[0]["name"].endswith("/img\\xff.oci:latest") and "digest" in d[0], d[0]
+assert d[1]["name"].endswith("/no\\xffsuch") and "error" in d[1], d[1]' "$TMPD/json"
+
+# ---- binfmt status and doctor --json: an entry whose interpreter is not UTF-8, registered in a
+# private binfmt_misc instance (new user + mount namespace, Linux >= 6.7; the host's is untouched)
+cat >"$TMPD/ns.sh" <<'SH'
+set -e
+d=$OUT/bm
+mkdir "$d"
+mount -t binfmt_misc binfmt_misc "$d"
+printf ':weird:M::\\x7fXYZW::/tmp/a\377b:\n' >"$d/register"
+"$XARCH" binfmt --mount "$d" status --json >"$OUT/binfmt.json"
+"$XARCH" doctor --json --no-container --platform arm64 --mount "$d" >"$OUT/doctor.json"
+SH
+if command -v unshare >/dev/null &&
+        OUT=$TMPD XARCH=$XARCH unshare --user --map-root-user --mount sh "$TMPD/ns.sh" \
+                >"$TMPD/ns.log" 2>&1; then
+        check "binfmt status --json keeps the interpreter" python3 -c '
+import json, sys
+e = [e for e in json.load(open(sys.argv[1]))["entries"] if e["name"] == "weird"]
+assert e and e[0]["interpreter"] == "/tmp/a\\xffb", e' "$TMPD/binfmt.json"
+        check "doctor --json keeps the entry and its warning" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = [e for e in d["binfmt"]["entries"] if e["name"] == "weird"]
+assert e and e[0]["interpreter"] == "/tmp/a\\xffb", d["binfmt"]
+w = [w for w in d["warnings"] if w["code"] == "interpreter-missing"]
+assert w and "/tmp/a\\xffb" in w[0]["message"], d["warnings"]' "$TMPD/doctor.json"
+else
+        skip "no private binfmt_misc instance here ($(tail -1 "$TMPD/ns.log"))"
+fi
+done_testing
