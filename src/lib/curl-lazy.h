@@ -45,6 +45,10 @@ extern struct curl_lazy curl_lazy;
 int curl_lazy_load(struct xarch_error **err);
 
 #ifndef CURL_LAZY_IMPLEMENTATION
+/* curl.h wraps these three in argument-count macros; ours replace them. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_share_setopt
 #define curl_global_init    curl_lazy.global_init
 #define curl_easy_init      curl_lazy.easy_init
 #define curl_easy_setopt    curl_lazy.easy_setopt

@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "auth.h"
 #include "cache.h"
+#include "curl-lazy.h"
 #include "macro.h"
 #include "membuf.h"
 #include "registry.h"
@@ -276,6 +276,9 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         static const struct xarch_registry_options defaults = {};
         if (!opts)
                 opts = &defaults;
+        int k = curl_lazy_load(err);
+        if (k < 0)
+                return k;
         pthread_once(&curl_once, curl_init_once);
         if (curl_init_result != CURLE_OK)
                 return xarch_error_set(err, EIO, "cannot initialise libcurl: %s",

@@ -13,4 +13,12 @@ expect_rc 2 "unknown verb exits 2"
 expect_err "unknown verb 'frobnicate'" "unknown verb named in one line"
 run_xarch --version
 expect_out '^xarch [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
+# libcurl and its ~30 dependencies are loaded only when a registry is reached (curl-lazy.h):
+# verbs that never touch the network must not pay for mapping them at start-up.
+if command -v ldd >/dev/null; then
+        if ldd "$XARCH" | grep -q libcurl; then not_ok "xarch does not link libcurl at start-up"; else
+                ok "xarch does not link libcurl at start-up"; fi
+else
+        skip "ldd not available"
+fi
 done_testing
