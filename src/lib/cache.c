@@ -47,7 +47,7 @@ int cache_entry_path(const char *dir, const char *digest, char *buf, size_t size
         return 0;
 }
 
-/* mkdir -p for the directory part of path. */
+/* mkdir -p for the directory part of path; owner-only (the cache is per user). */
 static int mkdir_parents(const char *path) {
         char tmp[PATH_MAX];
         snprintf(tmp, sizeof(tmp), "%s", path);
@@ -59,11 +59,11 @@ static int mkdir_parents(const char *path) {
                 if (*p != '/')
                         continue;
                 *p = '\0';
-                if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
                         return -errno;
                 *p = '/';
         }
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
 }
@@ -139,7 +139,8 @@ int cache_writer_begin(const char *dir, const char *digest, struct cache_writer 
         w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
         if (w->fd < 0)
                 return -errno;
-        (void) fchmod(w->fd, 0644);
+        /* Entries may describe private images: owner-only, like the directories. */
+        (void) fchmod(w->fd, 0600);
         return 0;
 }
 

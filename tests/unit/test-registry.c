@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -169,9 +170,18 @@ static void test_manifest_cache(void **state) {
         xarch_blob_buf_release(&b);
         xarch_registry_free(r);
 
-        /* a corrupted entry is detected, dropped and fetched again */
         char path[PATH_MAX * 2];
         snprintf(path, sizeof(path), "%s/blobs/sha256/%s", cache, manifest_digest + 7);
+        /* private images' manifests stay private: owner-only entry and directories */
+        struct stat st_entry, st_dir;
+        assert_int_equal(stat(path, &st_entry), 0);
+        assert_int_equal(st_entry.st_mode & 0077, 0);
+        char dir[PATH_MAX * 2];
+        snprintf(dir, sizeof(dir), "%s/blobs/sha256", cache);
+        assert_int_equal(stat(dir, &st_dir), 0);
+        assert_int_equal(st_dir.st_mode & 0077, 0);
+
+        /* a corrupted entry is detected, dropped and fetched again */
         FILE *f = fopen(path, "r+");
         assert_non_null(f);
         fputc('X', f);
