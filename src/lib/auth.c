@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -513,6 +514,9 @@ static bool helper_name_valid(const char *s) {
 
 #define HELPER_OUTPUT_MAX (64 * 1024)
 
+/* A helper may wait for a keychain to unlock, but never forever. */
+int auth_helper_timeout_ms = 30000;
+
 int auth_run_credential_helper(const char *helper, const char *server_url,
                 struct auth_credentials *ret, struct xarch_error **err) {
         char prog[128];
@@ -564,9 +568,29 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
         _cleanup_free_ char *out = malloc(HELPER_OUTPUT_MAX + 1);
         size_t len = 0;
         bool too_big = false;
+        bool timed_out = false;
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
                 if (!out)
                         break;
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 +
+                                  (now.tv_nsec - start.tv_nsec) / 1000000;
+                struct pollfd pfd = {.fd = out_pipe[0], .events = POLLIN};
+                int pr = elapsed_ms >= auth_helper_timeout_ms
+                                         ? 0
+                                         : poll(&pfd, 1,
+                                                           (int) (auth_helper_timeout_ms -
+                                                                           elapsed_ms));
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr == 0) {
+                        timed_out = true;
+                        kill(pid, SIGKILL);
+                        break;
+                }
                 ssize_t n = read(out_pipe[0], out + len, HELPER_OUTPUT_MAX - len);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -587,7 +611,11 @@ int auth_run_credential_helper(const char *helper, const char *server_url,
         out[len] = '\0';
 
         int r;
-        if (too_big) {
+        if (timed_out) {
+                r = xarch_error_set(err, ETIMEDOUT,
+                                "credential helper '%s' did not answer within %d ms", prog,
+                                auth_helper_timeout_ms);
+        } else if (too_big) {
                 r = xarch_error_set(err, EFBIG, "credential helper '%s': answer too large", prog);
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 /* "credentials not found in native keychain" means: none */

@@ -66,6 +66,9 @@ int auth_base64_encode(const void *in, size_t in_len, char *out, size_t out_size
 int auth_lookup(const char *auth_file, const char *registry, const char *repository,
                 struct auth_credentials *ret, struct xarch_error **err);
 
+/* How long a credential helper may take before it is killed (tests shorten it). */
+extern int auth_helper_timeout_ms;
+
 /* Runs "docker-credential-<helper> get" with server_url on stdin and parses its JSON answer.
  * Returns 1 found, 0 when the helper says it has no credentials, negative on failure. */
 int auth_run_credential_helper(const char *helper, const char *server_url,

@@ -175,6 +175,8 @@ long registry_parse_ratelimit(const char *value, long *window_seconds) {
 
 static bool url_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs, char *port,
                 size_t ps) {
+        if (curl_lazy_load(NULL) < 0) /* reachable without a client (redirect checks, tests) */
+                return false;
         CURLU *u = curl_url();
         char *s = NULL, *h = NULL, *p = NULL;
         bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&

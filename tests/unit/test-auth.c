@@ -234,6 +234,28 @@ static void test_podman_and_registry_auth_file(void **state) {
         xarch_error_freep(&err);
 }
 
+static void test_credential_helper_timeout(void **state) {
+        char bin[PATH_MAX], helper[PATH_MAX];
+        snprintf(bin, sizeof(bin), "%s/slowbin", tmpdir);
+        mkdir(bin, 0755);
+        snprintf(helper, sizeof(helper), "%s/docker-credential-slow", bin);
+        /* A helper stuck on a locked keychain: it never answers. */
+        write_file(helper, "#!/bin/sh\nexec sleep 30\n", 0755);
+        char newpath[PATH_MAX * 2];
+        snprintf(newpath, sizeof(newpath), "%s:%s", bin, getenv("PATH"));
+        setenv("PATH", newpath, 1);
+
+        int saved = auth_helper_timeout_ms;
+        auth_helper_timeout_ms = 300;
+        struct auth_credentials c;
+        struct xarch_error *err = NULL;
+        assert_int_equal(auth_run_credential_helper("slow", "slow.example", &c, &err), -ETIMEDOUT);
+        assert_non_null(err);
+        assert_non_null(strstr(err->msg, "did not answer"));
+        xarch_error_freep(&err);
+        auth_helper_timeout_ms = saved;
+}
+
 static void test_credential_helpers(void **state) {
         char bin[PATH_MAX], helper[PATH_MAX], path[PATH_MAX], log[PATH_MAX];
         struct auth_credentials c;
@@ -363,6 +385,7 @@ int main(void) {
                         cmocka_unit_test(test_docker_config_auths),
                         cmocka_unit_test(test_podman_and_registry_auth_file),
                         cmocka_unit_test(test_credential_helpers),
+                        cmocka_unit_test(test_credential_helper_timeout),
                         cmocka_unit_test(test_registry_parsers),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
