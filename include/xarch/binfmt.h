@@ -19,7 +19,9 @@ extern "C" {
  */
 
 #define XARCH_BINFMT_DEFAULT_MOUNT "/proc/sys/fs/binfmt_misc"
-#define XARCH_BINFMT_MAGIC_MAX     128 /* BINPRM_BUF_SIZE: offset + length must fit */
+/* BINPRM_BUF_SIZE: offset + magic length must fit in what the kernel reads of a file (256 since
+ * Linux 5.1, 128 before; verified on 6.18: offset 255 is accepted, 256 refused). */
+#define XARCH_BINFMT_MAGIC_MAX 256
 
 /* One row of QEMU's magic/mask table (scripts/qemu-binfmt-conf.sh). */
 struct xarch_binfmt_target {
@@ -150,7 +152,7 @@ int xarch_binfmt_find_emulator(const struct xarch_binfmt_target *t, const char *
 int xarch_binfmt_entry_from_target(const struct xarch_binfmt_target *t, const char *interpreter,
                 unsigned flags, struct xarch_binfmt_entry *ret, struct xarch_error **err);
 
-/* Checks an entry as create_entry() would (name, type, lengths, offset + size <= 128, absolute
+/* Checks an entry as create_entry() would (name, type, lengths, offset + size <= 256, absolute
  * interpreter without ':' or newline, total length) and formats its register line
  * ":name:M:offset:magic:mask:interpreter:flags" (no newline; magic/mask as \xHH escapes).
  * Returns the length, -EINVAL with a message naming the problem, or -ENOBUFS. */

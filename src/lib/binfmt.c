@@ -173,7 +173,7 @@ int xarch_binfmt_entry_parse(const char *name, const char *text, size_t len,
                         off = off * 10 + (unsigned long) (d[i] - '0');
                 }
                 if (off >= XARCH_BINFMT_MAGIC_MAX)
-                        return BAD("offset beyond the 128 bytes the kernel reads");
+                        return BAD("offset beyond the 256 bytes the kernel reads");
                 e->offset = (unsigned) off;
 
                 if (!next_line(&c, &line, &n) || !has_prefix(line, n, "magic "))
@@ -182,7 +182,7 @@ int xarch_binfmt_entry_parse(const char *name, const char *text, size_t len,
                                     sizeof(e->magic), &e->magic_len) < 0)
                         return BAD("bad magic hex");
                 if (e->offset + e->magic_len > XARCH_BINFMT_MAGIC_MAX)
-                        return BAD("offset + magic length exceed 128 bytes");
+                        return BAD("offset + magic length exceed 256 bytes");
 
                 const char *save_p = c.p;
                 unsigned save_no = c.line_no;
@@ -527,7 +527,7 @@ static int validate_for_register(const struct xarch_binfmt_entry *e, struct xarc
                 if (e->magic_len == 0 || e->magic_len > XARCH_BINFMT_MAGIC_MAX ||
                                 e->offset > XARCH_BINFMT_MAGIC_MAX - e->magic_len)
                         return xarch_error_set(err, EINVAL,
-                                        "%s: offset %u + magic length %zu must be within the 128 "
+                                        "%s: offset %u + magic length %zu must be within the 256 "
                                         "bytes "
                                         "the kernel reads (and the magic non-empty)",
                                         name, e->offset, e->magic_len);
