@@ -126,19 +126,7 @@ int xarch_check_node_parse(
         if (streq(spec, "host")) {
                 n.host = true;
         } else {
-                /* "arm/v7", "amd64/v3": an arch with a variant, as users write nodes (containerd
-                 * would read os/arch) */
-                char buf[XARCH_PLATFORM_STRING_MAX + 8];
-                const char *slash = strchr(spec, '/');
-                if (slash && !strchr(slash + 1, '/') &&
-                                (size_t) (slash - spec) < XARCH_PLATFORM_FIELD_MAX) {
-                        char first[XARCH_PLATFORM_FIELD_MAX];
-                        snprintf(first, sizeof(first), "%.*s", (int) (slash - spec), spec);
-                        if (xarch_arch_is_known(first) &&
-                                        (size_t) snprintf(buf, sizeof(buf), "linux/%s", spec) <
-                                                        sizeof(buf))
-                                spec = buf;
-                }
+                /* xarch_platform_parse reads "arm/v7" as arch/variant, as users write nodes */
                 int r = xarch_platform_parse(spec, &n.platform, err);
                 if (r < 0)
                         return r;
