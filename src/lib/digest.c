@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "macro.h"
 #include "xarch/digest.h"
 
@@ -23,6 +25,20 @@ static const struct digest_algo algos[] = {
                 {"sha256", 64},
                 {"sha512", 128},
 };
+
+/* OpenSSL 3 loads its configuration and default provider on the first digest (about 1.4 ms):
+ * fetching the two algorithms once, explicitly, also spares the implicit fetch per digest. */
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md_sha256, *md_sha512;
+
+static void md_fetch(void) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+        md_sha512 = EVP_MD_fetch(NULL, "SHA2-512", NULL);
+}
+
+void digest_prepare(void) {
+        pthread_once(&md_once, md_fetch);
+}
 
 /* Finds the algorithm named by "sha256", "sha256:..." or NULL (sha256). */
 static const struct digest_algo *algo_lookup(const char *algo_or_digest) {
@@ -62,8 +78,9 @@ int xarch_digester_new(const char *algo_or_digest, struct xarch_digester **ret) 
                 return -ENOMEM;
         d->algo = a->name;
         d->ctx = EVP_MD_CTX_new();
-        const EVP_MD *md = streq(a->name, "sha256") ? EVP_sha256() : EVP_sha512();
-        if (!d->ctx || EVP_DigestInit_ex(d->ctx, md, NULL) != 1) {
+        digest_prepare();
+        const EVP_MD *md = streq(a->name, "sha256") ? md_sha256 : md_sha512;
+        if (!d->ctx || !md || EVP_DigestInit_ex(d->ctx, md, NULL) != 1) {
                 xarch_digester_free(d);
                 return -ENOMEM;
         }

@@ -27,6 +27,8 @@
 #include "auth.h"
 #include "cache.h"
 #include "curl-lazy.h"
+#include "digest.h"
+#include "http1.h"
 #include "macro.h"
 #include "membuf.h"
 #include "registry.h"
@@ -82,7 +84,12 @@ struct xarch_registry {
         unsigned max_retries;
         unsigned backoff_base_ms;
 
-        CURLSH *share;
+        bool direct_http;         /* plain-HTTP requests go through http1.c, not libcurl */
+        pthread_t prepare_thread; /* digest_prepare() while the first request is in flight */
+        bool prepare_started;
+
+        pthread_mutex_t curl_lock; /* guards loading libcurl and creating `share` */
+        CURLSH *share;             /* NULL until the first request through libcurl */
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
         pthread_mutex_t lock; /* guards everything below */
@@ -91,6 +98,8 @@ struct xarch_registry {
         struct cred_entry *creds;
         CURL *pool[EASY_POOL_MAX];
         size_t pool_len;
+        struct http1_conn *idle[EASY_POOL_MAX]; /* kept-alive plain-HTTP connections */
+        size_t idle_len;
 
         atomic_uint_least64_t n_requests, n_token_requests, n_retries, n_cache_hits, n_connections,
                         n_bytes, n_http2;
@@ -173,37 +182,18 @@ long registry_parse_ratelimit(const char *value, long *window_seconds) {
         return v;
 }
 
-static bool url_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs, char *port,
-                size_t ps) {
-        if (curl_lazy_load(NULL) < 0) /* reachable without a client (redirect checks, tests) */
-                return false;
-        CURLU *u = curl_url();
-        char *s = NULL, *h = NULL, *p = NULL;
-        bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-                  curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK &&
-                  curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
-                  curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK;
-        if (ok) {
-                snprintf(scheme, ss, "%s", s);
-                snprintf(host, hs, "%s", h);
-                snprintf(port, ps, "%s", p);
-                for (char *c = host; *c; c++)
-                        if (*c >= 'A' && *c <= 'Z')
-                                *c = (char) (*c - 'A' + 'a');
-        }
-        curl_free(s);
-        curl_free(h);
-        curl_free(p);
-        curl_url_cleanup(u);
-        return ok;
+static bool url_origin(
+                const char *url, char *scheme, size_t ss, char *host, size_t hs, unsigned *port) {
+        return http1_url_origin(url, scheme, ss, host, hs, port);
 }
 
 bool registry_url_same_origin(const char *a, const char *b) {
-        char s1[16], h1[512], p1[16], s2[16], h2[512], p2[16];
-        if (!url_origin(a, s1, sizeof(s1), h1, sizeof(h1), p1, sizeof(p1)) ||
-                        !url_origin(b, s2, sizeof(s2), h2, sizeof(h2), p2, sizeof(p2)))
+        char s1[16], h1[512], s2[16], h2[512];
+        unsigned p1, p2;
+        if (!url_origin(a, s1, sizeof(s1), h1, sizeof(h1), &p1) ||
+                        !url_origin(b, s2, sizeof(s2), h2, sizeof(h2), &p2))
                 return false;
-        return strcasecmp(s1, s2) == 0 && streq(h1, h2) && streq(p1, p2);
+        return streq(s1, s2) && streq(h1, h2) && p1 == p2;
 }
 
 void registry_media_type_from_body(const char *body, size_t len, char out[256]) {
@@ -226,8 +216,9 @@ void registry_media_type_from_body(const char *body, size_t len, char out[256]) 
 
 /* Host part of a URL, for the plain-HTTP policy. */
 static bool url_is_loopback(const char *url) {
-        char s[16], h[512], p[16], hp[600];
-        if (!url_origin(url, s, sizeof(s), h, sizeof(h), p, sizeof(p)))
+        char s[16], h[512], hp[600];
+        unsigned p;
+        if (!url_origin(url, s, sizeof(s), h, sizeof(h), &p))
                 return false;
         if (strchr(h, ':'))
                 snprintf(hp, sizeof(hp), "[%s]", h);
@@ -265,6 +256,27 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud) {
                 pthread_mutex_unlock(&r->share_locks[data]);
 }
 
+/* libcurl is needed anyway when a proxy is configured (it knows every proxy kind and
+ * NO_PROXY); XARCH_HTTP=curl sends plain HTTP through libcurl too (comparisons, debugging). */
+static bool direct_http_allowed(void) {
+        static const char *const proxy_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+        const char *mode = getenv("XARCH_HTTP");
+        if (mode && streq(mode, "curl"))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++) {
+                const char *v = getenv(proxy_vars[i]);
+                if (v && *v)
+                        return false;
+        }
+        return true;
+}
+
+static void *prepare_digests(void *unused) {
+        (void) unused;
+        digest_prepare();
+        return NULL;
+}
+
 static int dup_opt(const char *s, char **ret) {
         *ret = NULL;
         if (!s)
@@ -278,18 +290,11 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         static const struct xarch_registry_options defaults = {};
         if (!opts)
                 opts = &defaults;
-        int k = curl_lazy_load(err);
-        if (k < 0)
-                return k;
-        pthread_once(&curl_once, curl_init_once);
-        if (curl_init_result != CURLE_OK)
-                return xarch_error_set(err, EIO, "cannot initialise libcurl: %s",
-                                curl_easy_strerror(curl_init_result));
-
         struct xarch_registry *r = calloc(1, sizeof(*r));
         if (!r)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         pthread_mutex_init(&r->lock, NULL);
+        pthread_mutex_init(&r->curl_lock, NULL);
         for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
                 pthread_mutex_init(&r->share_locks[i], NULL);
         r->insecure = opts->insecure;
@@ -298,6 +303,8 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         r->max_retries = opts->no_retry ? 0
                                         : (opts->max_retries ? opts->max_retries : DEFAULT_RETRIES);
         r->backoff_base_ms = 250;
+        r->direct_http = direct_http_allowed();
+        r->prepare_started = pthread_create(&r->prepare_thread, NULL, prepare_digests, NULL) == 0;
         /* test knob: hostile-server tests retry a lot and should not sleep for seconds */
         const char *base = getenv("XARCH_RETRY_BASE_MS");
         if (base && *base) {
@@ -329,25 +336,58 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
                 return -saved;
         }
 
-        r->share = curl_share_init();
-        if (!r->share) {
-                xarch_registry_free(r);
-                return xarch_error_set(err, ENOMEM, "cannot create a libcurl share handle");
-        }
-        curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock);
-        curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-        curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
-        curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
         *ret = r;
         return 0;
+}
+
+/* Loads libcurl and sets up the share handle on the first request that needs them: a client
+ * that only talks plain HTTP never maps libcurl's thirty libraries. */
+static int curl_ready(struct xarch_registry *r, char *errbuf, size_t errlen) {
+        _cleanup_(xarch_error_freep) struct xarch_error *e = NULL;
+        int rc = 0;
+        pthread_mutex_lock(&r->curl_lock);
+        if (r->share)
+                goto out;
+        rc = curl_lazy_load(&e);
+        if (rc < 0) {
+                snprintf(errbuf, errlen, "%s", e ? e->msg : "cannot load libcurl");
+                goto out;
+        }
+        pthread_once(&curl_once, curl_init_once);
+        if (curl_init_result != CURLE_OK) {
+                snprintf(errbuf, errlen, "cannot initialise libcurl: %s",
+                                curl_easy_strerror(curl_init_result));
+                rc = -EIO;
+                goto out;
+        }
+        CURLSH *share = curl_share_init();
+        if (!share) {
+                snprintf(errbuf, errlen, "cannot create a libcurl share handle");
+                rc = -ENOMEM;
+                goto out;
+        }
+        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(share, CURLSHOPT_USERDATA, r);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        r->share = share;
+out:
+        pthread_mutex_unlock(&r->curl_lock);
+        return rc;
 }
 
 void xarch_registry_free(struct xarch_registry *r) {
         if (!r)
                 return;
+        if (r->prepare_started)
+                pthread_join(r->prepare_thread, NULL);
         for (size_t i = 0; i < r->pool_len; i++)
                 curl_easy_cleanup(r->pool[i]);
+        for (size_t i = 0; i < r->idle_len; i++) {
+                http1_close(r->idle[i]);
+                free(r->idle[i]);
+        }
         if (r->share)
                 curl_share_cleanup(r->share);
         for (struct host_state *h = r->hosts, *next; h; h = next) {
@@ -369,6 +409,7 @@ void xarch_registry_free(struct xarch_registry *r) {
         }
         for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
                 pthread_mutex_destroy(&r->share_locks[i]);
+        pthread_mutex_destroy(&r->curl_lock);
         pthread_mutex_destroy(&r->lock);
         free(r->ca_file);
         free(r->auth_file);
@@ -464,6 +505,7 @@ struct http_req {
         int64_t range_start; /* first byte of a 206 body (Content-Range), -1 when absent */
         uint64_t skip;       /* leading bytes to drop (a 200 answering a Range request) */
         char redirect[URL_MAX];
+        char location[URL_MAX]; /* the Location header as sent (plain-HTTP transport) */
         char errbody[ERROR_BODY_MAX];
         size_t errbody_len;
         int abort_code;
@@ -506,6 +548,7 @@ static void reset_response(struct http_req *q) {
         q->www_auth_overflow = false;
         q->content_length = -1;
         q->range_start = -1;
+        q->location[0] = '\0';
         q->errbody_len = 0;
         q->errbody[0] = '\0';
 }
@@ -538,6 +581,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
                 trim_value(full, strlen(full), q->content_type, sizeof(q->content_type));
         } else if (header_is(line, n, "docker-content-digest", &v, &vn)) {
                 trim_value(v, vn, q->docker_digest, sizeof(q->docker_digest));
+        } else if (header_is(line, n, "location", &v, &vn)) {
+                if (vn < sizeof(q->location))
+                        trim_value(v, vn, q->location, sizeof(q->location));
         } else if (header_is(line, n, "retry-after", &v, &vn)) {
                 trim_value(v, vn, q->retry_after, sizeof(q->retry_after));
         } else if (header_is(line, n, "ratelimit-remaining", &v, &vn)) {
@@ -664,9 +710,173 @@ static void easy_put(struct xarch_registry *r, CURL *c) {
                 curl_easy_cleanup(c);
 }
 
+/* ---- plain HTTP without libcurl (http1.c) ---- */
+
+static struct http1_conn *idle_take(struct xarch_registry *r, const char *host, unsigned port) {
+        struct http1_conn *c = NULL;
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = r->idle_len; i-- > 0;)
+                if (r->idle[i]->port == port && streq(r->idle[i]->host, host)) {
+                        c = r->idle[i];
+                        r->idle[i] = r->idle[--r->idle_len];
+                        break;
+                }
+        pthread_mutex_unlock(&r->lock);
+        return c;
+}
+
+static void idle_put(struct xarch_registry *r, struct http1_conn *c) {
+        c->reused = true;
+        pthread_mutex_lock(&r->lock);
+        if (r->idle_len < EASY_POOL_MAX) {
+                r->idle[r->idle_len++] = c;
+                c = NULL;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (c) {
+                http1_close(c);
+                free(c);
+        }
+}
+
+static CURLcode http1_result_code(int r) {
+        switch (r) {
+        case HTTP1_OK:
+                return CURLE_OK;
+        case HTTP1_RESOLVE:
+                return CURLE_COULDNT_RESOLVE_HOST;
+        case HTTP1_CONNECT:
+                return CURLE_COULDNT_CONNECT;
+        case HTTP1_TIMEOUT:
+                return CURLE_OPERATION_TIMEDOUT;
+        case HTTP1_SEND:
+                return CURLE_SEND_ERROR;
+        case HTTP1_NOTHING:
+                return CURLE_GOT_NOTHING;
+        case HTTP1_RECV:
+                return CURLE_RECV_ERROR;
+        case HTTP1_PARTIAL:
+                return CURLE_PARTIAL_FILE;
+        case HTTP1_ABORTED:
+                return CURLE_WRITE_ERROR;
+        default:
+                return CURLE_WEIRD_SERVER_REPLY;
+        }
+}
+
+/* http_once() for an http:// URL over http1.c: the same request, the same header and body
+ * callbacks, the result mapped onto the CURLcode values the retry and error logic know. */
+static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
+        struct http1_url u;
+        reset_response(q);
+        q->curl_err[0] = '\0';
+        q->redirect[0] = '\0';
+        q->skip = 0;
+        q->abort_code = 0;
+        q->bad_range = false;
+        q->attempts++;
+        atomic_fetch_add(&r->n_requests, 1);
+        if (http1_parse_url(q->url, &u) < 0) {
+                q->code = CURLE_URL_MALFORMAT;
+                snprintf(q->curl_err, sizeof(q->curl_err), "malformed URL");
+                return -EIO;
+        }
+
+        bool post = streq(q->method, "POST"), head = streq(q->method, "HEAD");
+        const char *body = post && q->post_fields ? q->post_fields : "";
+        char range[64] = "", length[128] = "";
+        if (q->delivered > 0)
+                snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n",
+                                (unsigned long long) q->delivered);
+        if (post)
+                snprintf(length, sizeof(length),
+                                "Content-Type: application/x-www-form-urlencoded\r\n"
+                                "Content-Length: %zu\r\n",
+                                strlen(body));
+        char *req = NULL;
+        int reqlen = asprintf(&req,
+                        "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s%s%s%s%s%s%s%s\r\n%s",
+                        q->method, u.target[0] == '?' ? "/" : "", u.target, u.authority,
+                        r->user_agent, q->accept ? "Accept: " : "", q->accept ? q->accept : "",
+                        q->accept ? "\r\n" : "", q->authorization[0] ? "Authorization: " : "",
+                        q->authorization, q->authorization[0] ? "\r\n" : "", range, length, body);
+        if (reqlen < 0) {
+                q->code = CURLE_OUT_OF_MEMORY;
+                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+                return -ENOMEM;
+        }
+
+        struct http1_callbacks cb = {.on_header = on_header, .on_body = on_write, .ud = q};
+        struct http1_response resp = {};
+        struct http1_conn *c = NULL;
+        int res = HTTP1_OK;
+        /* A kept-alive connection the server has meanwhile closed shows as nothing at all
+         * coming back: that one request goes again on a new connection. */
+        for (int tries = 0; tries < 2; tries++) {
+                c = idle_take(r, u.host, u.port);
+                if (!c) {
+                        c = malloc(sizeof(*c));
+                        if (!c) {
+                                res = HTTP1_CONNECT;
+                                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+                                break;
+                        }
+                        res = http1_connect(c, u.host, u.port, 30 * 1000, q->curl_err,
+                                        sizeof(q->curl_err));
+                        if (res != HTTP1_OK) {
+                                free(c);
+                                c = NULL;
+                                break;
+                        }
+                        atomic_fetch_add(&r->n_connections, 1);
+                }
+                bool reused = c->reused;
+                res = http1_send(c, req, (size_t) reqlen, q->curl_err, sizeof(q->curl_err));
+                if (res == HTTP1_OK)
+                        res = http1_read_response(
+                                        c, head, &cb, &resp, q->curl_err, sizeof(q->curl_err));
+                if (res == HTTP1_OK || !reused || resp.got_bytes)
+                        break;
+                http1_close(c);
+                free(c);
+                c = NULL;
+                q->curl_err[0] = '\0';
+        }
+        explicit_bzero(req, (size_t) reqlen);
+        free(req);
+
+        atomic_fetch_add(&r->n_bytes, resp.body_bytes);
+        if (c) {
+                if (res == HTTP1_OK && resp.keep_alive) {
+                        idle_put(r, c);
+                } else {
+                        http1_close(c);
+                        free(c);
+                }
+        }
+        q->code = http1_result_code(res);
+        if (res != HTTP1_OK)
+                return -EIO;
+        q->curl_err[0] = '\0';
+        q->status = resp.status;
+        if (q->status >= 300 && q->status < 400 && q->location[0] &&
+                        http1_resolve_location(
+                                        q->url, q->location, q->redirect, sizeof(q->redirect)) < 0)
+                q->redirect[0] = '\0';
+        return 0;
+}
+
 /* One HTTP exchange, no retries. Returns 0 when a response arrived (any status), <0 with
  * q->code / q->abort_code set otherwise. */
 static int http_once(struct xarch_registry *r, struct http_req *q) {
+        if (r->direct_http && url_is_http(q->url))
+                return http_once_direct(r, q);
+        int ready = curl_ready(r, q->curl_err, sizeof(q->curl_err));
+        if (ready < 0) {
+                q->code = CURLE_FAILED_INIT;
+                q->attempts++;
+                return ready;
+        }
         CURL *c = easy_get(r);
         if (!c)
                 return -ENOMEM;
@@ -816,6 +1026,7 @@ static int http_perform(struct xarch_registry *r, struct http_req *q) {
 /* ---- errors ---- */
 
 static int transport_error(struct http_req *q, const char *host, struct xarch_error **err) {
+        /* the plain-HTTP transport always leaves a message; libcurl is loaded otherwise */
         const char *detail = q->curl_err[0] ? q->curl_err : curl_easy_strerror(q->code);
         switch (q->code) {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -1022,13 +1233,35 @@ static void token_cache_drop(struct xarch_registry *r, const char *key) {
 }
 
 /* Fetches a bearer token from the realm (anonymously or with credentials). */
+/* Percent-encodes everything but RFC 3986's unreserved characters (a form or query value). */
+static char *url_escape(const char *in) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = strlen(in);
+        char *out = malloc(3 * n + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) in; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+                        *o++ = (char) *p;
+                } else {
+                        *o++ = '%';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
 static int token_fetch(struct xarch_registry *r, const char *realm, const char *service,
                 const char *scope, const struct auth_credentials *creds, char **ret_token,
                 long *ret_expires, struct xarch_error **err) {
         char realm_host[600] = "?";
         {
-                char s[16], h[512], p[16];
-                if (url_origin(realm, s, sizeof(s), h, sizeof(h), p, sizeof(p)))
+                char s[16], h[512];
+                unsigned p;
+                if (url_origin(realm, s, sizeof(s), h, sizeof(h), &p))
                         snprintf(realm_host, sizeof(realm_host), "%s", h);
         }
         if (!url_is_https(realm) &&
@@ -1040,18 +1273,15 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         _cleanup_free_ struct http_req *q = calloc(1, sizeof(*q));
         if (!q)
                 return xarch_error_set(err, ENOMEM, "out of memory");
-        CURL *esc = curl_easy_init();
-        if (!esc)
-                return xarch_error_set(err, ENOMEM, "out of memory");
-        char *e_service = curl_easy_escape(esc, service ? service : "", 0);
-        char *e_scope = curl_easy_escape(esc, scope, 0);
+        _cleanup_free_ char *e_service = url_escape(service ? service : "");
+        _cleanup_free_ char *e_scope = url_escape(scope);
         char *e_refresh = NULL;
         _cleanup_free_ char *form = NULL;
         int n;
         bool identity = creds && creds->identity_token;
         if (identity) {
                 /* OAuth2 refresh-token grant (docker's identity tokens) */
-                e_refresh = curl_easy_escape(esc, creds->secret, 0);
+                e_refresh = url_escape(creds->secret);
                 if (e_service && e_scope && e_refresh &&
                                 asprintf(&form,
                                                 "grant_type=refresh_token&client_id=xarch&service=%"
@@ -1071,11 +1301,8 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         }
         if (e_refresh) {
                 explicit_bzero(e_refresh, strlen(e_refresh));
-                curl_free(e_refresh);
+                free(e_refresh);
         }
-        curl_free(e_service);
-        curl_free(e_scope);
-        curl_easy_cleanup(esc);
         if (n < 0 || (size_t) n >= sizeof(q->url) || (identity && !form))
                 return xarch_error_set(err, ENOBUFS, "token request to '%s' too long", realm_host);
         if (creds && !identity && set_basic_authorization(q, creds) < 0)
@@ -1345,8 +1572,9 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         if (rc < 0 && q->abort_code)
                                 goto out;
                         if (rc < 0) {
-                                char s[16], hh[512], p[16];
-                                if (!url_origin(next, s, sizeof(s), hh, sizeof(hh), p, sizeof(p)))
+                                char s[16], hh[512];
+                                unsigned p;
+                                if (!url_origin(next, s, sizeof(s), hh, sizeof(hh), &p))
                                         snprintf(hh, sizeof(hh), "?");
                                 rc = transport_error(q, hh, err);
                                 goto out;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The registry client against tests/servers/hostile.py: a python registry on 127.0.0.1 that
  * answers wrong digests, truncated and reset bodies, huge manifests, 429/500 storms, bearer and
- * basic auth challenges and cross-host redirects. */
+ * basic auth challenges and cross-host redirects. Built twice: test-registry uses the default
+ * transport for plain HTTP (http1.c), test-registry-curl (REGISTRY_TEST_CURL) sends the same
+ * requests through libcurl. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -38,6 +40,14 @@ static int group_setup(void **state) {
                         sscanf(server.line, "%d %d", &port, &storage_port) != 2)
                 return -1;
         setenv("XARCH_RETRY_BASE_MS", "5", 1);
+#ifdef REGISTRY_TEST_CURL
+        setenv("XARCH_HTTP", "curl", 1);
+#else
+        unsetenv("XARCH_HTTP");
+#endif
+        unsetenv("http_proxy");
+        unsetenv("all_proxy");
+        unsetenv("ALL_PROXY");
         /* no stray credentials from the environment */
         setenv("HOME", "/nonexistent", 1);
         unsetenv("REGISTRY_AUTH_FILE");
@@ -139,6 +149,27 @@ static void test_manifest_by_tag(void **state) {
         assert_string_equal(digest, manifest_digest);
         assert_string_equal(mt, "application/vnd.oci.image.manifest.v1+json");
         xarch_registry_free(r);
+}
+
+static bool libcurl_mapped(void) {
+        FILE *f = fopen("/proc/self/maps", "r");
+        char line[4096];
+        bool found = false;
+        assert_non_null(f);
+        while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, "/libcurl") != NULL;
+        fclose(f);
+        return found;
+}
+
+/* Plain HTTP needs no libcurl: it is loaded only when the libcurl transport is chosen (this
+ * runs after test_manifest_by_tag has fetched a manifest). */
+static void test_transport(void **state) {
+#ifdef REGISTRY_TEST_CURL
+        assert_true(libcurl_mapped());
+#else
+        assert_false(libcurl_mapped());
+#endif
 }
 
 static void test_manifest_cache(void **state) {
@@ -766,6 +797,7 @@ static void test_threads_share_client(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_manifest_by_tag),
+                        cmocka_unit_test(test_transport),
                         cmocka_unit_test(test_manifest_cache),
                         cmocka_unit_test(test_blob_stream_and_cache),
                         cmocka_unit_test(test_cache_fifo_entry),
