@@ -5,8 +5,10 @@
 # 100 sequential skopeo calls. Prints a markdown table with the ratios.
 #   bench/inspect-bench.sh [XARCH]        (default: build/xarch; needs hyperfine)
 # xarch runs with --no-cache, so every run does all its requests (for one image xarch does more
-# work than skopeo --raw: the index plus every child manifest for the layer counts), and once
-# with its cache warm (a HEAD per tag, everything else from the content-addressed cache).
+# work than skopeo --raw: the index plus every child manifest for the layer counts), once with
+# its cache warm (a HEAD per tag, everything else from the content-addressed cache), and once
+# with XARCH_HTTP=curl (plain HTTP through libcurl instead of xarch's own HTTP/1.1 client, to
+# show what loading libcurl costs).
 set -euo pipefail
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 cd "$(dirname "$0")/.."
@@ -38,6 +40,7 @@ bench one 30 \
         "$XARCH inspect --no-cache $REG/multi" \
         "$XARCH inspect --no-cache --raw $REG/multi" \
         "$XARCH inspect $REG/multi" \
+        "env XARCH_HTTP=curl $XARCH inspect --no-cache --raw $REG/multi" \
         "skopeo inspect --raw --tls-verify=false docker://$REG/multi" \
         "buildah --registries-conf $TMPD/registries.conf --root $TMPD/buildah/root --runroot $TMPD/buildah/run --storage-driver vfs manifest inspect $REG/multi"
 hyperfine --warmup 1 --runs 5 --export-json "$TMPD/many.json" \
@@ -53,6 +56,10 @@ def load(p):
             for r in json.load(open(p))["results"]]
 one, many = load(sys.argv[1]), load(sys.argv[2])
 def short(c):
+    curl = c.startswith("env XARCH_HTTP=curl ")
+    if curl:
+        c = c[len("env XARCH_HTTP=curl "):]
+        return "`XARCH_HTTP=curl " + c.split(" 127.0.0.1")[0].rsplit("/", 1)[-1] + "` (libcurl transport)"
     c = c.split(" 127.0.0.1")[0].split(" docker://")[0]
     c = c.replace(sys.argv[1].rsplit("/", 1)[0], "TMP")
     if c.startswith("for i"):

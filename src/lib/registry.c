@@ -764,6 +764,14 @@ static CURLcode http1_result_code(int r) {
         }
 }
 
+/* A header value we write ourselves must not be able to end or split its line. */
+static bool header_value_ok(const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; p && *p; p++)
+                if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                        return false;
+        return true;
+}
+
 /* http_once() for an http:// URL over http1.c: the same request, the same header and body
  * callbacks, the result mapped onto the CURLcode values the retry and error logic know. */
 static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
@@ -779,6 +787,12 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
         if (http1_parse_url(q->url, &u) < 0) {
                 q->code = CURLE_URL_MALFORMAT;
                 snprintf(q->curl_err, sizeof(q->curl_err), "malformed URL");
+                return -EIO;
+        }
+        if (!header_value_ok(r->user_agent) || !header_value_ok(q->accept) ||
+                        !header_value_ok(q->authorization)) {
+                q->code = CURLE_BAD_FUNCTION_ARGUMENT;
+                snprintf(q->curl_err, sizeof(q->curl_err), "a header value holds control bytes");
                 return -EIO;
         }
 
