@@ -12,6 +12,7 @@
 
 #include "image.h"
 #include "membuf.h"
+#include "registry.h"
 #include "macro.h"
 #include "tar.h"
 #include "xarch/digest.h"
@@ -907,6 +908,15 @@ const char *xarch_image_name(const struct xarch_image *img) {
 
 static struct xarch_registry *registry(struct xarch_image *img, struct xarch_error **err) {
         return xarch_image_context_registry(img->ctx, err);
+}
+
+bool image_blob_at_hand(struct xarch_image *img, const char *digest) {
+        if (img->transport != XARCH_TRANSPORT_REGISTRY)
+                return true;
+        if (img->ctx->opts.no_cache)
+                return false;
+        struct xarch_registry *reg = registry(img, NULL);
+        return reg && registry_cache_has(reg, digest);
 }
 
 int xarch_image_get_root(struct xarch_image *img, struct xarch_blob_buf *ret, bool *synthesized,

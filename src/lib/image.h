@@ -16,6 +16,10 @@
 int image_spec_split(const char *spec, enum xarch_transport *ret_transport, char **ret_path,
                 char **ret_tag, struct xarch_error **err);
 
+/* Whether reading `digest` needs no network (a local source, or the registry client's cache):
+ * callers do such reads inline rather than on a thread of their own. */
+bool image_blob_at_hand(struct xarch_image *img, const char *digest);
+
 /* Normalises an archive member path: drops leading "./" and "/" runs and collapses "//" and
  * "/./"; returns false for paths containing ".." components or that end up empty. */
 bool image_archive_path_normalize(const char *in, char *out, size_t size);

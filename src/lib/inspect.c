@@ -99,6 +99,17 @@ static void fetch_children(struct xarch_image *img, struct xarch_inspect *res, s
         pthread_t threads[64];
         size_t n_threads = 0;
 
+        /* what is at hand (cache, local layout) is read here: a thread per child would cost
+         * more than the read */
+        size_t n_remote = 0;
+        for (size_t i = 0; i < n_todo; i++) {
+                struct xarch_inspect_entry *e = &res->entries[todo[i]];
+                if (image_blob_at_hand(img, e->desc->digest))
+                        inspect_child(img, e);
+                else
+                        todo[n_remote++] = todo[i];
+        }
+        job.n_todo = n_todo = n_remote;
         if (n_todo == 0)
                 return;
         if (concurrency == 0)

@@ -13,6 +13,7 @@
  * - Tokens are cached per host + scope under the client mutex.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1697,6 +1698,12 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
         if (r->cache_dir)
                 (void) cache_write(r->cache_dir, computed, ret->data, ret->len);
         return 0;
+}
+
+bool registry_cache_has(struct xarch_registry *r, const char *digest) {
+        char path[PATH_MAX];
+        return r->cache_dir && cache_entry_path(r->cache_dir, digest, path, sizeof(path)) >= 0 &&
+               access(path, R_OK) == 0;
 }
 
 static int manifest_from_cache(

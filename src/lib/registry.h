@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
+struct xarch_registry;
+
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). Returns seconds to wait
  * (>= 0) or -1 when absent or unparsable. */
 long registry_parse_retry_after(const char *value, time_t now);
@@ -21,6 +23,10 @@ int registry_parse_error_body(const char *body, size_t len, char code[64], char 
 long registry_parse_ratelimit(const char *value, long *window_seconds);
 
 /* Whether two absolute URLs share scheme, host and port (so credentials may follow). */
+/* Whether the client's cache holds the blob or manifest `digest` (not verified here: reading it
+ * verifies). */
+bool registry_cache_has(struct xarch_registry *r, const char *digest);
+
 bool registry_url_same_origin(const char *a, const char *b);
 
 /* Copies a document's top-level "mediaType", or guesses from its shape ("manifests" -> OCI
