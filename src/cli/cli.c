@@ -12,13 +12,25 @@
 #include "cli.h"
 
 int cli_error(const char *fmt, ...) {
+        char msg[4096];
         va_list ap;
-        fputs("xarch: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        /* messages quote registries, files and logs: no control bytes reach the terminal */
+        for (unsigned char *p = (unsigned char *) msg; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        fprintf(stderr, "xarch: %s\n", msg);
         return EXIT_FAIL;
+}
+
+const char *cli_printable(const char *s, char *buf, size_t size) {
+        snprintf(buf, size, "%s", s);
+        for (unsigned char *p = (unsigned char *) buf; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return buf;
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...) {

@@ -29,6 +29,9 @@ int cmd_check(int argc, char **argv);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "xarch <verb>: <message> (see 'xarch <verb> --help')" on stderr; returns EXIT_USAGE. */
+/* s with control bytes replaced by '?' (cut to size): for strings from registries and files. */
+const char *cli_printable(const char *s, char *buf, size_t size);
+
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reports a getopt_long failure (c is '?' or ':', with ':' first in the optstring) in one line,

@@ -190,7 +190,7 @@ static void print_human(const struct xarch_inspect *res, struct output *o) {
                 const struct xarch_inspect_entry *e = &res->entries[i];
                 if (e->hidden && !o->all)
                         continue;
-                char p[XARCH_PLATFORM_STRING_MAX + 2], layers[16];
+                char p[XARCH_PLATFORM_STRING_MAX + 2], layers[16], msg[1024];
                 entry_platform(e, p, sizeof(p));
                 if (e->n_layers >= 0) {
                         snprintf(layers, sizeof(layers), "%d", e->n_layers);
@@ -204,7 +204,7 @@ static void print_human(const struct xarch_inspect *res, struct output *o) {
                         printf("  %s", xarch_entry_kind_name(e->desc->kind));
                 putchar('\n');
                 if (e->error)
-                        printf("      ! %s\n", e->error);
+                        printf("      ! %s\n", cli_printable(e->error, msg, sizeof(msg)));
         }
         print_selection_human(res, o->platform_arg);
 }

@@ -41,6 +41,7 @@ bool xarch_media_type_is_manifest(const char *mt) {
 }
 
 /* Optional string member: NULL when absent; -EBADMSG when present but not a string. */
+/* A string field; control bytes (and NULs) are refused: these values end up on terminals. */
 static int get_string(json_t *obj, const char *key, const char **ret) {
         json_t *v = json_object_get(obj, key);
         *ret = NULL;
@@ -48,7 +49,13 @@ static int get_string(json_t *obj, const char *key, const char **ret) {
                 return 0;
         if (!json_is_string(v))
                 return -EBADMSG;
-        *ret = json_string_value(v);
+        const char *s = json_string_value(v);
+        if (strlen(s) != json_string_length(v))
+                return -EBADMSG;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        return -EBADMSG;
+        *ret = s;
         return 0;
 }
 
@@ -105,7 +112,8 @@ static int parse_platform(json_t *p, struct xarch_descriptor *d, const char *whe
         if (get_string(p, "os", &os) < 0 || get_string(p, "architecture", &arch) < 0 ||
                         get_string(p, "variant", &variant) < 0 ||
                         get_string(p, "os.version", &os_version) < 0)
-                return xarch_error_set(err, EBADMSG, "%s: platform field is not a string", where);
+                return xarch_error_set(err, EBADMSG, "%s: platform field is not a printable string",
+                                where);
         if (!os || !arch)
                 return xarch_error_set(
                                 err, EBADMSG, "%s: platform lacks os or architecture", where);
@@ -268,7 +276,7 @@ int xarch_manifest_parse(const void *data, size_t len, const char *content_type,
         if (get_string(j, "mediaType", &field_type) < 0)
                 return xarch_error_set(err, EBADMSG,
                                 "malformed manifest: mediaType is not a "
-                                "string");
+                                "printable string");
 
         /* The registry's Content-Type and the document's own mediaType must agree (distribution
          * spec: clients SHOULD reject a mismatch). */
@@ -403,7 +411,7 @@ int xarch_image_config_parse(const void *data, size_t len, struct xarch_image_co
                         get_string(j, "variant", &variant) < 0)
                 return xarch_error_set(err, EBADMSG,
                                 "image config: os, architecture or variant "
-                                "is not a string");
+                                "is not a printable string");
         struct xarch_image_config *c = calloc(1, sizeof(*c));
         if (!c)
                 return xarch_error_set(err, ENOMEM, "out of memory");

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Hostile names met by the CLI: file names and image paths that are not UTF-8 must still appear
 # in --json output (invalid bytes as \xNN) instead of vanishing, and a directory tree deeper than
-# the stack allows is walked safely by 'xarch file -r'.
+# the stack allows is walked safely by 'xarch file -r'; error lines never carry terminal escapes.
 set -eu
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +24,13 @@ assert all(isinstance(p, str) for p in paths), paths
 assert paths[0].endswith("/bad\\xffname"), paths
 link = [o for o in d if o["type"] == "symlink"][0]
 assert link["target"] == "/x\\xfe", link' "$TMPD/json"
+
+# ---- control bytes in names never reach the terminal through error lines ----
+run_xarch inspect "$(printf 'oci:%s/\033]0;pwned\007\033[2J' "$TMPD")"
+expect_rc 1 "inspect of a missing layout with escapes in its name exits 1"
+expect_err "\?\]0;pwned\?\?\[2J" "the escapes are shown as '?'"
+cp "$TMPD/err" "$TMPD/err-escapes" # check() overwrites err
+check "the error line carries no control bytes" sh -c '! LC_ALL=C grep -q "[[:cntrl:]]" "$1"' sh "$TMPD/err-escapes"
 
 # ---- xarch file -r: 2000 nested directories (overflowed the stack before) ----
 mkdir "$TMPD/deep"

@@ -164,6 +164,13 @@ static void test_hostile_manifests(void **state) {
         parse_fails(not_array, strlen(not_array), NULL, EBADMSG, "not an array");
         const char *no_layers = "{\"config\":{\"digest\":\"" D1 "\",\"size\":1}}";
         parse_fails(no_layers, strlen(no_layers), NULL, EBADMSG, "layers");
+        /* terminal escapes in a platform or a media type never reach a terminal */
+        const char *esc_arch = "{\"manifests\":[{\"digest\":\"" D1 "\",\"size\":1,\"platform\":"
+                               "{\"os\":\"linux\",\"architecture\":\"\\u001b[2Jamd64\"}}]}";
+        parse_fails(esc_arch, strlen(esc_arch), NULL, EBADMSG, "printable");
+        const char *esc_type =
+                        "{\"mediaType\":\"application/\\u001b]0;x\\u0007\",\"manifests\":[]}";
+        parse_fails(esc_type, strlen(esc_type), NULL, EBADMSG, "printable");
         const char *nul = "{\"manifests\":[{\"digest\":\"sha256:\\u0000\",\"size\":1}]}";
         parse_fails(nul, strlen(nul), NULL, EBADMSG, NULL);
 
@@ -228,6 +235,10 @@ static void test_config(void **state) {
         xarch_error_freep(&err);
         const char *bad2 = "{\"architecture\":5}";
         assert_int_equal(xarch_image_config_parse(bad2, strlen(bad2), &c, &err), -EBADMSG);
+        xarch_error_freep(&err);
+        const char *bad4 = "{\"architecture\":\"arm\\u007f\"}";
+        assert_int_equal(xarch_image_config_parse(bad4, strlen(bad4), &c, &err), -EBADMSG);
+        assert_non_null(strstr(err->msg, "printable"));
         xarch_error_freep(&err);
         const char *bad3 = "{\"config\":{\"Entrypoint\":[1]}}";
         assert_int_equal(xarch_image_config_parse(bad3, strlen(bad3), &c, &err), -EBADMSG);
