@@ -36,7 +36,7 @@ bench() { # NAME RUNS COMMAND...
 }
 
 export XDG_CACHE_HOME=$TMPD/cache
-bench one 30 \
+bench one 100 \
         "$XARCH inspect --no-cache $REG/multi" \
         "$XARCH inspect --no-cache --raw $REG/multi" \
         "$XARCH inspect $REG/multi" \

@@ -28,7 +28,6 @@
 #include "auth.h"
 #include "cache.h"
 #include "curl-lazy.h"
-#include "digest.h"
 #include "http1.h"
 #include "macro.h"
 #include "membuf.h"
@@ -85,9 +84,7 @@ struct xarch_registry {
         unsigned max_retries;
         unsigned backoff_base_ms;
 
-        bool direct_http;         /* plain-HTTP requests go through http1.c, not libcurl */
-        pthread_t prepare_thread; /* digest_prepare() while the first request is in flight */
-        bool prepare_started;
+        bool direct_http; /* plain-HTTP requests go through http1.c, not libcurl */
 
         pthread_mutex_t curl_lock; /* guards loading libcurl and creating `share` */
         CURLSH *share;             /* NULL until the first request through libcurl */
@@ -272,12 +269,6 @@ static bool direct_http_allowed(void) {
         return true;
 }
 
-static void *prepare_digests(void *unused) {
-        (void) unused;
-        digest_prepare();
-        return NULL;
-}
-
 static int dup_opt(const char *s, char **ret) {
         *ret = NULL;
         if (!s)
@@ -305,7 +296,6 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
                                         : (opts->max_retries ? opts->max_retries : DEFAULT_RETRIES);
         r->backoff_base_ms = 250;
         r->direct_http = direct_http_allowed();
-        r->prepare_started = pthread_create(&r->prepare_thread, NULL, prepare_digests, NULL) == 0;
         /* test knob: hostile-server tests retry a lot and should not sleep for seconds */
         const char *base = getenv("XARCH_RETRY_BASE_MS");
         if (base && *base) {
@@ -381,8 +371,6 @@ out:
 void xarch_registry_free(struct xarch_registry *r) {
         if (!r)
                 return;
-        if (r->prepare_started)
-                pthread_join(r->prepare_thread, NULL);
         for (size_t i = 0; i < r->pool_len; i++)
                 curl_easy_cleanup(r->pool[i]);
         for (size_t i = 0; i < r->idle_len; i++) {
