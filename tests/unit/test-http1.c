@@ -3,7 +3,12 @@
  * body framing, interim responses, keep-alive decisions and the refusals of ambiguous or
  * hostile responses. Each stream is also fed one byte per read, which must not change the
  * outcome. The same transport against a live server is covered by test-registry. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -430,6 +435,70 @@ static void test_large_body(void **state) {
         assert_int_equal(o.got.body[65535], (char) ('a' + 65535 % 26));
 }
 
+/* ---- real sockets: connect by name, send, read ---- */
+
+static void *serve_one(void *arg) {
+        int ls = *(int *) arg, c = accept(ls, NULL, NULL);
+        char req[4096];
+        size_t n = 0;
+        ssize_t k;
+        while (c >= 0 && n < sizeof(req) - 1 && (k = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+                n += (size_t) k;
+                req[n] = '\0';
+                if (strstr(req, "\r\n\r\n"))
+                        break;
+        }
+        static const char expect[] = "GET /v2/ HTTP/1.1\r\nHost: localhost:";
+        const char *answer =
+                        strncmp(req, expect, sizeof(expect) - 1) == 0
+                                        ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+                                        : "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        if (c >= 0) {
+                if (write(c, answer, strlen(answer)) < 0)
+                        perror("write");
+                close(c);
+        }
+        return NULL;
+}
+
+static int listen_loopback(int *port) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
+        assert_int_equal(listen(s, 4), 0);
+        getsockname(s, (struct sockaddr *) &a, &al);
+        *port = ntohs(a.sin_port);
+        return s;
+}
+
+static void test_sockets(void **state) {
+        int port, ls = listen_loopback(&port);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, serve_one, &ls), 0);
+        /* "localhost" goes through the resolver (and maybe ::1 first, refused, then 127.0.0.1) */
+        char err[256], req[128];
+        assert_int_equal(http1_connect(&conn, "localhost", (unsigned) port, 5000, err, sizeof(err)),
+                        HTTP1_OK);
+        int n = snprintf(req, sizeof(req), "GET /v2/ HTTP/1.1\r\nHost: localhost:%d\r\n\r\n", port);
+        assert_int_equal(http1_send(&conn, req, (size_t) n, err, sizeof(err)), HTTP1_OK);
+        struct collected got = {};
+        struct http1_callbacks cb = {
+                        .on_header = collect_header, .on_body = collect_body, .ud = &got};
+        struct http1_response resp;
+        assert_int_equal(http1_read_response(&conn, false, &cb, &resp, err, sizeof(err)), HTTP1_OK);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(got.body_len, 2);
+        http1_close(&conn);
+        pthread_join(t, NULL);
+
+        /* the listener closed: connecting is refused, and says so */
+        close(ls);
+        assert_int_equal(http1_connect(&conn, "127.0.0.1", (unsigned) port, 5000, err, sizeof(err)),
+                        HTTP1_CONNECT);
+        assert_non_null(strstr(err, "cannot connect to 127.0.0.1 port"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_parse_url),
@@ -446,6 +515,7 @@ int main(void) {
                         cmocka_unit_test(test_limits),
                         cmocka_unit_test(test_callbacks_refuse),
                         cmocka_unit_test(test_large_body),
+                        cmocka_unit_test(test_sockets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

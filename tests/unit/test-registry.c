@@ -728,6 +728,42 @@ static void test_bad_challenge(void **state) {
         xarch_registry_free(r);
 }
 
+static int closed_port(void) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
+        getsockname(s, (struct sockaddr *) &a, &al);
+        close(s);
+        return ntohs(a.sin_port);
+}
+
+/* A configured proxy is honoured for plain HTTP too (through libcurl): with a proxy that
+ * refuses connections, a registry that answers fine becomes unreachable. */
+static void test_proxy(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char proxy[64];
+        snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", closed_port());
+        unsetenv("no_proxy");
+        unsetenv("NO_PROXY");
+        setenv("http_proxy", proxy, 1);
+        ref_for("good", &ref);
+        struct xarch_registry *r = client("", NULL);
+        int rc = xarch_registry_get_manifest(r, &ref, NULL, &b, &err);
+        unsetenv("http_proxy");
+        assert_int_equal(rc, -EHOSTUNREACH);
+        assert_non_null(strstr(err->msg, "unreachable"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+        /* and without it, the same request succeeds */
+        r = client("", NULL);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+}
+
 static void test_unreachable(void **state) {
         /* a port that was free a moment ago */
         int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -820,6 +856,7 @@ int main(void) {
                         cmocka_unit_test(test_redirect_drops_authorization),
                         cmocka_unit_test(test_bad_challenge),
                         cmocka_unit_test(test_unreachable),
+                        cmocka_unit_test(test_proxy),
                         cmocka_unit_test(test_threads_share_client),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
