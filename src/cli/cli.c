@@ -11,6 +11,59 @@
 
 #include "cli.h"
 
+/* ---- standard output without control bytes ---- */
+
+static bool stdout_verbatim;
+
+/* Human output quotes image paths, registry strings and file names: bytes below 0x20 (but tab
+ * and newline) and DEL become '?', so nothing an image carries can drive the terminal. JSON
+ * (escaped by jansson) and --raw bytes pass verbatim. */
+static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
+        char chunk[8192];
+        size_t done = 0;
+        (void) cookie;
+        while (done < len) {
+                size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+                const char *src = buf + done;
+                if (!stdout_verbatim) {
+                        for (size_t i = 0; i < n; i++) {
+                                unsigned char ch = (unsigned char) src[i];
+                                chunk[i] = (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f
+                                                           ? '?'
+                                                           : (char) ch;
+                        }
+                        src = chunk;
+                }
+                size_t off = 0;
+                while (off < n) {
+                        ssize_t k = write(STDOUT_FILENO, src + off, n - off);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return done + off > 0 ? (ssize_t) (done + off) : -1;
+                        off += (size_t) k;
+                }
+                done += n;
+        }
+        return (ssize_t) len;
+}
+
+void cli_filter_stdout(void) {
+        cookie_io_functions_t io = {.write = filtered_write};
+        FILE *f = fopencookie(NULL, "w", io);
+        if (!f)
+                return; /* unfiltered rather than no output */
+        setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 64 * 1024);
+        /* glibc's stdout is an assignable FILE *: every printf and fputs in the verbs now goes
+         * through the filter */
+        stdout = f;
+}
+
+void cli_stdout_verbatim(bool on) {
+        fflush(stdout);
+        stdout_verbatim = on;
+}
+
 int cli_error(const char *fmt, ...) {
         char msg[4096];
         va_list ap;
@@ -78,11 +131,14 @@ int cli_report(struct xarch_error **err, int r) {
 int cli_print_json(json_t *doc) {
         if (!doc)
                 return cli_error("out of memory");
+        cli_stdout_verbatim(true);
         int r = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(doc);
+        if (r >= 0)
+                fputc('\n', stdout);
+        cli_stdout_verbatim(false);
         if (r < 0)
                 return cli_error("cannot write JSON output");
-        fputc('\n', stdout);
         return EXIT_OK;
 }
 

@@ -299,9 +299,11 @@ static json_t *result_json(const struct xarch_inspect *res, const struct output 
 }
 
 static void print_bytes(const char *data, size_t len, bool separate) {
+        cli_stdout_verbatim(true); /* the registry's bytes exactly, as their digest covers them */
         fwrite(data, 1, len, stdout);
         if (separate && (len == 0 || data[len - 1] != '\n'))
                 putchar('\n');
+        cli_stdout_verbatim(false);
 }
 
 /* Prints one finished job; returns whether it counts as a failure. */

@@ -79,6 +79,7 @@ static int dispatch(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        cli_filter_stdout();
         int rc = dispatch(argc, argv);
         /* Output that did not reach its file (a full disk, /dev/full, a closed pipe with SIGPIPE
          * ignored) is a failure, not a success with a truncated result. */

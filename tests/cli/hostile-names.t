@@ -32,6 +32,17 @@ expect_err "\?\]0;pwned\?\?\[2J" "the escapes are shown as '?'"
 cp "$TMPD/err" "$TMPD/err-escapes" # check() overwrites err
 check "the error line carries no control bytes" sh -c '! LC_ALL=C grep -q "[[:cntrl:]]" "$1"' sh "$TMPD/err-escapes"
 
+# ---- ... nor through human output on stdout (JSON escapes them itself) ----
+mkdir "$TMPD/esc"
+cp "$BIN" "$TMPD/esc/$(printf 'x\033[2Jy')"
+run_xarch file -r "$TMPD/esc"
+expect_rc 0 "file on a name with an escape sequence exits 0"
+expect_out 'x\?\[2Jy: ELF' "the escape is shown as '?'"
+cp "$TMPD/out" "$TMPD/out-escapes"
+check "stdout carries no control bytes" sh -c '! tr -d "\n\t" <"$1" | LC_ALL=C grep -q "[[:cntrl:]]"' sh "$TMPD/out-escapes"
+run_xarch file --json -r "$TMPD/esc"
+expect_out 'x\\u001[bB]\[2Jy' "--json keeps the name, escaped"
+
 # ---- xarch file -r: 2000 nested directories (overflowed the stack before) ----
 mkdir "$TMPD/deep"
 (cd "$TMPD/deep" && i=0 && while [ $i -lt 2000 ]; do mkdir a && cd a; i=$((i + 1)); done)
