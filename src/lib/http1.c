@@ -144,42 +144,84 @@ bool http1_url_origin(
         return true;
 }
 
-int http1_resolve_location(const char *base, const char *location, char *out, size_t out_size) {
-        int n;
-        if (!url_bytes_ok(location) || !*location)
-                return -EINVAL;
-        if (strncasecmp(location, "http://", 7) == 0 || strncasecmp(location, "https://", 8) == 0) {
-                n = snprintf(out, out_size, "%s", location);
-        } else {
-                const char *colon = strstr(base, "://");
-                if (!colon)
-                        return -EINVAL;
-                const char *auth = colon + 3;
-                const char *path = auth + strcspn(auth, "/?#");
-                if (location[0] == '/' && location[1] == '/') {
-                        n = snprintf(out, out_size, "%.*s:%s", (int) (colon - base), base,
-                                        location);
-                } else if (location[0] == '/') {
-                        n = snprintf(out, out_size, "%.*s%s", (int) (path - base), base, location);
-                } else if (strchr(location, ':') &&
-                                strcspn(location, ":") < strcspn(location, "/?")) {
-                        return -EINVAL; /* another scheme */
+/* RFC 3986 5.2.4: removes "." and ".." segments from path[0..n) in place; returns the new
+ * length. The path starts with '/'. */
+static size_t remove_dot_segments(char *path, size_t n) {
+        size_t out = 0, i = 0;
+        while (i < n) {
+                /* one segment: "/name" up to the next '/' or the end */
+                size_t j = i + 1;
+                while (j < n && path[j] != '/')
+                        j++;
+                size_t len = j - i - 1;
+                const char *seg = path + i + 1;
+                bool last = j == n;
+                if (len == 1 && seg[0] == '.') {
+                        if (last)
+                                path[out++] = '/';
+                } else if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+                        while (out > 0 && path[--out] != '/')
+                                ;
+                        if (last)
+                                path[out++] = '/';
                 } else {
-                        /* relative to the directory of the base path */
-                        const char *end = path + strcspn(path, "?#");
-                        const char *slash = end;
-                        while (slash > path && slash[-1] != '/')
-                                slash--;
-                        if (slash == path)
-                                n = snprintf(out, out_size, "%.*s/%s", (int) (path - base), base,
-                                                location);
-                        else
-                                n = snprintf(out, out_size, "%.*s%s", (int) (slash - base), base,
-                                                location);
+                        memmove(path + out, path + i, j - i);
+                        out += j - i;
                 }
+                i = j;
         }
-        if (n < 0 || (size_t) n >= out_size)
+        if (out == 0)
+                path[out++] = '/';
+        return out;
+}
+
+int http1_resolve_location(const char *base, const char *location, char *out, size_t out_size) {
+        char loc[HTTP1_URL_MAX], buf[2 * HTTP1_URL_MAX];
+        size_t ln = strcspn(location, "#"); /* a fragment is not sent */
+        if (!url_bytes_ok(location) || ln == 0 || ln >= sizeof(loc))
+                return -EINVAL;
+        memcpy(loc, location, ln);
+        loc[ln] = '\0';
+        const char *sep = strstr(base, "://");
+        if (!sep)
+                return -EINVAL;
+        const char *auth = sep + 3, *bpath = auth + strcspn(auth, "/?#");
+        size_t bpath_len = strcspn(bpath, "?#");
+        int n;
+        if (strncasecmp(loc, "http://", 7) == 0 || strncasecmp(loc, "https://", 8) == 0)
+                n = snprintf(buf, sizeof(buf), "%s", loc);
+        else if (loc[0] == '/' && loc[1] == '/')
+                n = snprintf(buf, sizeof(buf), "%.*s:%s", (int) (sep - base), base, loc);
+        else if (loc[0] == '/')
+                n = snprintf(buf, sizeof(buf), "%.*s%s", (int) (bpath - base), base, loc);
+        else if (loc[0] == '?') /* same path, new query */
+                n = snprintf(buf, sizeof(buf), "%.*s%s%s", (int) (bpath - base + bpath_len), base,
+                                bpath_len ? "" : "/", loc);
+        else if (strcspn(loc, ":") < strcspn(loc, "/?"))
+                return -EINVAL; /* another scheme */
+        else {
+                /* relative to the directory of the base path */
+                size_t dir = bpath_len;
+                while (dir > 0 && bpath[dir - 1] != '/')
+                        dir--;
+                n = snprintf(buf, sizeof(buf), "%.*s%s%.*s%s", (int) (bpath - base), base,
+                                dir ? "" : "/", (int) dir, bpath, loc);
+        }
+        if (n < 0 || (size_t) n >= sizeof(buf))
                 return -ENOBUFS;
+        /* normalise the path of the result */
+        char *a = strstr(buf, "://");
+        if (!a)
+                return -EINVAL;
+        char *path = a + 3 + strcspn(a + 3, "/?");
+        if (*path == '/') {
+                size_t plen = strcspn(path, "?");
+                size_t nl = remove_dot_segments(path, plen);
+                memmove(path + nl, path + plen, strlen(path + plen) + 1);
+        }
+        if (strlen(buf) >= out_size)
+                return -ENOBUFS;
+        memcpy(out, buf, strlen(buf) + 1);
         return 0;
 }
 
@@ -192,6 +234,8 @@ void http1_conn_init(struct http1_conn *c, int fd, http1_read_fn read_fn, void *
         c->read = read_fn;
         c->read_ud = read_ud;
         c->timeout_ms = 60 * 1000;
+        c->low_speed_ms = 60 * 1000;
+        c->low_speed_bytes = 60;
         c->reused = false;
         c->pos = c->len = 0;
 }
@@ -290,9 +334,29 @@ int http1_connect(struct http1_conn *c, const char *host, unsigned port, int tim
                 snprintf(errbuf, errlen, "cannot resolve '%s': %s", host, gai_strerror(g));
                 return HTTP1_RESOLVE;
         }
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-                e = connect_one(ai, &deadline, &fd);
-                if (e == 0 || e == -ETIMEDOUT)
+        size_t n_addr = 0, i = 0;
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+                n_addr++;
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next, i++) {
+                long left = ms_left(&deadline);
+                if (left == 0) {
+                        e = -ETIMEDOUT;
+                        break;
+                }
+                /* an even share of what is left, but at least a second */
+                long slice = left / (long) (n_addr - i);
+                if (slice < 1000)
+                        slice = left < 1000 ? left : 1000;
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += slice / 1000;
+                until.tv_nsec += (slice % 1000) * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                e = connect_one(ai, &until, &fd);
+                if (e == 0)
                         break;
         }
         freeaddrinfo(res);
@@ -342,7 +406,15 @@ struct reader {
         struct http1_response *resp;
         char *errbuf;
         size_t errlen;
+        struct timespec window; /* low-speed check: start of the current window */
+        uint64_t window_bytes;  /* bytes read since */
 };
+
+static long ms_since(const struct timespec *t) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (long) (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
 
 /* >0 bytes read, 0 end of stream, <0 negative errno (-ETIMEDOUT for a stall) */
 static ssize_t raw_read(struct http1_conn *c, void *buf, size_t len) {
@@ -371,7 +443,7 @@ static int read_failed(struct reader *rd, ssize_t k, int on_eof, const char *whe
                 return on_eof;
         }
         snprintf(rd->errbuf, rd->errlen, "reading %s failed: %s", where,
-                        k == -ETIMEDOUT ? "no data for a minute" : strerror((int) -k));
+                        k == -ETIMEDOUT ? "the transfer stalled" : strerror((int) -k));
         return k == -ETIMEDOUT ? HTTP1_TIMEOUT : HTTP1_RECV;
 }
 
@@ -389,6 +461,15 @@ static ssize_t fill(struct reader *rd) {
         if (k > 0) {
                 c->len += (size_t) k;
                 rd->resp->got_bytes = true;
+                rd->window_bytes += (uint64_t) k;
+        }
+        /* a server dripping a byte now and then, each within the read timeout, must still
+         * end: fewer than low_speed_bytes in a low_speed_ms window is a stall */
+        if (k > 0 && ms_since(&rd->window) >= c->low_speed_ms) {
+                if (rd->window_bytes < c->low_speed_bytes)
+                        return -ETIMEDOUT;
+                clock_gettime(CLOCK_MONOTONIC, &rd->window);
+                rd->window_bytes = 0;
         }
         return k;
 }
@@ -612,9 +693,11 @@ static int status_line(struct reader *rd, const char *line, size_t n, int *statu
 int http1_read_response(struct http1_conn *c, bool head, const struct http1_callbacks *cb,
                 struct http1_response *resp, char *errbuf, size_t errlen) {
         struct reader rd = {.c = c, .resp = resp, .errbuf = errbuf, .errlen = errlen};
+        clock_gettime(CLOCK_MONOTONIC, &rd.window);
         *resp = (struct http1_response){};
         errbuf[0] = '\0';
         struct framing f;
+        size_t total = 0; /* header bytes, interim responses' included */
         int minor = 1, r;
         char *line;
         size_t n;
@@ -634,7 +717,7 @@ int http1_read_response(struct http1_conn *c, bool head, const struct http1_call
                         return HTTP1_ABORTED;
                 }
                 f = (struct framing){.content_length = -1};
-                size_t total = n;
+                total += n;
                 for (;;) {
                         r = read_line(&rd, &line, &n, HTTP1_RECV, "inside the headers");
                         if (r)

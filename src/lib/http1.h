@@ -19,8 +19,9 @@
 #include <sys/types.h>
 
 #define HTTP1_HOST_MAX    256
-#define HTTP1_LINE_MAX    16384       /* one status or header line, CRLF included */
-#define HTTP1_HEADERS_MAX (64 * 1024) /* all header lines of one response */
+#define HTTP1_URL_MAX     4096
+#define HTTP1_LINE_MAX    (64 * 1024)  /* one status or header line, CRLF included */
+#define HTTP1_HEADERS_MAX (256 * 1024) /* all header lines of one response, 1xx ones included */
 
 enum http1_result {
         HTTP1_OK = 0,
@@ -52,8 +53,8 @@ int http1_parse_url(const char *url, struct http1_url *ret);
 bool http1_url_origin(
                 const char *url, char *scheme, size_t ss, char *host, size_t hs, unsigned *port);
 
-/* Resolves a Location value against the URL that answered; 0 or -EINVAL (unsupported form)
- * or -ENOBUFS. */
+/* Resolves a Location value against the URL that answered (RFC 3986 5.2: the fragment dropped,
+ * dot segments removed); 0, -EINVAL (not a usable reference) or -ENOBUFS. */
 int http1_resolve_location(const char *base, const char *location, char *out, size_t out_size);
 
 typedef ssize_t (*http1_read_fn)(void *ud, void *buf, size_t len, int timeout_ms);
@@ -64,8 +65,10 @@ struct http1_conn {
         unsigned port;
         http1_read_fn read; /* NULL: read(2) on fd with poll() */
         void *read_ud;
-        int timeout_ms;
-        bool reused; /* served a response before */
+        int timeout_ms;           /* longest wait for one read or write (60 s) */
+        int low_speed_ms;         /* a response slower than low_speed_bytes per low_speed_ms */
+        unsigned low_speed_bytes; /* counts as stalled (60 bytes per 60 s, like libcurl's 1 B/s) */
+        bool reused;              /* served a response before */
         size_t pos, len;
         char buf[HTTP1_LINE_MAX];
 };
@@ -86,7 +89,8 @@ struct http1_response {
 /* Initialises c for reading through fd (or through read_fn when fd < 0). */
 void http1_conn_init(struct http1_conn *c, int fd, http1_read_fn read_fn, void *read_ud);
 
-/* Connects to host:port (every address getaddrinfo gives, in order) within timeout_ms.
+/* Connects to host:port within timeout_ms: every address getaddrinfo gives, in order, each
+ * with a share of the time left (so one address that drops packets does not use it all).
  * Returns 0 with c initialised, or an http1_result with a message in errbuf. */
 int http1_connect(struct http1_conn *c, const char *host, unsigned port, int timeout_ms,
                 char *errbuf, size_t errlen);

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -701,17 +702,29 @@ static void easy_put(struct xarch_registry *r, CURL *c) {
 
 /* ---- plain HTTP without libcurl (http1.c) ---- */
 
+/* Whether an idle connection has something to read: bytes nobody asked for, or the server's
+ * close. Either way it cannot carry the next request. */
+static bool idle_conn_dirty(const struct http1_conn *c) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        return poll(&p, 1, 0) != 0;
+}
+
 static struct http1_conn *idle_take(struct xarch_registry *r, const char *host, unsigned port) {
-        struct http1_conn *c = NULL;
-        pthread_mutex_lock(&r->lock);
-        for (size_t i = r->idle_len; i-- > 0;)
-                if (r->idle[i]->port == port && streq(r->idle[i]->host, host)) {
-                        c = r->idle[i];
-                        r->idle[i] = r->idle[--r->idle_len];
-                        break;
-                }
-        pthread_mutex_unlock(&r->lock);
-        return c;
+        for (;;) {
+                struct http1_conn *c = NULL;
+                pthread_mutex_lock(&r->lock);
+                for (size_t i = r->idle_len; i-- > 0;)
+                        if (r->idle[i]->port == port && streq(r->idle[i]->host, host)) {
+                                c = r->idle[i];
+                                r->idle[i] = r->idle[--r->idle_len];
+                                break;
+                        }
+                pthread_mutex_unlock(&r->lock);
+                if (!c || !idle_conn_dirty(c))
+                        return c;
+                http1_close(c);
+                free(c);
+        }
 }
 
 static void idle_put(struct xarch_registry *r, struct http1_conn *c) {

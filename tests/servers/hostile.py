@@ -38,6 +38,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 import urllib.parse
 import base64
 
@@ -145,6 +146,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   {"WWW-Authenticate": 'Basic realm="hostile"'}, head)
         if scenario == "badchallenge":
             return self.error(401, "UNAUTHORIZED", "x", {"WWW-Authenticate": 'Bearer realm="unterminated'}, head)
+        if scenario == "straybytes":
+            # a 404, then (once the client has its answer) bytes nobody asked for on the same
+            # kept-alive connection: they must not become the answer to the next request
+            self.error(404, "NAME_UNKNOWN", "repository name not known to registry", None, head)
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTALE")
+            self.wfile.flush()
+            return
         if scenario == "nameunknown":
             return self.error(404, "NAME_UNKNOWN", "repository name not known to registry", None, head)
         if scenario == "tagunknown" and kind == "manifests":

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,6 +106,22 @@ static void test_resolve_location(void **state) {
         assert_string_equal(out, "http://127.0.0.1:5000/v2/repo/blobs/c?y");
         assert_int_equal(http1_resolve_location("http://h", "c", out, sizeof(out)), 0);
         assert_string_equal(out, "http://h/c");
+        /* RFC 3986 5.2: a query alone keeps the path; dot segments go; the fragment is not sent */
+        assert_int_equal(http1_resolve_location(base, "?sig=abc", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://127.0.0.1:5000/v2/repo/blobs/sha256:ab?sig=abc");
+        assert_int_equal(http1_resolve_location("http://h", "?q", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://h/?q");
+        assert_int_equal(http1_resolve_location(base, "../../b/blobs/y", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://127.0.0.1:5000/v2/b/blobs/y");
+        assert_int_equal(http1_resolve_location(base, "/a/./b/../c?x=/../", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://127.0.0.1:5000/a/c?x=/../");
+        assert_int_equal(http1_resolve_location(base, "/../../..", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://127.0.0.1:5000/");
+        assert_int_equal(http1_resolve_location(base, "/storage/b#frag", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://127.0.0.1:5000/storage/b");
+        assert_int_equal(http1_resolve_location(base, "http://h/x/./../y/.", out, sizeof(out)), 0);
+        assert_string_equal(out, "http://h/y/");
+        assert_int_equal(http1_resolve_location(base, "#only", out, sizeof(out)), -EINVAL);
         assert_int_equal(http1_resolve_location(base, "javascript:alert(1)", out, sizeof(out)),
                         -EINVAL);
         assert_int_equal(http1_resolve_location(base, "/a b", out, sizeof(out)), -EINVAL);
@@ -249,8 +266,8 @@ static void test_chunked(void **state) {
                         /* 16 hex digits: would overflow the size */
                         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
                         /* the chunk runs past its size */
-                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
-                        "chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+                        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                         "chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"),
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 run(bad[i], false, &o);
@@ -337,8 +354,9 @@ static void test_refused(void **state) {
                         "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
                         "HTTP/1.1 200 OK\r\nContent-Length: 1,1\r\n\r\nx",
                         "HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999999\r\n\r\n",
-                        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "0\r\n\r\n",
+                        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: "
+                         "chunked\r\n\r\n"
+                         "0\r\n\r\n"),
         };
         struct outcome o;
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -396,6 +414,22 @@ static void test_limits(void **state) {
         assert_non_null(strstr(o.err, "headers larger"));
 }
 
+/* Endless interim responses count towards the header limit: the reader ends. */
+static void test_interim_flood(void **state) {
+        static char flood[HTTP1_HEADERS_MAX + 4096];
+        const char *one = "HTTP/1.1 100 Continue\r\n\r\n";
+        size_t n = 0;
+        while (n + strlen(one) < sizeof(flood) - 1) {
+                memcpy(flood + n, one, strlen(one));
+                n += strlen(one);
+        }
+        flood[n] = '\0';
+        struct outcome o;
+        run_step(flood, n, false, 0, 0, &o);
+        assert_int_equal(o.result, HTTP1_MALFORMED);
+        assert_non_null(strstr(o.err, "headers larger"));
+}
+
 static void test_callbacks_refuse(void **state) {
         const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789";
         struct stream s = {.data = r, .len = strlen(r)};
@@ -436,6 +470,24 @@ static void test_large_body(void **state) {
 }
 
 /* ---- real sockets: connect by name, send, read ---- */
+
+/* A server that sends a byte every 100 ms: each read is well within the read timeout. */
+static void *serve_drip(void *arg) {
+        int ls = *(int *) arg, c = accept(ls, NULL, NULL);
+        const char *answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+        if (c < 0)
+                return NULL;
+        if (write(c, answer, strlen(answer)) < 0)
+                perror("write");
+        for (int i = 0; i < 30; i++) {
+                struct timespec t = {.tv_nsec = 100 * 1000000L};
+                nanosleep(&t, NULL);
+                if (send(c, "x", 1, MSG_NOSIGNAL) != 1)
+                        break;
+        }
+        close(c);
+        return NULL;
+}
 
 static void *serve_one(void *arg) {
         int ls = *(int *) arg, c = accept(ls, NULL, NULL);
@@ -492,6 +544,22 @@ static void test_sockets(void **state) {
         http1_close(&conn);
         pthread_join(t, NULL);
 
+        /* a slow drip ends as a stall (here: fewer than 10 bytes in 500 ms) */
+        assert_int_equal(pthread_create(&t, NULL, serve_drip, &ls), 0);
+        assert_int_equal(http1_connect(&conn, "127.0.0.1", (unsigned) port, 5000, err, sizeof(err)),
+                        HTTP1_OK);
+        conn.low_speed_ms = 500;
+        conn.low_speed_bytes = 10;
+        struct collected slow = {};
+        cb.ud = &slow;
+        assert_int_equal(http1_send(&conn, req, (size_t) n, err, sizeof(err)), HTTP1_OK);
+        assert_int_equal(http1_read_response(&conn, false, &cb, &resp, err, sizeof(err)),
+                        HTTP1_TIMEOUT);
+        assert_non_null(strstr(err, "stalled"));
+        assert_true(slow.body_len > 0 && slow.body_len < 30);
+        http1_close(&conn);
+        pthread_join(t, NULL);
+
         /* the listener closed: connecting is refused, and says so */
         close(ls);
         assert_int_equal(http1_connect(&conn, "127.0.0.1", (unsigned) port, 5000, err, sizeof(err)),
@@ -513,6 +581,7 @@ int main(void) {
                         cmocka_unit_test(test_refused),
                         cmocka_unit_test(test_cut_short),
                         cmocka_unit_test(test_limits),
+                        cmocka_unit_test(test_interim_flood),
                         cmocka_unit_test(test_callbacks_refuse),
                         cmocka_unit_test(test_large_body),
                         cmocka_unit_test(test_sockets),
