@@ -764,14 +764,10 @@ static void test_proxy(void **state) {
         xarch_registry_free(r);
 }
 
+#ifndef REGISTRY_TEST_CURL
 /* Bytes a server sends on a kept-alive connection after its response are not the answer to
  * the next request: the connection is dropped instead of reused. */
 static void test_stray_bytes(void **state) {
-#ifdef REGISTRY_TEST_CURL
-        /* libcurl 7.88 reuses such a connection and reads them as the next response (the
-         * request then fails verification, and nothing is cached): http1.c's behaviour only */
-        skip();
-#endif
         struct xarch_ref stray, good;
         struct xarch_blob_buf b = {};
         struct xarch_error *err = NULL;
@@ -787,6 +783,7 @@ static void test_stray_bytes(void **state) {
         xarch_blob_buf_release(&b);
         xarch_registry_free(r);
 }
+#endif
 
 static void test_unreachable(void **state) {
         /* a port that was free a moment ago */
@@ -881,7 +878,12 @@ int main(void) {
                         cmocka_unit_test(test_bad_challenge),
                         cmocka_unit_test(test_unreachable),
                         cmocka_unit_test(test_proxy),
+#ifndef REGISTRY_TEST_CURL
+                        /* libcurl 7.88 reuses such a connection and reads the stray bytes as the
+                         * next response (which then fails verification; nothing is cached):
+                         * this is http1.c's behaviour only */
                         cmocka_unit_test(test_stray_bytes),
+#endif
                         cmocka_unit_test(test_threads_share_client),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
