@@ -14,10 +14,20 @@
 /* ---- standard output without control bytes ---- */
 
 static bool stdout_verbatim;
+static unsigned char stdout_last; /* the last byte passed on, for C1 controls split by writes */
+static int stdout_errno;          /* why the last write to fd 1 failed */
 
-/* Human output quotes image paths, registry strings and file names: bytes below 0x20 (but tab
- * and newline) and DEL become '?', so nothing an image carries can drive the terminal. JSON
- * (escaped by jansson) and --raw bytes pass verbatim. */
+/* C0 controls but tab and newline, DEL, and (in UTF-8) C1 controls U+0080..U+009F, whose
+ * U+009B is CSI to some terminals. prev: the byte before ch. */
+static bool is_control(unsigned char prev, unsigned char ch) {
+        return (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ||
+               (prev == 0xc2 && ch >= 0x80 && ch <= 0x9f);
+}
+
+/* Human output quotes image paths, registry strings and file names: control bytes become '?'
+ * (a C1 control's second byte, after its 0xc2 lead), so nothing an image carries can drive the
+ * terminal. JSON (escaped by jansson) and --raw bytes pass verbatim. Returns the bytes taken,
+ * short on a write error: fopencookie(3) wants no negative values. */
 static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
         char chunk[8192];
         size_t done = 0;
@@ -28,9 +38,8 @@ static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
                 if (!stdout_verbatim) {
                         for (size_t i = 0; i < n; i++) {
                                 unsigned char ch = (unsigned char) src[i];
-                                chunk[i] = (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f
-                                                           ? '?'
-                                                           : (char) ch;
+                                chunk[i] = is_control(stdout_last, ch) ? '?' : (char) ch;
+                                stdout_last = ch;
                         }
                         src = chunk;
                 }
@@ -39,8 +48,10 @@ static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
                         ssize_t k = write(STDOUT_FILENO, src + off, n - off);
                         if (k < 0 && errno == EINTR)
                                 continue;
-                        if (k <= 0)
-                                return done + off > 0 ? (ssize_t) (done + off) : -1;
+                        if (k <= 0) {
+                                stdout_errno = k < 0 ? errno : EIO;
+                                return (ssize_t) (done + off);
+                        }
                         off += (size_t) k;
                 }
                 done += n;
@@ -48,12 +59,17 @@ static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
         return (ssize_t) len;
 }
 
+int cli_stdout_errno(void) {
+        return stdout_errno;
+}
+
 void cli_filter_stdout(void) {
+        static char buffer[64 * 1024];
         cookie_io_functions_t io = {.write = filtered_write};
         FILE *f = fopencookie(NULL, "w", io);
         if (!f)
                 return; /* unfiltered rather than no output */
-        setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 64 * 1024);
+        setvbuf(f, buffer, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(buffer));
         /* glibc's stdout is an assignable FILE *: every printf and fputs in the verbs now goes
          * through the filter */
         stdout = f;
@@ -71,8 +87,9 @@ int cli_error(const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         /* messages quote registries, files and logs: no control bytes reach the terminal */
-        for (unsigned char *p = (unsigned char *) msg; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
+        unsigned char prev = 0;
+        for (unsigned char *p = (unsigned char *) msg; *p; prev = *p++)
+                if (*p == '\n' || *p == '\t' || is_control(prev, *p))
                         *p = '?';
         fprintf(stderr, "xarch: %s\n", msg);
         return EXIT_FAIL;
@@ -80,8 +97,9 @@ int cli_error(const char *fmt, ...) {
 
 const char *cli_printable(const char *s, char *buf, size_t size) {
         snprintf(buf, size, "%s", s);
-        for (unsigned char *p = (unsigned char *) buf; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
+        unsigned char prev = 0;
+        for (unsigned char *p = (unsigned char *) buf; *p; prev = *p++)
+                if (*p == '\n' || *p == '\t' || is_control(prev, *p))
                         *p = '?';
         return buf;
 }

@@ -29,15 +29,18 @@ int cmd_check(int argc, char **argv);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "xarch <verb>: <message> (see 'xarch <verb> --help')" on stderr; returns EXIT_USAGE. */
-/* s with control bytes replaced by '?' (cut to size): for strings from registries and files. */
-/* Replaces stdout with a stream that turns control bytes (but tab and newline) into '?'
- * (main() calls it first). */
+/* Replaces stdout with a stream that turns control bytes (C0 but tab and newline, DEL, C1)
+ * into '?' (main() calls it first). */
 void cli_filter_stdout(void);
+
+/* The errno of the last failed write to standard output (0: none). */
+int cli_stdout_errno(void);
 
 /* Lets bytes through stdout unchanged (on) or filtered again (off); flushes first, so output
  * stays in order. For JSON documents and --raw bytes. */
 void cli_stdout_verbatim(bool on);
 
+/* s with control bytes replaced by '?' (cut to size): for strings from registries and files. */
 const char *cli_printable(const char *s, char *buf, size_t size);
 
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -200,7 +200,9 @@ static void emit_info(struct file_ctx *c, const char *path) {
 
 static void warn(const char *path, const char *what, int error) {
         fflush(stdout);
-        fprintf(stderr, "xarch file: %s '%s': %s\n", what, path, strerror(error));
+        char shown[PATH_MAX];
+        fprintf(stderr, "xarch file: %s '%s': %s\n", what,
+                        cli_printable(path, shown, sizeof(shown)), strerror(error));
 }
 
 static const char *special_name(mode_t mode) {
@@ -255,11 +257,12 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
                         return 0;
                 }
                 if (c->depth >= MAX_DEPTH) {
+                        char shown[PATH_MAX];
                         fflush(stdout);
                         fprintf(stderr,
                                         "xarch file: '%s': more than %d directory levels, not "
                                         "walked\n",
-                                        path, MAX_DEPTH);
+                                        cli_printable(path, shown, sizeof(shown)), MAX_DEPTH);
                         return 0; /* skipped, like an unreadable entry met while walking */
                 }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -289,8 +292,11 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
         r = xarch_file_analyze_fd(c->analyzer, fd, &c->info, &err);
         if (r < 0) {
                 fflush(stdout);
-                fprintf(stderr, "xarch file: cannot analyse '%s': %s\n", path,
-                                err && err->msg ? err->msg : strerror(-r));
+                char shown[PATH_MAX], why[1024];
+                fprintf(stderr, "xarch file: cannot analyse '%s': %s\n",
+                                cli_printable(path, shown, sizeof(shown)),
+                                cli_printable(err && err->msg ? err->msg : strerror(-r), why,
+                                                sizeof(why)));
                 return r;
         }
         emit_info(c, path);
@@ -358,7 +364,9 @@ static int walk(struct file_ctx *c, int fd, char *path, size_t path_len) {
                 size_t sep = path_len > 0 && path[path_len - 1] != '/' ? 1 : 0;
                 if (path_len + sep + len + 1 > PATH_BUF) {
                         fflush(stdout);
-                        fprintf(stderr, "xarch file: path too long under '%s'\n", path);
+                        char shown[PATH_MAX];
+                        fprintf(stderr, "xarch file: path too long under '%s'\n",
+                                        cli_printable(path, shown, sizeof(shown)));
                         continue;
                 }
                 if (sep)

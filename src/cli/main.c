@@ -84,8 +84,9 @@ int main(int argc, char **argv) {
         /* Output that did not reach its file (a full disk, /dev/full, a closed pipe with SIGPIPE
          * ignored) is a failure, not a success with a truncated result. */
         errno = 0;
-        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK)
-                rc = cli_error("cannot write to standard output: %s",
-                                strerror(errno ? errno : EIO));
+        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK) {
+                int e = cli_stdout_errno() ? cli_stdout_errno() : errno;
+                rc = cli_error("cannot write to standard output: %s", strerror(e ? e : EIO));
+        }
         return rc;
 }

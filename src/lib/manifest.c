@@ -52,8 +52,9 @@ static int get_string(json_t *obj, const char *key, const char **ret) {
         const char *s = json_string_value(v);
         if (strlen(s) != json_string_length(v))
                 return -EBADMSG;
+        /* C0, DEL, and C1 (U+0080..U+009F, 0xc2 0x80..0x9f in UTF-8: U+009B is CSI) */
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
+                if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
                         return -EBADMSG;
         *ret = s;
         return 0;

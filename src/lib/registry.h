@@ -22,11 +22,11 @@ int registry_parse_error_body(const char *body, size_t len, char code[64], char 
  * Returns -1 when unparsable. */
 long registry_parse_ratelimit(const char *value, long *window_seconds);
 
-/* Whether two absolute URLs share scheme, host and port (so credentials may follow). */
 /* Whether the client's cache holds the blob or manifest `digest` (not verified here: reading it
  * verifies). */
 bool registry_cache_has(struct xarch_registry *r, const char *digest);
 
+/* Whether two absolute URLs share scheme, host and port (so credentials may follow). */
 bool registry_url_same_origin(const char *a, const char *b);
 
 /* Copies a document's top-level "mediaType", or guesses from its shape ("manifests" -> OCI

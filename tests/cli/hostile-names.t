@@ -40,6 +40,11 @@ expect_rc 0 "file on a name with an escape sequence exits 0"
 expect_out 'x\?\[2Jy: ELF' "the escape is shown as '?'"
 cp "$TMPD/out" "$TMPD/out-escapes"
 check "stdout carries no control bytes" sh -c '! tr -d "\n\t" <"$1" | LC_ALL=C grep -q "[[:cntrl:]]"' sh "$TMPD/out-escapes"
+# a C1 control (U+009B, CSI to some terminals) in UTF-8: its second byte is replaced
+mkdir "$TMPD/c1"
+cp "$BIN" "$TMPD/c1/$(printf 'c1\302\2332Jz')"
+run_xarch file -r "$TMPD/c1"
+expect_out "$(printf 'c1\302')\\?2Jz: ELF" "a C1 control is shown as '?'"
 run_xarch file --json -r "$TMPD/esc"
 expect_out 'x\\u001[bB]\[2Jy' "--json keeps the name, escaped"
 

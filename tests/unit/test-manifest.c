@@ -171,6 +171,11 @@ static void test_hostile_manifests(void **state) {
         const char *esc_type =
                         "{\"mediaType\":\"application/\\u001b]0;x\\u0007\",\"manifests\":[]}";
         parse_fails(esc_type, strlen(esc_type), NULL, EBADMSG, "printable");
+        /* U+009B, CSI to some terminals, as UTF-8 (0xc2 0x9b) */
+        const char *c1 = "{\"manifests\":[{\"digest\":\"" D1 "\",\"size\":1,\"platform\":"
+                         "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\\u009b2J\"}"
+                         "}]}";
+        parse_fails(c1, strlen(c1), NULL, EBADMSG, "printable");
         const char *nul = "{\"manifests\":[{\"digest\":\"sha256:\\u0000\",\"size\":1}]}";
         parse_fails(nul, strlen(nul), NULL, EBADMSG, NULL);
 
