@@ -198,11 +198,35 @@ static void emit_info(struct file_ctx *c, const char *path) {
         }
 }
 
-static void warn(const char *path, const char *what, int error) {
+/* Messages about a path. Not inlined: their buffers stay out of the stack frames of the
+ * recursive walk (MAX_DEPTH levels must fit, under ASan too). */
+static __attribute__((noinline)) void warn(const char *path, const char *what, int error) {
         fflush(stdout);
         char shown[PATH_MAX];
         fprintf(stderr, "xarch file: %s '%s': %s\n", what,
                         cli_printable(path, shown, sizeof(shown)), strerror(error));
+}
+
+static __attribute__((noinline)) void warn_depth(const char *path) {
+        char shown[PATH_MAX];
+        fflush(stdout);
+        fprintf(stderr, "xarch file: '%s': more than %d directory levels, not walked\n",
+                        cli_printable(path, shown, sizeof(shown)), MAX_DEPTH);
+}
+
+static __attribute__((noinline)) void warn_analyse(const char *path, const char *why) {
+        char shown[PATH_MAX], shown_why[1024];
+        fflush(stdout);
+        fprintf(stderr, "xarch file: cannot analyse '%s': %s\n",
+                        cli_printable(path, shown, sizeof(shown)),
+                        cli_printable(why, shown_why, sizeof(shown_why)));
+}
+
+static __attribute__((noinline)) void warn_too_long(const char *path) {
+        char shown[PATH_MAX];
+        fflush(stdout);
+        fprintf(stderr, "xarch file: path too long under '%s'\n",
+                        cli_printable(path, shown, sizeof(shown)));
 }
 
 static const char *special_name(mode_t mode) {
@@ -257,12 +281,7 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
                         return 0;
                 }
                 if (c->depth >= MAX_DEPTH) {
-                        char shown[PATH_MAX];
-                        fflush(stdout);
-                        fprintf(stderr,
-                                        "xarch file: '%s': more than %d directory levels, not "
-                                        "walked\n",
-                                        cli_printable(path, shown, sizeof(shown)), MAX_DEPTH);
+                        warn_depth(path);
                         return 0; /* skipped, like an unreadable entry met while walking */
                 }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -291,12 +310,7 @@ static int handle(struct file_ctx *c, int dirfd, const char *name, char *path, s
         _cleanup_(xarch_error_freep) struct xarch_error *err = NULL;
         r = xarch_file_analyze_fd(c->analyzer, fd, &c->info, &err);
         if (r < 0) {
-                fflush(stdout);
-                char shown[PATH_MAX], why[1024];
-                fprintf(stderr, "xarch file: cannot analyse '%s': %s\n",
-                                cli_printable(path, shown, sizeof(shown)),
-                                cli_printable(err && err->msg ? err->msg : strerror(-r), why,
-                                                sizeof(why)));
+                warn_analyse(path, err && err->msg ? err->msg : strerror(-r));
                 return r;
         }
         emit_info(c, path);
@@ -363,10 +377,7 @@ static int walk(struct file_ctx *c, int fd, char *path, size_t path_len) {
                 size_t len = strlen(name);
                 size_t sep = path_len > 0 && path[path_len - 1] != '/' ? 1 : 0;
                 if (path_len + sep + len + 1 > PATH_BUF) {
-                        fflush(stdout);
-                        char shown[PATH_MAX];
-                        fprintf(stderr, "xarch file: path too long under '%s'\n",
-                                        cli_printable(path, shown, sizeof(shown)));
+                        warn_too_long(path);
                         continue;
                 }
                 if (sep)
