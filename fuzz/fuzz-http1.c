@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http1.h"
 
@@ -75,7 +76,7 @@ static int read_once(const uint8_t *data, size_t len, size_t step, bool head, in
         memset(k, 0, sizeof(*k));
         http1_conn_init(&conn, -1, stream_read, &s);
         int r = http1_read_response(&conn, head, &cb, resp, err, sizeof(err));
-        check(r >= HTTP1_OK && r <= HTTP1_ABORTED && r != HTTP1_ABORTED);
+        check(r >= HTTP1_OK && r < HTTP1_ABORTED); /* the callbacks here never refuse */
         check(r == HTTP1_OK || (err[0] && memchr(err, 0, sizeof(err))));
         check(k->body_bytes == resp->body_bytes);
         check(!resp->keep_alive || r == HTTP1_OK);
@@ -114,8 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned port;
         if (http1_resolve_location("http://127.0.0.1:5000/v2/a/blobs/x?q", s, out, sizeof(out)) ==
                         0)
-                check(strncmp(out, "http://", 7) == 0 || strncasecmp(out, "https://", 8) == 0 ||
-                                strncasecmp(out, "http://", 7) == 0);
+                check(strncasecmp(out, "http://", 7) == 0 || strncasecmp(out, "https://", 8) == 0);
         if (http1_url_origin(s, sc, sizeof(sc), host, sizeof(host), &port))
                 check(host[0] && port > 0 && port <= 65535 && strlen(sc) <= 5);
         free(s);

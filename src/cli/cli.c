@@ -59,6 +59,18 @@ static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
         return (ssize_t) len;
 }
 
+/* One line: every control byte, tab and newline included, becomes '?'. */
+static char *hide_controls(char *s) {
+        unsigned char prev = 0;
+        for (unsigned char *p = (unsigned char *) s; *p; p++) {
+                unsigned char ch = *p;
+                if (ch == '\n' || ch == '\t' || is_control(prev, ch))
+                        *p = '?';
+                prev = ch;
+        }
+        return s;
+}
+
 int cli_stdout_errno(void) {
         return stdout_errno;
 }
@@ -87,21 +99,13 @@ int cli_error(const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         /* messages quote registries, files and logs: no control bytes reach the terminal */
-        unsigned char prev = 0;
-        for (unsigned char *p = (unsigned char *) msg; *p; prev = *p++)
-                if (*p == '\n' || *p == '\t' || is_control(prev, *p))
-                        *p = '?';
-        fprintf(stderr, "xarch: %s\n", msg);
+        fprintf(stderr, "xarch: %s\n", hide_controls(msg));
         return EXIT_FAIL;
 }
 
 const char *cli_printable(const char *s, char *buf, size_t size) {
         snprintf(buf, size, "%s", s);
-        unsigned char prev = 0;
-        for (unsigned char *p = (unsigned char *) buf; *p; prev = *p++)
-                if (*p == '\n' || *p == '\t' || is_control(prev, *p))
-                        *p = '?';
-        return buf;
+        return hide_controls(buf);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...) {

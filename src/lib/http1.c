@@ -247,15 +247,19 @@ void http1_close(struct http1_conn *c) {
         }
 }
 
-static long ms_left(const struct timespec *deadline) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (long) (deadline->tv_sec - now.tv_sec) * 1000 +
-                  (deadline->tv_nsec - now.tv_nsec) / 1000000;
-        return ms > 0 ? ms : 0;
+/* Monotonic clock in milliseconds: deadlines and windows are plain numbers. */
+static int64_t now_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int connect_one(const struct addrinfo *ai, const struct timespec *deadline, int *ret_fd) {
+static long ms_left(int64_t deadline) {
+        int64_t ms = deadline - now_ms();
+        return ms > 0 ? (long) ms : 0;
+}
+
+static int connect_one(const struct addrinfo *ai, int64_t deadline, int *ret_fd) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                         ai->ai_protocol);
         if (fd < 0)
@@ -291,14 +295,7 @@ static int connect_one(const struct addrinfo *ai, const struct timespec *deadlin
 
 int http1_connect(struct http1_conn *c, const char *host, unsigned port, int timeout_ms,
                 char *errbuf, size_t errlen) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
+        int64_t deadline = now_ms() + timeout_ms;
         /* an address literal needs no resolver (which would ask netlink and nscd first) */
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
         struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t) port)};
@@ -314,7 +311,7 @@ int http1_connect(struct http1_conn *c, const char *host, unsigned port, int tim
         }
         int e = -ECONNREFUSED, fd = -1;
         if (literal.ai_addr) {
-                e = connect_one(&literal, &deadline, &fd);
+                e = connect_one(&literal, deadline, &fd);
                 goto done;
         }
 
@@ -338,7 +335,7 @@ int http1_connect(struct http1_conn *c, const char *host, unsigned port, int tim
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
                 n_addr++;
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next, i++) {
-                long left = ms_left(&deadline);
+                long left = ms_left(deadline);
                 if (left == 0) {
                         e = -ETIMEDOUT;
                         break;
@@ -347,15 +344,7 @@ int http1_connect(struct http1_conn *c, const char *host, unsigned port, int tim
                 long slice = left / (long) (n_addr - i);
                 if (slice < 1000)
                         slice = left < 1000 ? left : 1000;
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += slice / 1000;
-                until.tv_nsec += (slice % 1000) * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
-                e = connect_one(ai, &until, &fd);
+                e = connect_one(ai, now_ms() + slice, &fd);
                 if (e == 0)
                         break;
         }
@@ -406,15 +395,9 @@ struct reader {
         struct http1_response *resp;
         char *errbuf;
         size_t errlen;
-        struct timespec window; /* low-speed check: start of the current window */
-        uint64_t window_bytes;  /* bytes read since */
+        int64_t window_start;  /* low-speed check: when the current window began (ms) */
+        uint64_t window_bytes; /* bytes read since */
 };
-
-static long ms_since(const struct timespec *t) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        return (long) (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
 
 /* >0 bytes read, 0 end of stream, <0 negative errno (-ETIMEDOUT for a stall) */
 static ssize_t raw_read(struct http1_conn *c, void *buf, size_t len) {
@@ -465,10 +448,10 @@ static ssize_t fill(struct reader *rd) {
         }
         /* a server dripping a byte now and then, each within the read timeout, must still
          * end: fewer than low_speed_bytes in a low_speed_ms window is a stall */
-        if (k > 0 && ms_since(&rd->window) >= c->low_speed_ms) {
+        if (k > 0 && now_ms() - rd->window_start >= c->low_speed_ms) {
                 if (rd->window_bytes < c->low_speed_bytes)
                         return -ETIMEDOUT;
-                clock_gettime(CLOCK_MONOTONIC, &rd->window);
+                rd->window_start = now_ms();
                 rd->window_bytes = 0;
         }
         return k;
@@ -693,7 +676,7 @@ static int status_line(struct reader *rd, const char *line, size_t n, int *statu
 int http1_read_response(struct http1_conn *c, bool head, const struct http1_callbacks *cb,
                 struct http1_response *resp, char *errbuf, size_t errlen) {
         struct reader rd = {.c = c, .resp = resp, .errbuf = errbuf, .errlen = errlen};
-        clock_gettime(CLOCK_MONOTONIC, &rd.window);
+        rd.window_start = now_ms();
         *resp = (struct http1_response){};
         errbuf[0] = '\0';
         struct framing f;

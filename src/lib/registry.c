@@ -181,16 +181,11 @@ long registry_parse_ratelimit(const char *value, long *window_seconds) {
         return v;
 }
 
-static bool url_origin(
-                const char *url, char *scheme, size_t ss, char *host, size_t hs, unsigned *port) {
-        return http1_url_origin(url, scheme, ss, host, hs, port);
-}
-
 bool registry_url_same_origin(const char *a, const char *b) {
         char s1[16], h1[512], s2[16], h2[512];
         unsigned p1, p2;
-        if (!url_origin(a, s1, sizeof(s1), h1, sizeof(h1), &p1) ||
-                        !url_origin(b, s2, sizeof(s2), h2, sizeof(h2), &p2))
+        if (!http1_url_origin(a, s1, sizeof(s1), h1, sizeof(h1), &p1) ||
+                        !http1_url_origin(b, s2, sizeof(s2), h2, sizeof(h2), &p2))
                 return false;
         return streq(s1, s2) && streq(h1, h2) && p1 == p2;
 }
@@ -217,7 +212,7 @@ void registry_media_type_from_body(const char *body, size_t len, char out[256]) 
 static bool url_is_loopback(const char *url) {
         char s[16], h[512], hp[600];
         unsigned p;
-        if (!url_origin(url, s, sizeof(s), h, sizeof(h), &p))
+        if (!http1_url_origin(url, s, sizeof(s), h, sizeof(h), &p))
                 return false;
         if (strchr(h, ':'))
                 snprintf(hp, sizeof(hp), "[%s]", h);
@@ -778,14 +773,6 @@ static bool header_value_ok(const char *v) {
  * callbacks, the result mapped onto the CURLcode values the retry and error logic know. */
 static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
         struct http1_url u;
-        reset_response(q);
-        q->curl_err[0] = '\0';
-        q->redirect[0] = '\0';
-        q->skip = 0;
-        q->abort_code = 0;
-        q->bad_range = false;
-        q->attempts++;
-        atomic_fetch_add(&r->n_requests, 1);
         if (http1_parse_url(q->url, &u) < 0) {
                 q->code = CURLE_URL_MALFORMAT;
                 snprintf(q->curl_err, sizeof(q->curl_err), "malformed URL");
@@ -882,15 +869,11 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
         return 0;
 }
 
-/* One HTTP exchange, no retries. Returns 0 when a response arrived (any status), <0 with
- * q->code / q->abort_code set otherwise. */
-static int http_once(struct xarch_registry *r, struct http_req *q) {
-        if (r->direct_http && url_is_http(q->url))
-                return http_once_direct(r, q);
+/* http_once() over a libcurl easy handle. */
+static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         int ready = curl_ready(r, q->curl_err, sizeof(q->curl_err));
         if (ready < 0) {
                 q->code = CURLE_FAILED_INIT;
-                q->attempts++;
                 return ready;
         }
         CURL *c = easy_get(r);
@@ -899,12 +882,6 @@ static int http_once(struct xarch_registry *r, struct http_req *q) {
         struct curl_slist *headers = NULL, *tmp;
         char line[sizeof(q->authorization) + 32];
 
-        reset_response(q);
-        q->curl_err[0] = '\0';
-        q->redirect[0] = '\0';
-        q->skip = 0;
-        q->abort_code = 0;
-        q->bad_range = false;
         if (q->accept) {
                 snprintf(line, sizeof(line), "Accept: %s", q->accept);
                 if ((tmp = curl_slist_append(headers, line)))
@@ -952,9 +929,7 @@ static int http_once(struct xarch_registry *r, struct http_req *q) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->post_fields ? q->post_fields : "");
         }
 
-        atomic_fetch_add(&r->n_requests, 1);
         q->code = curl_easy_perform(c);
-        q->attempts++;
 
         long status = 0, connects = 0, version = 0;
         curl_off_t downloaded = 0;
@@ -980,6 +955,23 @@ static int http_once(struct xarch_registry *r, struct http_req *q) {
         if (q->code != CURLE_OK)
                 return -EIO;
         return 0;
+}
+
+/* One HTTP exchange, no retries: plain HTTP over http1.c unless libcurl is wanted (proxies,
+ * XARCH_HTTP=curl), everything else over libcurl. Returns 0 when a response arrived (any
+ * status), <0 with q->code / q->abort_code set otherwise. */
+static int http_once(struct xarch_registry *r, struct http_req *q) {
+        reset_response(q);
+        q->curl_err[0] = '\0';
+        q->redirect[0] = '\0';
+        q->skip = 0;
+        q->abort_code = 0;
+        q->bad_range = false;
+        q->attempts++;
+        atomic_fetch_add(&r->n_requests, 1);
+        if (r->direct_http && url_is_http(q->url))
+                return http_once_direct(r, q);
+        return http_once_curl(r, q);
 }
 
 static bool curl_code_retryable(CURLcode code) {
@@ -1277,7 +1269,7 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
         {
                 char s[16], h[512];
                 unsigned p;
-                if (url_origin(realm, s, sizeof(s), h, sizeof(h), &p))
+                if (http1_url_origin(realm, s, sizeof(s), h, sizeof(h), &p))
                         snprintf(realm_host, sizeof(realm_host), "%s", h);
         }
         if (!url_is_https(realm) &&
@@ -1590,7 +1582,7 @@ static int registry_request(struct xarch_registry *r, const struct xarch_ref *re
                         if (rc < 0) {
                                 char s[16], hh[512];
                                 unsigned p;
-                                if (!url_origin(next, s, sizeof(s), hh, sizeof(hh), &p))
+                                if (!http1_url_origin(next, s, sizeof(s), hh, sizeof(hh), &p))
                                         snprintf(hh, sizeof(hh), "?");
                                 rc = transport_error(q, hh, err);
                                 goto out;

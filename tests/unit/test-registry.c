@@ -728,6 +728,7 @@ static void test_bad_challenge(void **state) {
         xarch_registry_free(r);
 }
 
+/* A loopback port that was free a moment ago. */
 static int closed_port(void) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -786,15 +787,8 @@ static void test_stray_bytes(void **state) {
 #endif
 
 static void test_unreachable(void **state) {
-        /* a port that was free a moment ago */
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t al = sizeof(a);
-        assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
-        getsockname(s, (struct sockaddr *) &a, &al);
-        close(s);
         char str[128];
-        snprintf(str, sizeof(str), "127.0.0.1:%d/x/y:z", ntohs(a.sin_port));
+        snprintf(str, sizeof(str), "127.0.0.1:%d/x/y:z", closed_port());
         struct xarch_ref ref;
         assert_int_equal(xarch_ref_parse(str, &ref, NULL), 0);
         struct xarch_blob_buf b = {};
