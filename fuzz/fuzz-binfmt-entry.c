@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binfmt-internal.h"
+#include "host/binfmt-internal.h"
 #include "xarch/binfmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

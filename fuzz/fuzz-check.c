@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "xarch/check.h"
-#include "check-internal.h"
+#include "verdict/check-internal.h"
 #include "macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

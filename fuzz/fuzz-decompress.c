@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "decompress.h"
+#include "image/decompress.h"
 #include "xarch/layer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

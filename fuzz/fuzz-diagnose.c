@@ -14,7 +14,7 @@
 
 #include "xarch/diagnose.h"
 #include "macro.h"
-#include "diagnose-internal.h"
+#include "verdict/diagnose-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 
 #include "xarch/file.h"
 #include "macro.h"
-#include "elf.h"
+#include "binary/elf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http1.h"
+#include "registry/http1.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
-#include "platform-internal.h"
+#include "platform/platform-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
+#include "registry/auth.h"
 #include "macro.h"
-#include "registry.h"
+#include "registry/registry.h"
 #include "xarch/digest.h"
 #include "xarch/ref.h"
 

@@ -17,7 +17,7 @@ perl "$here/gen-noise.pl" "$mb" \
         "900000:qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1': No such file or directory" \
         >"$work/log"
 # The anchors, one per line, from the signature table; escaped for grep -E.
-perl -ne 'print "$1\n" if /^\s*\{ "((?:[^"\\]|\\.)+)",/' "$here/../../src/lib/diagnose-signatures.c" |
+perl -ne 'print "$1\n" if /^\s*\{ "((?:[^"\\]|\\.)+)",/' "$here/../../src/lib/verdict/diagnose-signatures.c" |
         perl -pe 's/\\u2018/\x{2018}/g; s/\\(.)/$1/g' | sort -u >"$work/fixed"
 perl -pe 's/([][(){}.*+?^$|\\])/\\$1/g' "$work/fixed" >"$work/ere"
 size=$(wc -c <"$work/log")

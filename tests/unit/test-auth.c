@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "auth.h"
-#include "registry.h"
+#include "registry/auth.h"
+#include "registry/registry.h"
 
 static char tmpdir[PATH_MAX];
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "binfmt-internal.h"
+#include "host/binfmt-internal.h"
 #include "macro.h"
 #include "xarch/binfmt.h"
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "xarch/check.h"
-#include "check-internal.h"
+#include "verdict/check-internal.h"
 #include "macro.h"
 
 /* A candidate from "LABEL BINARY GO LEVEL FLAGS":

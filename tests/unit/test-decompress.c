@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "decompress.h"
+#include "image/decompress.h"
 #include "xarch/layer.h"
 
 struct outbuf {

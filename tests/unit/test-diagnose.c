@@ -16,7 +16,7 @@
 
 #include "xarch/diagnose.h"
 #include "macro.h"
-#include "diagnose-internal.h"
+#include "verdict/diagnose-internal.h"
 
 /* ---- helpers ---- */
 

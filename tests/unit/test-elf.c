@@ -17,7 +17,7 @@
 
 #include "xarch/file.h"
 #include "macro.h"
-#include "elf.h"
+#include "binary/elf.h"
 
 static const char *fixtures(void) {
         const char *d = getenv("XARCH_FIXTURES");

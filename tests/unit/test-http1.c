@@ -19,7 +19,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http1.h"
+#include "registry/http1.h"
 
 /* ---- URLs ---- */
 

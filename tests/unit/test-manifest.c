@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "image.h"
-#include "tar.h"
+#include "image/image.h"
+#include "image/tar.h"
 #include "xarch/digest.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"

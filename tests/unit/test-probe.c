@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "probe.h"
+#include "host/probe.h"
 #include "xarch/xarch.h"
 
 struct expect {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "rootfs.h"
+#include "image/rootfs.h"
 
 #define MAX_ENTRIES 128
 

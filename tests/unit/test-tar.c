@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "tar.h"
+#include "image/tar.h"
 
 #define ARCHIVE_MAX (4u * 1024 * 1024)
 

@@ -17,7 +17,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "binfmt-internal.h"
+#include "host/binfmt-internal.h"
 #include "macro.h"
 #include "xarch/binfmt.h"
 

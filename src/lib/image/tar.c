@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "tar.h"
+#include "image/tar.h"
 
 #define BLOCK 512
 

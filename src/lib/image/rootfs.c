@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "macro.h"
-#include "rootfs.h"
+#include "image/rootfs.h"
 
 #define OPAQUE_NAME ".wh..wh..opq"
 

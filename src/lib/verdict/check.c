@@ -23,7 +23,7 @@
 #include "xarch/file.h"
 #include "xarch/verify.h"
 
-#include "check-internal.h"
+#include "verdict/check-internal.h"
 #include "macro.h"
 
 extern char **environ;

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "registry/cache.h"
 #include "macro.h"
 
 int cache_dir_resolve(const char *dir, char **ret) {

@@ -6,7 +6,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "decompress.h"
+#include "image/decompress.h"
 #include "macro.h"
 
 struct decompressor {

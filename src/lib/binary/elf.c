@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "elf.h"
+#include "binary/elf.h"
 #include "macro.h"
 
 #define ET_REL  1

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "macro.h"
-#include "probe.h"
+#include "host/probe.h"
 #include "xarch/doctor.h"
 
 #define PROBE_BASE_VADDR 0x400000u /* 64 KiB aligned: valid with 4K, 16K and 64K pages */

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http1.h"
+#include "registry/http1.h"
 
 #define CHUNK_LINE_MAX 1024
 

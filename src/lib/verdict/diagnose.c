@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diagnose-internal.h"
+#include "verdict/diagnose-internal.h"
 #include "macro.h"
 
 #define READ_CHUNK      (1u << 20)

@@ -26,13 +26,13 @@
 
 #include <jansson.h>
 
-#include "auth.h"
-#include "cache.h"
-#include "curl-lazy.h"
-#include "http1.h"
+#include "registry/auth.h"
+#include "registry/cache.h"
+#include "registry/curl-lazy.h"
+#include "registry/http1.h"
 #include "macro.h"
-#include "membuf.h"
-#include "registry.h"
+#include "base/membuf.h"
+#include "registry/registry.h"
 #include "xarch/registry.h"
 
 #define URL_MAX              4096

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decompress.h"
+#include "image/decompress.h"
 #include "macro.h"
-#include "rootfs.h"
-#include "tar.h"
+#include "image/rootfs.h"
+#include "image/tar.h"
 #include "xarch/layer.h"
 
 /* Bytes kept after a Go build-info magic found in a large file. */

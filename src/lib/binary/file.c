@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elf.h"
+#include "binary/elf.h"
 #include "macro.h"
 
 /* --- helpers ---------------------------------------------------------------------------- */

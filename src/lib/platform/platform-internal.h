@@ -3,8 +3,8 @@
 #define XARCH_PLATFORM_INTERNAL_H
 
 /*
- * Internal helpers of the platform model (src/lib/platform.c) and host detection
- * (src/lib/hostcpu.c). The /proc parsers take the file text so unit tests can feed samples
+ * Internal helpers of the platform model (src/lib/platform/platform.c) and host detection
+ * (src/lib/platform/hostcpu.c). The /proc parsers take the file text so unit tests can feed samples
  * from other machines.
  */
 

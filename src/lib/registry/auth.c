@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "auth.h"
+#include "registry/auth.h"
 #include "macro.h"
 
 extern char **environ;

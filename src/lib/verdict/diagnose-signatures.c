@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diagnose-internal.h"
+#include "verdict/diagnose-internal.h"
 #include "macro.h"
 #include "xarch/binfmt.h"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "macro.h"
-#include "rootfs.h"
+#include "image/rootfs.h"
 #include "xarch/layer.h"
 #include "xarch/verify.h"
 

@@ -20,7 +20,7 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
-#include "platform-internal.h"
+#include "platform/platform-internal.h"
 
 /* Enough for the first CPU's block on any machine, and for the stack line (last) of the maps
  * of a process with tens of thousands of mappings. */

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <sys/utsname.h>
 
-#include "binfmt-internal.h"
+#include "host/binfmt-internal.h"
 #include "macro.h"
 #include "xarch/binfmt.h"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "curl-lazy.h"
+#include "registry/curl-lazy.h"
 
 struct curl_lazy curl_lazy;
 

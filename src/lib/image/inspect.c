@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "macro.h"
 
 #define DEFAULT_CONCURRENCY 8

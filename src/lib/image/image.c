@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image.h"
-#include "membuf.h"
-#include "registry.h"
+#include "image/image.h"
+#include "base/membuf.h"
+#include "registry/registry.h"
 #include "macro.h"
-#include "tar.h"
+#include "image/tar.h"
 #include "xarch/digest.h"
 #include "xarch/ref.h"
 #include "xarch/registry.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "membuf.h"
+#include "base/membuf.h"
 
 int membuf_append(void *membuf, const void *buf, size_t len) {
         struct membuf *m = membuf;

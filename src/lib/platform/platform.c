@@ -12,7 +12,7 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
-#include "platform-internal.h"
+#include "platform/platform-internal.h"
 
 /* Go's syslist, as containerd's isKnownOS and isKnownArch. */
 static const char *const known_os[] = {
