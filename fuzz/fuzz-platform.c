@@ -12,6 +12,8 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
+#include "platform/default-spec.h"
+#include "platform/hostcpu.h"
 #include "platform/platform-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -16,6 +16,8 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
+#include "platform/default-spec.h"
+#include "platform/hostcpu.h"
 #include "platform/platform-internal.h"
 
 static struct xarch_platform P(const char *os, const char *arch, const char *variant) {

@@ -12,6 +12,7 @@
 
 #include "xarch/platform.h"
 #include "macro.h"
+#include "platform/default-spec.h"
 #include "platform/platform-internal.h"
 
 /* Go's syslist, as containerd's isKnownOS and isKnownArch. */
