@@ -12,6 +12,7 @@
 #include "xarch/file.h"
 #include "macro.h"
 #include "binary/elf.h"
+#include "binary/gobuild.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

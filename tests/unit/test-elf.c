@@ -18,6 +18,7 @@
 #include "xarch/file.h"
 #include "macro.h"
 #include "binary/elf.h"
+#include "binary/gobuild.h"
 
 static const char *fixtures(void) {
         const char *d = getenv("XARCH_FIXTURES");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "binary/elf.h"
+#include "binary/gobuild.h"
 #include "macro.h"
 
 #define ET_REL  1

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "binary/elf.h"
+#include "binary/gobuild.h"
 #include "macro.h"
 
 static const uint8_t buildinfo_magic[14] = {
