@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xarch/compression.h"
 #include "xarch/error.h"
 #include "xarch/file.h"
 #include "xarch/image.h"
@@ -32,19 +33,6 @@ extern "C" {
 #define XARCH_LAYER_TAIL_MAX (1024u * 1024)
 /* Most entries one layer may list; more fail with -EFBIG. */
 #define XARCH_LAYER_ENTRIES_MAX 2000000u
-
-enum xarch_compression {
-        XARCH_COMPRESSION_AUTO = 0, /* detect from the magic bytes */
-        XARCH_COMPRESSION_NONE,
-        XARCH_COMPRESSION_GZIP,
-        XARCH_COMPRESSION_ZSTD,
-};
-
-const char *xarch_compression_name(enum xarch_compression c);
-
-/* The compression a layer media type announces (OCI ...tar, ...tar+gzip, ...tar+zstd, Docker
- * rootfs.diff.tar[.gzip], foreign layers). -EPROTONOSUPPORT for anything else. */
-int xarch_compression_from_media_type(const char *media_type, enum xarch_compression *ret);
 
 enum xarch_layer_entry_type {
         XARCH_LAYER_FILE = 0,

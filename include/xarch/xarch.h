@@ -14,6 +14,7 @@
 #include "xarch/digest.h"
 #include "xarch/registry.h"
 #include "xarch/image.h"
+#include "xarch/compression.h"
 #include "xarch/layer.h"
 #include "xarch/verify.h"
 #include "xarch/check.h"

@@ -32,6 +32,44 @@ struct decompressor {
         uint8_t *out;
 };
 
+const char *xarch_compression_name(enum xarch_compression c) {
+        switch (c) {
+        case XARCH_COMPRESSION_AUTO:
+                return "auto";
+        case XARCH_COMPRESSION_NONE:
+                return "none";
+        case XARCH_COMPRESSION_GZIP:
+                return "gzip";
+        case XARCH_COMPRESSION_ZSTD:
+                return "zstd";
+        }
+        return "unknown";
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+int xarch_compression_from_media_type(const char *media_type, enum xarch_compression *ret) {
+        if (!media_type || !*media_type) {
+                *ret = XARCH_COMPRESSION_AUTO;
+                return 0;
+        }
+        bool layer = strstr(media_type, ".layer.") || strstr(media_type, ".rootfs.");
+        if (!layer)
+                return -EPROTONOSUPPORT;
+        if (ends_with(media_type, "+gzip") || ends_with(media_type, ".gzip"))
+                *ret = XARCH_COMPRESSION_GZIP;
+        else if (ends_with(media_type, "+zstd") || ends_with(media_type, ".zstd"))
+                *ret = XARCH_COMPRESSION_ZSTD;
+        else if (ends_with(media_type, ".tar"))
+                *ret = XARCH_COMPRESSION_NONE;
+        else
+                return -EPROTONOSUPPORT;
+        return 0;
+}
+
 enum xarch_compression decompress_detect(const void *buf, size_t len) {
         const uint8_t *p = buf;
         if (len >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8)

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xarch/compression.h"
 #include "xarch/error.h"
-#include "xarch/layer.h"
 #include "xarch/registry.h"
 
 /*
