@@ -44,6 +44,16 @@ static void usage(FILE *out) {
                         out);
 }
 
+/* The version, then the libraries that do the work, so a bug report says which ones ran. */
+static void print_version(void) {
+        printf("xarch %s\n", xarch_version());
+        struct xarch_component c[16];
+        size_t n = xarch_version_components(c, ELEMENTSOF(c));
+        for (size_t i = 0; i < n && i < ELEMENTSOF(c); i++)
+                printf("  %-10s %s%s%s%s\n", c[i].role, c[i].version, c[i].note ? " (" : "",
+                                c[i].note ? c[i].note : "", c[i].note ? ")" : "");
+}
+
 static int dispatch(int argc, char **argv) {
         if (argc < 2) {
                 /* a usage error is one line on stderr, like every verb's */
@@ -66,7 +76,7 @@ static int dispatch(int argc, char **argv) {
                 return EXIT_OK;
         }
         if (streq(name, "--version") || streq(name, "version")) {
-                printf("xarch %s\n", xarch_version());
+                print_version();
                 return EXIT_OK;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
