@@ -14,8 +14,12 @@ fi
 DEST=$TMPD/dest
 check "meson install --destdir" meson install -C "$XARCH_BUILDDIR" --destdir "$DEST" --no-rebuild
 
-PREFIX=$(meson introspect --buildoptions "$XARCH_BUILDDIR" |
-        python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])')
+# build_option NAME: the build directory's value of a meson option
+build_option() {
+        python3 -c 'import json,sys; print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == sys.argv[2]][0])' \
+                "$XARCH_BUILDDIR/meson-info/intro-buildoptions.json" "$1"
+}
+PREFIX=$(build_option prefix)
 ROOT=$DEST$PREFIX
 BIN=$ROOT/bin/xarch
 check "the binary is installed" test -x "$BIN"
@@ -89,9 +93,18 @@ int main(void) {
         return n > 0 && strlen(xarch_version()) > 0 ? 0 : 1;
 }
 C
-# shellcheck disable=SC2046
+# The build's own C compiler, and its sanitizers: an ASan libxarch needs an ASan program.
+CC_BUILD=$(python3 -c '
+import json, sys
+for t in json.load(open(sys.argv[1])):
+    for s in t["target_sources"]:
+        if s.get("language") == "c":
+            print(" ".join(s["compiler"]))
+            sys.exit(0)' "$XARCH_BUILDDIR/meson-info/intro-targets.json")
+SANITIZE=$(build_option b_sanitize)
+if [ "$SANITIZE" = none ]; then SANITIZE=; else SANITIZE="-fsanitize=$SANITIZE"; fi
 check "a C program builds against the installed library" \
-        sh -c "cc -std=c11 -Wall -Werror -o '$TMPD/prog' '$TMPD/prog.c' \$(pkg-config --cflags --libs libxarch)"
+        sh -c "$CC_BUILD -std=c11 -Wall -Werror $SANITIZE -o '$TMPD/prog' '$TMPD/prog.c' \$(pkg-config --cflags --libs libxarch)"
 check "and runs with it" sh -c "LD_LIBRARY_PATH='$LIBDIR' '$TMPD/prog' | grep -q '^libxarch [0-9]'"
 check "the installed library is the one it runs with" \
         sh -c "LD_LIBRARY_PATH='$LIBDIR' ldd '$TMPD/prog' | grep -q '$LIBDIR/libxarch.so'"
