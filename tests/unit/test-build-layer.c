@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/* The reproducible tar writer and layer builder: archives written by the writer are read back by
+ * libarchive (an independent reader) and by xarch's own parser; layers built twice from copies
+ * of a tree with other mtimes, in other directories, have the same digests; hostile archives
+ * are refused with the member named. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "build/layer.h"
+#include "build/tarwriter.h"
+#include "xarch/digest.h"
+
+struct mem {
+        unsigned char *data;
+        size_t len, cap;
+};
+
+static int mem_sink(void *userdata, const void *buf, size_t len) {
+        struct mem *m = userdata;
+        if (m->len + len > m->cap) {
+                m->cap = (m->len + len) * 2;
+                m->data = realloc(m->data, m->cap);
+                assert_non_null(m->data);
+        }
+        memcpy(m->data + m->len, buf, len);
+        m->len += len;
+        return 0;
+}
+
+/* Lists an archive with libarchive: "path|type|size|link|uid|gid|mtime|mode|uname\n". */
+static char *list_libarchive(const void *data, size_t len) {
+        struct archive *a = archive_read_new();
+        archive_read_support_format_all(a);
+        archive_read_support_filter_all(a);
+        assert_int_equal(archive_read_open_memory(a, data, len), ARCHIVE_OK);
+        struct mem out = {0};
+        struct archive_entry *e;
+        int r;
+        while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+                char line[8192];
+                const char *link = archive_entry_symlink(e);
+                const char *uname = archive_entry_uname(e);
+                int n = snprintf(line, sizeof(line), "%s|%o|%lld|%s|%lld|%lld|%lld|%o|%s\n",
+                                archive_entry_pathname(e), archive_entry_filetype(e),
+                                (long long) archive_entry_size(e), link ? link : "",
+                                (long long) archive_entry_uid(e), (long long) archive_entry_gid(e),
+                                (long long) archive_entry_mtime(e), archive_entry_perm(e),
+                                uname ? uname : "");
+                mem_sink(&out, line, (size_t) n);
+                assert_false(archive_entry_atime_is_set(e));
+                assert_false(archive_entry_ctime_is_set(e));
+        }
+        assert_int_equal(r, ARCHIVE_EOF);
+        archive_read_free(a);
+        mem_sink(&out, "", 1);
+        return (char *) out.data;
+}
+
+static void test_tar_writer(void **state) {
+        (void) state;
+        struct mem m = {0};
+        struct tar_writer *w = NULL;
+        assert_int_equal(tar_writer_new(mem_sink, &m, &w), 0);
+        char longname[300], longdir[200], longlink[150];
+        memset(longdir, 'd', sizeof(longdir) - 1);
+        longdir[sizeof(longdir) - 1] = '\0';
+        memcpy(longdir + 90, "/", 1); /* splits into prefix + name */
+        snprintf(longname, sizeof(longname), "%.150s/%.140s", longdir, longdir);
+        memset(longlink, 'l', sizeof(longlink) - 1);
+        longlink[sizeof(longlink) - 1] = '\0';
+        const char *data = "hello\n";
+
+        struct tarw_entry es[] = {
+                        {.path = "a/", .type = TARW_DIRECTORY, .mode = 0755},
+                        {.path = "a/f",
+                                        .type = TARW_FILE,
+                                        .mode = 0644,
+                                        .size = 6,
+                                        .mtime = 1700000000},
+                        {.path = "a/l", .type = TARW_SYMLINK, .linkname = "f", .mode = 0777},
+                        {.path = longdir, .type = TARW_FILE, .mode = 0600, .size = 6},
+                        {.path = longname, .type = TARW_FILE, .mode = 04755, .size = 6},
+                        {.path = "a/longlink",
+                                        .type = TARW_SYMLINK,
+                                        .linkname = longlink,
+                                        .mode = 0777},
+                        {.path = "a/bigid",
+                                        .type = TARW_FILE,
+                                        .mode = 0644,
+                                        .uid = 3000000000u,
+                                        .gid = 65534,
+                                        .size = 6},
+        };
+        for (size_t i = 0; i < sizeof(es) / sizeof(es[0]); i++) {
+                assert_int_equal(tar_writer_add(w, &es[i], NULL), 0);
+                if (es[i].type == TARW_FILE)
+                        assert_int_equal(tar_writer_data(w, data, 6, NULL), 0);
+        }
+        /* more data than announced is refused */
+        struct tarw_entry small = {.path = "s", .type = TARW_FILE, .mode = 0644, .size = 1};
+        struct xarch_error *err = NULL;
+        assert_int_equal(tar_writer_add(w, &small, NULL), 0);
+        assert_int_equal(tar_writer_data(w, "xy", 2, &err), -EINVAL);
+        xarch_error_free(err);
+        assert_int_equal(tar_writer_data(w, "x", 1, NULL), 0);
+        assert_int_equal(tar_writer_finish(w, NULL), 0);
+        assert_int_equal(m.len % 512, 0);
+        tar_writer_free(w);
+
+        char *list = list_libarchive(m.data, m.len);
+        char want[4096];
+        snprintf(want, sizeof(want),
+                        "a/|40000|0||0|0|0|755|\n"
+                        "a/f|100000|6||0|0|1700000000|644|\n"
+                        "a/l|120000|0|f|0|0|0|777|\n"
+                        "%s|100000|6||0|0|0|600|\n"
+                        "%s|100000|6||0|0|0|4755|\n"
+                        "a/longlink|120000|0|%s|0|0|0|777|\n"
+                        "a/bigid|100000|6||3000000000|65534|0|644|\n"
+                        "s|100000|1||0|0|0|644|\n",
+                        longdir, longname, longlink);
+        assert_string_equal(list, want);
+        free(list);
+        free(m.data);
+}
+
+static char *tmpdir_make(void) {
+        char tmpl[] = "/tmp/test-build-layer-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        assert_non_null(d);
+        return strdup(d);
+}
+
+static void write_file(const char *dir, const char *rel, const char *content, mode_t mode) {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, content, strlen(content)), (ssize_t) strlen(content));
+        fchmod(fd, mode);
+        close(fd);
+}
+
+static void make_tree(const char *dir, time_t mtime) {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/bin", dir);
+        mkdir(p, 0755);
+        snprintf(p, sizeof(p), "%s/share", dir);
+        mkdir(p, 0700);
+        write_file(dir, "bin/tool", "#!/bin/sh\necho hi\n", 0755);
+        write_file(dir, "share/data", "data\n", 0640);
+        write_file(dir, "README", "readme\n", 0644);
+        snprintf(p, sizeof(p), "%s/bin/alias", dir);
+        assert_int_equal(symlink("tool", p), 0);
+        const char *files[] = {"bin/tool", "share/data", "README", "bin", "share", ""};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+                struct timeval tv[2] = {{mtime, 0}, {mtime, 0}};
+                utimes(p, tv);
+        }
+}
+
+static void rm_rf(const char *dir) {
+        char cmd[1100];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void build_layer(const char *src, enum xarch_compression c, struct layer_result *res,
+                struct mem *out) {
+        struct layer_tree *t = NULL;
+        assert_int_equal(layer_tree_new(&t), 0);
+        struct xarch_error *err = NULL;
+        int r = layer_tree_add_path(t, src, "/opt/app", NULL, &err);
+        if (r < 0)
+                fail_msg("%s", err->msg);
+        struct layer_write_options o = {.compression = c, .mtime = 0};
+        assert_int_equal(layer_tree_write_sink(t, &o, mem_sink, out, res, NULL), 0);
+        layer_tree_free(t);
+}
+
+static void test_reproducible(void **state) {
+        (void) state;
+        char *a = tmpdir_make(), *b = tmpdir_make();
+        make_tree(a, 1000000);
+        make_tree(b, 1700000000);
+        struct layer_result ra, rb;
+        struct mem ma = {0}, mb = {0};
+        build_layer(a, XARCH_COMPRESSION_GZIP, &ra, &ma);
+        build_layer(b, XARCH_COMPRESSION_GZIP, &rb, &mb);
+        assert_string_equal(ra.digest, rb.digest);
+        assert_string_equal(ra.diff_id, rb.diff_id);
+        assert_int_equal(ra.size, ma.len);
+        /* the digest is of the bytes written; the gzip header is fixed */
+        char d[XARCH_DIGEST_MAX];
+        xarch_digest_buffer("sha256", ma.data, ma.len, d);
+        assert_string_equal(d, ra.digest);
+        assert_int_equal(ma.data[3], 0); /* FLG: no name */
+        assert_memory_equal(ma.data + 4, "\0\0\0\0", 4);
+        assert_int_equal(ma.data[9], 255);
+        /* sorted, with explicit parents, 0:0, mtime 0, modes kept */
+        char *list = list_libarchive(ma.data, ma.len);
+        assert_string_equal(list, "opt/|40000|0||0|0|0|755|\n"
+                                  "opt/app/|40000|0||0|0|0|700|\n"
+                                  "opt/app/README|100000|7||0|0|0|644|\n"
+                                  "opt/app/bin/|40000|0||0|0|0|755|\n"
+                                  "opt/app/bin/alias|120000|0|tool|0|0|0|777|\n"
+                                  "opt/app/bin/tool|100000|18||0|0|0|755|\n"
+                                  "opt/app/share/|40000|0||0|0|0|700|\n"
+                                  "opt/app/share/data|100000|5||0|0|0|640|\n");
+        free(list);
+        /* diff_id: the digest of the uncompressed tar */
+        struct layer_result rn;
+        struct mem mn = {0};
+        build_layer(a, XARCH_COMPRESSION_NONE, &rn, &mn);
+        assert_string_equal(rn.diff_id, ra.diff_id);
+        assert_string_equal(rn.digest, ra.diff_id);
+        struct layer_result rz1, rz2;
+        struct mem mz1 = {0}, mz2 = {0};
+        build_layer(a, XARCH_COMPRESSION_ZSTD, &rz1, &mz1);
+        build_layer(b, XARCH_COMPRESSION_ZSTD, &rz2, &mz2);
+        assert_string_equal(rz1.digest, rz2.digest);
+        assert_string_equal(rz1.diff_id, ra.diff_id);
+        free(ma.data);
+        free(mb.data);
+        free(mn.data);
+        free(mz1.data);
+        free(mz2.data);
+        rm_rf(a);
+        rm_rf(b);
+        free(a);
+        free(b);
+}
+
+/* Writes an archive with libarchive (gzip'd when gz); each member "TYPE:PATH[:LINK]". */
+static void write_archive(const char *path, bool gz, const char *const *members) {
+        struct archive *a = archive_write_new();
+        archive_write_set_format_pax_restricted(a);
+        if (gz)
+                archive_write_add_filter_gzip(a);
+        assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+        for (size_t i = 0; members[i]; i++) {
+                char buf[512];
+                snprintf(buf, sizeof(buf), "%s", members[i]);
+                char type = buf[0];
+                char *name = buf + 2;
+                char *link = strchr(name, ':');
+                if (link)
+                        *link++ = '\0';
+                struct archive_entry *e = archive_entry_new();
+                archive_entry_set_pathname(e, name);
+                archive_entry_set_perm(e, 0755);
+                const char *content = "content\n";
+                switch (type) {
+                case 'f':
+                        archive_entry_set_filetype(e, AE_IFREG);
+                        archive_entry_set_size(e, 8);
+                        break;
+                case 'd':
+                        archive_entry_set_filetype(e, AE_IFDIR);
+                        break;
+                case 'l':
+                        archive_entry_set_filetype(e, AE_IFLNK);
+                        archive_entry_set_symlink(e, link);
+                        break;
+                case 'h':
+                        archive_entry_set_filetype(e, AE_IFREG);
+                        archive_entry_set_hardlink(e, link);
+                        break;
+                case 'c':
+                        archive_entry_set_filetype(e, AE_IFCHR);
+                        archive_entry_set_rdev(e, 0x0103);
+                        break;
+                }
+                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+                if (type == 'f')
+                        archive_write_data(a, content, 8);
+                archive_entry_free(e);
+        }
+        archive_write_close(a);
+        archive_write_free(a);
+}
+
+static int try_archive(const char *path, unsigned strip, struct layer_tree **ret, char **msg) {
+        struct layer_tree *t = NULL;
+        assert_int_equal(layer_tree_new(&t), 0);
+        struct layer_add_options o = {.strip_components = strip};
+        struct xarch_error *err = NULL;
+        int r = layer_tree_add_archive(t, path, "/opt", &o, &err);
+        if (r >= 0)
+                r = layer_tree_finish(t, &err);
+        *msg = err ? strdup(err->msg) : NULL;
+        xarch_error_free(err);
+        if (ret && r >= 0)
+                *ret = t;
+        else
+                layer_tree_free(t);
+        return r;
+}
+
+static void test_archive(void **state) {
+        (void) state;
+        char *dir = tmpdir_make();
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/rel.tar.gz", dir);
+        const char *good[] = {"d:app-1.0/", "d:app-1.0/bin/", "f:app-1.0/bin/tool",
+                        "l:app-1.0/bin/alias:tool", "h:app-1.0/bin/copy:app-1.0/bin/tool",
+                        "l:app-1.0/up:bin/../bin/tool", NULL};
+        write_archive(path, true, good);
+        struct layer_tree *t = NULL;
+        char *msg = NULL;
+        int r = try_archive(path, 1, &t, &msg);
+        if (r < 0)
+                fail_msg("%s", msg);
+        const char *want[] = {"opt", "opt/bin", "opt/bin/alias", "opt/bin/copy", "opt/bin/tool",
+                        "opt/up"};
+        assert_int_equal(layer_tree_count(t), 6);
+        for (size_t i = 0; i < 6; i++)
+                assert_string_equal(layer_tree_entry(t, i)->path, want[i]);
+        assert_int_equal(layer_tree_entry(t, 3)->type, XARCH_LAYER_FILE);
+        assert_int_equal(layer_tree_entry(t, 3)->size, 8);
+        struct mem m = {0};
+        struct layer_result res;
+        struct layer_write_options wo = {.compression = XARCH_COMPRESSION_GZIP};
+        assert_int_equal(layer_tree_write_sink(t, &wo, mem_sink, &m, &res, NULL), 0);
+        char *list = list_libarchive(m.data, m.len);
+        assert_non_null(strstr(list, "opt/bin/copy|100000|8||0|0|0|755|\n"));
+        free(list);
+        free(m.data);
+        layer_tree_free(t);
+
+        struct {
+                const char *members[4];
+                const char *needle;
+        } bad[] = {
+                        {{"f:../evil", NULL}, "member ../evil has a '..' component"},
+                        {{"l:a/abs:/etc/passwd", NULL}, "member a/abs is an absolute symlink"},
+                        {{"l:a/esc:../../etc/passwd", NULL},
+                                        "member a/esc is a symlink that points"},
+                        {{"c:a/tty", NULL}, "member a/tty is a device file"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(path, sizeof(path), "%s/bad%zu.tar", dir, i);
+                write_archive(path, false, bad[i].members);
+                r = try_archive(path, 0, NULL, &msg);
+                assert_true(r < 0);
+                assert_non_null(msg);
+                if (!strstr(msg, bad[i].needle))
+                        fail_msg("%s lacks %s", msg, bad[i].needle);
+                free(msg);
+        }
+
+        /* a bomb: 100 MiB of zeros, a few hundred KiB compressed */
+        snprintf(path, sizeof(path), "%s/bomb.tar.gz", dir);
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd),
+                        "cd '%s' && head -c 104857600 /dev/zero > z && tar -cf - z | gzip -9 > "
+                        "bomb.tar.gz && rm z",
+                        dir);
+        assert_int_equal(system(cmd), 0);
+        r = try_archive(path, 0, NULL, &msg);
+        assert_int_equal(r, -EFBIG);
+        assert_non_null(strstr(msg, "decompression bomb"));
+        free(msg);
+        rm_rf(dir);
+        free(dir);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                        cmocka_unit_test(test_tar_writer),
+                        cmocka_unit_test(test_reproducible),
+                        cmocka_unit_test(test_archive),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
