@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One HTTP exchange over either transport (see transport.h): http1.c for plain HTTP, a pooled
+ * libcurl easy handle for the rest. The header parser and body sink below serve both.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "registry/client.h"
+#include "registry/http1.h"
+#include "registry/transport.h"
+
+/* ---- URL predicates ---- */
+
+bool url_is_loopback(const char *url) {
+        char s[16], h[512], hp[600];
+        unsigned p;
+        if (!http1_url_origin(url, s, sizeof(s), h, sizeof(h), &p))
+                return false;
+        if (strchr(h, ':'))
+                snprintf(hp, sizeof(hp), "[%s]", h);
+        else
+                snprintf(hp, sizeof(hp), "%s", h);
+        return xarch_ref_registry_is_loopback(hp);
+}
+
+bool url_is_https(const char *url) {
+        return strncasecmp(url, "https://", 8) == 0;
+}
+
+bool url_is_http(const char *url) {
+        return strncasecmp(url, "http://", 7) == 0;
+}
+
+/* ---- libcurl set-up ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+
+static void curl_init_once(void) {
+        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud) {
+        struct xarch_registry *r = ud;
+        if (data >= 0 && data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_lock(&r->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud) {
+        struct xarch_registry *r = ud;
+        if (data >= 0 && data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_unlock(&r->share_locks[data]);
+}
+
+/* libcurl is needed anyway when a proxy is configured (it knows every proxy kind and
+ * NO_PROXY); XARCH_HTTP=curl sends plain HTTP through libcurl too (comparisons, debugging). */
+static bool direct_http_allowed(void) {
+        static const char *const proxy_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+        const char *mode = getenv("XARCH_HTTP");
+        if (mode && streq(mode, "curl"))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++) {
+                const char *v = getenv(proxy_vars[i]);
+                if (v && *v)
+                        return false;
+        }
+        return true;
+}
+
+void transport_init(struct xarch_registry *r) {
+        pthread_mutex_init(&r->curl_lock, NULL);
+        for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&r->share_locks[i], NULL);
+        r->direct_http = direct_http_allowed();
+}
+
+/* Loads libcurl and sets up the share handle on the first request that needs them: a client
+ * that only talks plain HTTP never maps libcurl's thirty libraries. */
+static int curl_ready(struct xarch_registry *r, char *errbuf, size_t errlen) {
+        _cleanup_(xarch_error_freep) struct xarch_error *e = NULL;
+        int rc = 0;
+        pthread_mutex_lock(&r->curl_lock);
+        if (r->share)
+                goto out;
+        rc = curl_lazy_load(&e);
+        if (rc < 0) {
+                snprintf(errbuf, errlen, "%s", e ? e->msg : "cannot load libcurl");
+                goto out;
+        }
+        pthread_once(&curl_once, curl_init_once);
+        if (curl_init_result != CURLE_OK) {
+                snprintf(errbuf, errlen, "cannot initialise libcurl: %s",
+                                curl_easy_strerror(curl_init_result));
+                rc = -EIO;
+                goto out;
+        }
+        CURLSH *share = curl_share_init();
+        if (!share) {
+                snprintf(errbuf, errlen, "cannot create a libcurl share handle");
+                rc = -ENOMEM;
+                goto out;
+        }
+        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(share, CURLSHOPT_USERDATA, r);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        r->share = share;
+out:
+        pthread_mutex_unlock(&r->curl_lock);
+        return rc;
+}
+
+void transport_free(struct xarch_registry *r) {
+        for (size_t i = 0; i < r->pool_len; i++)
+                curl_easy_cleanup(r->pool[i]);
+        r->pool_len = 0;
+        for (size_t i = 0; i < r->idle_len; i++) {
+                http1_close(r->idle[i]);
+                free(r->idle[i]);
+        }
+        r->idle_len = 0;
+        if (r->share)
+                curl_share_cleanup(r->share);
+        r->share = NULL;
+        for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_destroy(&r->share_locks[i]);
+        pthread_mutex_destroy(&r->curl_lock);
+}
+
+/* ---- the shared header parser and body sink ---- */
+
+static void trim_value(const char *in, size_t n, char *out, size_t out_size) {
+        while (n > 0 && (*in == ' ' || *in == '\t')) {
+                in++;
+                n--;
+        }
+        while (n > 0 && (in[n - 1] == '\r' || in[n - 1] == '\n' || in[n - 1] == ' ' ||
+                                        in[n - 1] == '\t'))
+                n--;
+        if (n >= out_size)
+                n = out_size - 1;
+        memcpy(out, in, n);
+        out[n] = '\0';
+}
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value,
+                size_t *value_len) {
+        size_t k = strlen(name);
+        if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+                return false;
+        *value = line + k + 1;
+        *value_len = n - k - 1;
+        return true;
+}
+
+static void reset_response(struct http_req *q) {
+        q->status = 0;
+        q->content_type[0] = q->docker_digest[0] = q->retry_after[0] = '\0';
+        q->ratelimit_remaining[0] = q->ratelimit_limit[0] = q->www_auth[0] = '\0';
+        q->www_auth_overflow = false;
+        q->content_length = -1;
+        q->range_start = -1;
+        q->location[0] = '\0';
+        q->errbody_len = 0;
+        q->errbody[0] = '\0';
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
+        struct http_req *q = ud;
+        size_t n = size * nmemb;
+        const char *v;
+        size_t vn;
+
+        if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+                /* a new response (after 100 Continue, say): forget the previous headers */
+                reset_response(q);
+                const char *sp = memchr(line, ' ', n);
+                if (sp && (size_t) (sp - line) + 4 <= n) {
+                        long s = 0;
+                        for (int i = 1; i <= 3; i++)
+                                if (sp[i] >= '0' && sp[i] <= '9')
+                                        s = s * 10 + (sp[i] - '0');
+                        q->status = s;
+                }
+                return n;
+        }
+        if (header_is(line, n, "content-type", &v, &vn)) {
+                char full[256];
+                trim_value(v, vn, full, sizeof(full));
+                char *semi = strchr(full, ';');
+                if (semi)
+                        *semi = '\0';
+                trim_value(full, strlen(full), q->content_type, sizeof(q->content_type));
+        } else if (header_is(line, n, "docker-content-digest", &v, &vn)) {
+                trim_value(v, vn, q->docker_digest, sizeof(q->docker_digest));
+        } else if (header_is(line, n, "location", &v, &vn)) {
+                if (vn < sizeof(q->location))
+                        trim_value(v, vn, q->location, sizeof(q->location));
+        } else if (header_is(line, n, "retry-after", &v, &vn)) {
+                trim_value(v, vn, q->retry_after, sizeof(q->retry_after));
+        } else if (header_is(line, n, "ratelimit-remaining", &v, &vn)) {
+                trim_value(v, vn, q->ratelimit_remaining, sizeof(q->ratelimit_remaining));
+        } else if (header_is(line, n, "ratelimit-limit", &v, &vn)) {
+                trim_value(v, vn, q->ratelimit_limit, sizeof(q->ratelimit_limit));
+        } else if (header_is(line, n, "www-authenticate", &v, &vn)) {
+                /* several headers are equivalent to one comma-joined list */
+                char one[AUTH_HEADER_MAX + 1];
+                trim_value(v, vn, one, sizeof(one));
+                size_t cur = strlen(q->www_auth), add = strlen(one);
+                if (vn > AUTH_HEADER_MAX || cur + add + 2 > AUTH_HEADER_MAX)
+                        q->www_auth_overflow = true;
+                else if (cur == 0)
+                        memcpy(q->www_auth, one, add + 1);
+                else {
+                        memcpy(q->www_auth + cur, ", ", 2);
+                        memcpy(q->www_auth + cur + 2, one, add + 1);
+                }
+        } else if (header_is(line, n, "content-length", &v, &vn)) {
+                char num[32];
+                trim_value(v, vn, num, sizeof(num));
+                char *end;
+                errno = 0;
+                long long cl = strtoll(num, &end, 10);
+                if (!errno && *end == '\0' && cl >= 0)
+                        q->content_length = cl;
+        } else if (header_is(line, n, "content-range", &v, &vn)) {
+                /* "bytes START-END/TOTAL" */
+                char cr[128];
+                trim_value(v, vn, cr, sizeof(cr));
+                unsigned long long start = 0;
+                char *end;
+                if (strncasecmp(cr, "bytes ", 6) == 0 && cr[6] >= '0' && cr[6] <= '9') {
+                        errno = 0;
+                        start = strtoull(cr + 6, &end, 10);
+                        if (!errno && *end == '-' && start <= INT64_MAX)
+                                q->range_start = (int64_t) start;
+                }
+        } else if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+                /* A 206 must continue exactly where we stopped: a server that starts earlier
+                 * would hand the sink bytes it already has, one that starts later a gap. */
+                uint64_t start = 0;
+                if (q->status == 206 && (q->delivered > 0 || q->range_start >= 0)) {
+                        if (q->range_start < 0 || (uint64_t) q->range_start > q->delivered) {
+                                q->bad_range = true;
+                                q->abort_code = -EIO;
+                                return 0;
+                        }
+                        start = (uint64_t) q->range_start;
+                }
+                /* end of headers: refuse oversized bodies before reading them */
+                if (status_ok(q->status) && q->max_total && q->content_length >= 0) {
+                        uint64_t total = (uint64_t) q->content_length + start;
+                        if (total > q->max_total) {
+                                q->abort_code = -EFBIG;
+                                return 0;
+                        }
+                }
+                /* the whole body again (or an earlier start): drop what we have */
+                if (status_ok(q->status))
+                        q->skip = q->delivered - start;
+        }
+        return n;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+        struct http_req *q = ud;
+        size_t n = size * nmemb;
+        if (!status_ok(q->status)) {
+                size_t room = sizeof(q->errbody) - 1 - q->errbody_len;
+                size_t take = n < room ? n : room;
+                memcpy(q->errbody + q->errbody_len, ptr, take);
+                q->errbody_len += take;
+                q->errbody[q->errbody_len] = '\0';
+                return n;
+        }
+        const char *p = ptr;
+        size_t len = n;
+        if (q->skip) {
+                size_t drop = q->skip < len ? (size_t) q->skip : len;
+                p += drop;
+                len -= drop;
+                q->skip -= drop;
+        }
+        if (len == 0)
+                return n;
+        if (q->max_total && q->delivered + len > q->max_total) {
+                q->abort_code = -EFBIG;
+                return 0;
+        }
+        if (q->on_body) {
+                int r = q->on_body(q->ud, p, len);
+                if (r < 0) {
+                        q->abort_code = r;
+                        return 0;
+                }
+        }
+        q->delivered += len;
+        return n;
+}
+
+static CURL *easy_get(struct xarch_registry *r) {
+        CURL *c = NULL;
+        pthread_mutex_lock(&r->lock);
+        if (r->pool_len > 0)
+                c = r->pool[--r->pool_len];
+        pthread_mutex_unlock(&r->lock);
+        if (c)
+                curl_easy_reset(c);
+        else
+                c = curl_easy_init();
+        return c;
+}
+
+static void easy_put(struct xarch_registry *r, CURL *c) {
+        pthread_mutex_lock(&r->lock);
+        if (r->pool_len < EASY_POOL_MAX) {
+                r->pool[r->pool_len++] = c;
+                c = NULL;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (c)
+                curl_easy_cleanup(c);
+}
+
+/* ---- plain HTTP without libcurl (http1.c) ---- */
+
+/* Whether an idle connection has something to read: bytes nobody asked for, or the server's
+ * close. Either way it cannot carry the next request. */
+static bool idle_conn_dirty(const struct http1_conn *c) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        return poll(&p, 1, 0) != 0;
+}
+
+static struct http1_conn *idle_take(struct xarch_registry *r, const char *host, unsigned port) {
+        for (;;) {
+                struct http1_conn *c = NULL;
+                pthread_mutex_lock(&r->lock);
+                for (size_t i = r->idle_len; i-- > 0;)
+                        if (r->idle[i]->port == port && streq(r->idle[i]->host, host)) {
+                                c = r->idle[i];
+                                r->idle[i] = r->idle[--r->idle_len];
+                                break;
+                        }
+                pthread_mutex_unlock(&r->lock);
+                if (!c || !idle_conn_dirty(c))
+                        return c;
+                http1_close(c);
+                free(c);
+        }
+}
+
+static void idle_put(struct xarch_registry *r, struct http1_conn *c) {
+        c->reused = true;
+        pthread_mutex_lock(&r->lock);
+        if (r->idle_len < EASY_POOL_MAX) {
+                r->idle[r->idle_len++] = c;
+                c = NULL;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (c) {
+                http1_close(c);
+                free(c);
+        }
+}
+
+static CURLcode http1_result_code(int r) {
+        switch (r) {
+        case HTTP1_OK:
+                return CURLE_OK;
+        case HTTP1_RESOLVE:
+                return CURLE_COULDNT_RESOLVE_HOST;
+        case HTTP1_CONNECT:
+                return CURLE_COULDNT_CONNECT;
+        case HTTP1_TIMEOUT:
+                return CURLE_OPERATION_TIMEDOUT;
+        case HTTP1_SEND:
+                return CURLE_SEND_ERROR;
+        case HTTP1_NOTHING:
+                return CURLE_GOT_NOTHING;
+        case HTTP1_RECV:
+                return CURLE_RECV_ERROR;
+        case HTTP1_PARTIAL:
+                return CURLE_PARTIAL_FILE;
+        case HTTP1_ABORTED:
+                return CURLE_WRITE_ERROR;
+        default:
+                return CURLE_WEIRD_SERVER_REPLY;
+        }
+}
+
+/* A header value we write ourselves must not be able to end or split its line. */
+static bool header_value_ok(const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; p && *p; p++)
+                if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+/* http_once() for an http:// URL over http1.c: the same request, the same header and body
+ * callbacks, the result mapped onto the CURLcode values the retry and error logic know. */
+static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
+        struct http1_url u;
+        if (http1_parse_url(q->url, &u) < 0) {
+                q->code = CURLE_URL_MALFORMAT;
+                snprintf(q->curl_err, sizeof(q->curl_err), "malformed URL");
+                return -EIO;
+        }
+        if (!header_value_ok(r->user_agent) || !header_value_ok(q->accept) ||
+                        !header_value_ok(q->authorization)) {
+                q->code = CURLE_BAD_FUNCTION_ARGUMENT;
+                snprintf(q->curl_err, sizeof(q->curl_err), "a header value holds control bytes");
+                return -EIO;
+        }
+
+        bool post = streq(q->method, "POST"), head = streq(q->method, "HEAD");
+        const char *body = post && q->post_fields ? q->post_fields : "";
+        char range[64] = "", length[128] = "";
+        if (q->delivered > 0)
+                snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n",
+                                (unsigned long long) q->delivered);
+        if (post)
+                snprintf(length, sizeof(length),
+                                "Content-Type: application/x-www-form-urlencoded\r\n"
+                                "Content-Length: %zu\r\n",
+                                strlen(body));
+        char *req = NULL;
+        int reqlen = asprintf(&req,
+                        "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s%s%s%s%s%s%s%s\r\n%s",
+                        q->method, u.target[0] == '?' ? "/" : "", u.target, u.authority,
+                        r->user_agent, q->accept ? "Accept: " : "", q->accept ? q->accept : "",
+                        q->accept ? "\r\n" : "", q->authorization[0] ? "Authorization: " : "",
+                        q->authorization, q->authorization[0] ? "\r\n" : "", range, length, body);
+        if (reqlen < 0) {
+                q->code = CURLE_OUT_OF_MEMORY;
+                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+                return -ENOMEM;
+        }
+
+        struct http1_callbacks cb = {.on_header = on_header, .on_body = on_write, .ud = q};
+        struct http1_response resp = {};
+        struct http1_conn *c = NULL;
+        int res = HTTP1_OK;
+        /* A kept-alive connection the server has meanwhile closed shows as nothing at all
+         * coming back: that one request goes again on a new connection. */
+        for (int tries = 0; tries < 2; tries++) {
+                c = idle_take(r, u.host, u.port);
+                if (!c) {
+                        c = malloc(sizeof(*c));
+                        if (!c) {
+                                res = HTTP1_CONNECT;
+                                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+                                break;
+                        }
+                        res = http1_connect(c, u.host, u.port, 30 * 1000, q->curl_err,
+                                        sizeof(q->curl_err));
+                        if (res != HTTP1_OK) {
+                                free(c);
+                                c = NULL;
+                                break;
+                        }
+                        atomic_fetch_add(&r->n_connections, 1);
+                }
+                bool reused = c->reused;
+                res = http1_send(c, req, (size_t) reqlen, q->curl_err, sizeof(q->curl_err));
+                if (res == HTTP1_OK)
+                        res = http1_read_response(
+                                        c, head, &cb, &resp, q->curl_err, sizeof(q->curl_err));
+                if (res == HTTP1_OK || !reused || resp.got_bytes)
+                        break;
+                http1_close(c);
+                free(c);
+                c = NULL;
+                q->curl_err[0] = '\0';
+        }
+        explicit_bzero(req, (size_t) reqlen);
+        free(req);
+
+        atomic_fetch_add(&r->n_bytes, resp.body_bytes);
+        if (c) {
+                if (res == HTTP1_OK && resp.keep_alive) {
+                        idle_put(r, c);
+                } else {
+                        http1_close(c);
+                        free(c);
+                }
+        }
+        q->code = http1_result_code(res);
+        if (res != HTTP1_OK)
+                return -EIO;
+        q->curl_err[0] = '\0';
+        q->status = resp.status;
+        if (q->status >= 300 && q->status < 400 && q->location[0] &&
+                        http1_resolve_location(
+                                        q->url, q->location, q->redirect, sizeof(q->redirect)) < 0)
+                q->redirect[0] = '\0';
+        return 0;
+}
+
+/* http_once() over a libcurl easy handle. */
+static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
+        int ready = curl_ready(r, q->curl_err, sizeof(q->curl_err));
+        if (ready < 0) {
+                q->code = CURLE_FAILED_INIT;
+                return ready;
+        }
+        CURL *c = easy_get(r);
+        if (!c)
+                return -ENOMEM;
+        struct curl_slist *headers = NULL, *tmp;
+        char line[sizeof(q->authorization) + 32];
+
+        if (q->accept) {
+                snprintf(line, sizeof(line), "Accept: %s", q->accept);
+                if ((tmp = curl_slist_append(headers, line)))
+                        headers = tmp;
+        }
+        if (q->authorization[0]) {
+                snprintf(line, sizeof(line), "Authorization: %s", q->authorization);
+                if ((tmp = curl_slist_append(headers, line)))
+                        headers = tmp;
+                explicit_bzero(line, sizeof(line));
+        }
+        char range[64];
+        if (q->delivered > 0) {
+                snprintf(range, sizeof(range), "%llu-", (unsigned long long) q->delivered);
+                curl_easy_setopt(c, CURLOPT_RANGE, range);
+        }
+
+        curl_easy_setopt(c, CURLOPT_URL, q->url);
+        curl_easy_setopt(c, CURLOPT_SHARE, r->share);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, r->user_agent);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, q);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, q);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, q->curl_err);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+        /* a stalled transfer (less than 1 byte/s for a minute) counts as dropped */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        if (r->ca_file)
+                curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+        if (r->insecure) {
+                curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        if (streq(q->method, "HEAD")) {
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        } else if (streq(q->method, "POST")) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->post_fields ? q->post_fields : "");
+        }
+
+        q->code = curl_easy_perform(c);
+
+        long status = 0, connects = 0, version = 0;
+        curl_off_t downloaded = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
+        curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+        if (version == CURL_HTTP_VERSION_2_0)
+                atomic_fetch_add(&r->n_http2, 1);
+        if (status)
+                q->status = status;
+        atomic_fetch_add(&r->n_connections, (uint64_t) (connects > 0 ? connects : 0));
+        atomic_fetch_add(&r->n_bytes, (uint64_t) (downloaded > 0 ? downloaded : 0));
+        if (q->code == CURLE_OK && q->status >= 300 && q->status < 400) {
+                char *loc = NULL;
+                if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+                        snprintf(q->redirect, sizeof(q->redirect), "%s", loc);
+        }
+        /* The easy handle keeps header pointers; drop them before the list goes away. */
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(headers);
+        easy_put(r, c);
+        if (q->code != CURLE_OK)
+                return -EIO;
+        return 0;
+}
+
+/* One HTTP exchange, no retries: plain HTTP over http1.c unless libcurl is wanted (proxies,
+ * XARCH_HTTP=curl), everything else over libcurl. Returns 0 when a response arrived (any
+ * status), <0 with q->code / q->abort_code set otherwise. */
+int http_once(struct xarch_registry *r, struct http_req *q) {
+        reset_response(q);
+        q->curl_err[0] = '\0';
+        q->redirect[0] = '\0';
+        q->skip = 0;
+        q->abort_code = 0;
+        q->bad_range = false;
+        q->attempts++;
+        atomic_fetch_add(&r->n_requests, 1);
+        if (r->direct_http && url_is_http(q->url))
+                return http_once_direct(r, q);
+        return http_once_curl(r, q);
+}
