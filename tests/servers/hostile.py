@@ -28,6 +28,9 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
   badchallenge 401 with a malformed WWW-Authenticate
   bigtoken     bearer auth whose (anonymous) token is 10000 bytes long
   hugetoken    bearer auth whose (anonymous) token is 20000 bytes long
+  upload       blob uploads (POST .../blobs/uploads/, PATCH chunks with or without
+               Content-Length, PUT ?digest=) behind bearer auth that wants a push token
+               ("repository:<name>:pull,push"); once the PUT checks out the blob can be pulled
 GET /__stats returns JSON counters (requests per path, authorization headers seen).
 """
 import hashlib
@@ -64,6 +67,7 @@ BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
 MT = "application/vnd.oci.image.manifest.v1+json"
 BIG_TOKENS = {"bigtoken": "b" * 10000, "hugetoken": "h" * 20000}
 
+UPLOADS = {}
 lock = threading.Lock()
 counters = {}
 auth_seen = []
@@ -229,7 +233,71 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
+    def read_request_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def upload(self):
+        """POST/PATCH/PUT under /v2/<repo>/blobs/uploads/ (the 'upload' scenario)."""
+        path, _, query = self.path.partition("?")
+        repo, _, rest = path[4:].partition("/blobs/uploads/")
+        data = self.read_request_body()
+        n = bump(self.command + " " + path)
+        if self.headers.get("Authorization") != "Bearer push-token":
+            realm = "http://127.0.0.1:%d/token" % PORTS["main"]
+            return self.error(401, "UNAUTHORIZED", "authentication required", {
+                "WWW-Authenticate": 'Bearer realm="%s",service="hostile",scope="repository:%s:pull,push"' % (realm, repo)})
+        if self.command == "POST" and rest == "":
+            uuid = "u%d" % bump("uploads")
+            with lock:
+                UPLOADS[uuid] = b""
+            return self.send(202, b"", {"Location": "/v2/%s/blobs/uploads/%s?_state=s%s" % (repo, uuid, uuid),
+                                        "Docker-Upload-UUID": uuid, "OCI-Chunk-Min-Length": "1024",
+                                        "Range": "0-0"})
+        uuid = rest
+        if uuid not in UPLOADS:
+            return self.error(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown")
+        if self.command == "PUT" and "fail" in repo and n == 1:
+            return self.send(500, b"oops", {"Content-Type": "text/plain"})
+        with lock:
+            UPLOADS[uuid] += data
+            have = UPLOADS[uuid]
+        if self.command == "PATCH":
+            return self.send(202, b"", {"Location": "/v2/%s/blobs/uploads/%s?_state=t" % (repo, uuid),
+                                        "Docker-Upload-UUID": uuid, "Range": "0-%d" % (len(have) - 1)})
+        if self.command == "PUT":
+            digest = urllib.parse.parse_qs(query).get("digest", [""])[0]
+            if digest != sha(have):
+                return self.error(400, "DIGEST_INVALID", "provided digest did not match uploaded content")
+            with lock:
+                BLOBS[digest] = have
+                del UPLOADS[uuid]
+            return self.send(201, b"", {"Location": "/v2/%s/blobs/%s" % (repo, digest),
+                                        "Docker-Content-Digest": digest})
+        return self.send(405)
+
+    def do_PATCH(self):
+        if "/blobs/uploads/" in self.path:
+            return self.upload()
+        return self.send(405)
+
+    def do_PUT(self):
+        if "/blobs/uploads/" in self.path:
+            return self.upload()
+        return self.send(405)
+
     def do_POST(self):
+        if "/blobs/uploads/" in self.path:
+            return self.upload()
         # OAuth2 refresh-token grant (docker identity tokens)
         if self.path.split("?")[0] != "/token":
             return self.send(404)
@@ -251,6 +319,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             tok = "anon-token"
             scope = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("scope", [""])[0]
+            if scope.endswith(":pull,push"):
+                tok = "push-token"
             for name, big in BIG_TOKENS.items():
                 if scope.startswith("repository:%s/" % name):
                     tok = big

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "registry-test-util.h"
+#include "registry/request.h"
 #include "xarch/registry.h"
 
 static struct test_server server;
@@ -845,6 +846,98 @@ static void test_threads_share_client(void **state) {
         xarch_registry_free(r);
 }
 
+/* A read callback that hands out a buffer in pieces of at most 1000 bytes (no rewind). */
+struct piece_source {
+        const char *data;
+        size_t len, pos;
+};
+
+static ssize_t piece_read(void *ud, void *buf, size_t len) {
+        struct piece_source *p = ud;
+        size_t n = p->len - p->pos;
+        if (n > len)
+                n = len;
+        if (n > 1000)
+                n = 1000;
+        memcpy(buf, p->data + p->pos, n);
+        p->pos += n;
+        return (ssize_t) n;
+}
+
+/* What the upload engine builds on (request.h): POST, a chunked PATCH from a callback, a PUT
+ * from an fd with Content-Length, each with a push-scoped token, answers' headers read back;
+ * then the blob pulls. "fail" in the name: the PUT first meets a 500 and is resent from the fd. */
+static void upload_blob(const char *scenario) {
+        struct xarch_ref ref;
+        struct xarch_error *err = NULL;
+        ref_for(scenario, &ref);
+        struct xarch_registry *r = client(NULL, NULL);
+        char data[5000];
+        for (size_t i = 0; i < sizeof(data); i++)
+                data[i] = (char) (i * 13 + 5);
+        char digest[XARCH_DIGEST_MAX];
+        assert_int_equal(xarch_digest_buffer(NULL, data, sizeof(data), digest), 0);
+
+        struct http_req *q = calloc(1, sizeof(*q));
+        assert_non_null(q);
+        bool sent = false;
+        q->method = "POST";
+        assert_int_equal(registry_request(r, &ref, "blobs/uploads/", q, REQ_PUSH, &sent, &err), 0);
+        assert_null(err);
+        assert_int_equal(q->status, 202);
+        assert_non_null(strstr(q->location, "/blobs/uploads/"));
+        assert_true(q->upload_uuid[0] == 'u');
+        assert_int_equal(q->chunk_min_length, 1024);
+        char url[URL_MAX];
+        snprintf(url, sizeof(url), "%s", q->location);
+
+        /* the first 2000 bytes as a chunked PATCH from a callback */
+        struct piece_source src = {.data = data, .len = 2000};
+        struct http_body cb_body = {.fd = -1, .read = piece_read, .ud = &src, .length = -1};
+        memset(q, 0, sizeof(*q));
+        q->method = "PATCH";
+        q->body = &cb_body;
+        q->body_type = "application/octet-stream";
+        assert_int_equal(registry_request(r, &ref, url, q, REQ_URL | REQ_PUSH, &sent, &err), 0);
+        assert_null(err);
+        assert_int_equal(q->status, 202);
+        assert_string_equal(q->range, "0-1999");
+        snprintf(url, sizeof(url), "%s", q->location);
+
+        /* the rest with the final PUT, from an fd at an offset */
+        char path[] = "/tmp/xarch-upload-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        assert_int_equal(write(fd, data, sizeof(data)), (ssize_t) sizeof(data));
+        struct http_body fd_body = {.fd = fd, .offset = 2000, .length = sizeof(data) - 2000};
+        char target[URL_MAX + XARCH_DIGEST_MAX + 16];
+        snprintf(target, sizeof(target), "%s&digest=%s", url, digest);
+        memset(q, 0, sizeof(*q));
+        q->method = "PUT";
+        q->body = &fd_body;
+        q->body_type = "application/octet-stream";
+        assert_int_equal(registry_request(r, &ref, target, q, REQ_URL | REQ_PUSH, &sent, &err), 0);
+        assert_null(err);
+        assert_int_equal(q->status, 201);
+        assert_string_equal(q->docker_digest, digest);
+        close(fd);
+        free(q);
+
+        struct sink_buf got = {};
+        assert_int_equal(xarch_registry_get_blob(r, &ref, digest, 0, sink_collect, &got, &err), 0);
+        assert_null(err);
+        assert_int_equal(got.len, sizeof(data));
+        assert_memory_equal(got.data, data, sizeof(data));
+        free(got.data);
+        xarch_registry_free(r);
+}
+
+static void test_upload_request(void **state) {
+        upload_blob("upload");
+        upload_blob("upload/fail");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_manifest_by_tag),
@@ -879,6 +972,7 @@ int main(void) {
                         cmocka_unit_test(test_stray_bytes),
 #endif
                         cmocka_unit_test(test_threads_share_client),
+                        cmocka_unit_test(test_upload_request),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -200,7 +200,6 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         return 0;
 }
 
-
 void xarch_registry_free(struct xarch_registry *r) {
         if (!r)
                 return;

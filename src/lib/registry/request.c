@@ -99,7 +99,8 @@ int http_perform(struct xarch_registry *r, struct http_req *q) {
                         retry = curl_code_retryable(q->code);
                 else
                         retry = q->status == 429 || q->status >= 500;
-                if (!retry || (rc < 0 && q->no_transport_retry) || attempt >= r->max_retries)
+                if (!retry || (rc < 0 && q->no_transport_retry) || attempt >= r->max_retries ||
+                                !http_body_rewindable(q->body))
                         return rc;
                 /* max_retries is the caller's: keep the shift defined for any attempt count */
                 unsigned shift = attempt < 16 ? attempt : 16;
@@ -481,7 +482,8 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                 return xarch_error_set(err, ENOMEM, "out of memory");
         bool loopback = xarch_ref_registry_is_loopback(host);
         char scope[AUTH_SCOPE_MAX];
-        snprintf(scope, sizeof(scope), "repository:%s:pull", ref->repository);
+        snprintf(scope, sizeof(scope), "repository:%s:%s", ref->repository,
+                        flags & REQ_PUSH ? "pull,push" : "pull");
         char token_key[XARCH_REF_REGISTRY_MAX + AUTH_SCOPE_MAX + 2];
         snprintf(token_key, sizeof(token_key), "%s %s", host, scope);
         struct auth_credentials *creds = calloc(1, sizeof(*creds));
@@ -506,11 +508,36 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                 snprintf(service, sizeof(service), "%s", h->service);
                 pthread_mutex_unlock(&r->lock);
 
-                int n = snprintf(q->url, sizeof(q->url), "%s://%s/v2/%s/%s",
-                                use_http ? "http" : "https", host, ref->repository, path);
-                if (n < 0 || (size_t) n >= sizeof(q->url)) {
-                        rc = xarch_error_set(err, ENOBUFS, "URL too long");
-                        break;
+                int n;
+                bool foreign = false; /* a REQ_URL elsewhere than the registry: no credentials */
+                if (flags & REQ_URL) {
+                        char base[URL_MAX];
+                        n = snprintf(base, sizeof(base), "%s://%s/v2/", use_http ? "http" : "https",
+                                        host);
+                        if (n < 0 || (size_t) n >= sizeof(base) ||
+                                        http1_resolve_location(base, path, q->url, sizeof(q->url)) <
+                                                        0) {
+                                rc = xarch_error_set(err, EINVAL,
+                                                "registry '%s' handed out an unusable URL",
+                                                ref->registry);
+                                break;
+                        }
+                        foreign = !registry_url_same_origin(base, q->url);
+                        if (foreign && !url_is_https(q->url) &&
+                                        !(url_is_http(q->url) &&
+                                                        (url_is_loopback(q->url) || r->insecure))) {
+                                rc = xarch_error_set(err, EPROTO,
+                                                "refusing a URL from '%s' that is not https",
+                                                ref->registry);
+                                break;
+                        }
+                } else {
+                        n = snprintf(q->url, sizeof(q->url), "%s://%s/v2/%s/%s",
+                                        use_http ? "http" : "https", host, ref->repository, path);
+                        if (n < 0 || (size_t) n >= sizeof(q->url)) {
+                                rc = xarch_error_set(err, ENOBUFS, "URL too long");
+                                break;
+                        }
                 }
 
                 /* authenticate up front once the registry told us how */
@@ -554,6 +581,10 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                         *sent_credentials = true;
                 }
 
+                if (foreign) {
+                        explicit_bzero(q->authorization, sizeof(q->authorization));
+                        *sent_credentials = false;
+                }
                 q->no_transport_retry = probe_http;
                 rc = http_perform(r, q);
                 q->no_transport_retry = false;

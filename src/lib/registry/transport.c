@@ -171,7 +171,8 @@ static void reset_response(struct http_req *q) {
         q->www_auth_overflow = false;
         q->content_length = -1;
         q->range_start = -1;
-        q->location[0] = '\0';
+        q->location[0] = q->range[0] = q->upload_uuid[0] = '\0';
+        q->chunk_min_length = -1;
         q->errbody_len = 0;
         q->errbody[0] = '\0';
 }
@@ -207,6 +208,18 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
         } else if (header_is(line, n, "location", &v, &vn)) {
                 if (vn < sizeof(q->location))
                         trim_value(v, vn, q->location, sizeof(q->location));
+        } else if (header_is(line, n, "range", &v, &vn)) {
+                trim_value(v, vn, q->range, sizeof(q->range));
+        } else if (header_is(line, n, "docker-upload-uuid", &v, &vn)) {
+                trim_value(v, vn, q->upload_uuid, sizeof(q->upload_uuid));
+        } else if (header_is(line, n, "oci-chunk-min-length", &v, &vn)) {
+                char num[32];
+                trim_value(v, vn, num, sizeof(num));
+                char *end;
+                errno = 0;
+                long long m = strtoll(num, &end, 10);
+                if (!errno && end != num && *end == '\0' && m >= 0)
+                        q->chunk_min_length = m;
         } else if (header_is(line, n, "retry-after", &v, &vn)) {
                 trim_value(v, vn, q->retry_after, sizeof(q->retry_after));
         } else if (header_is(line, n, "ratelimit-remaining", &v, &vn)) {
@@ -407,6 +420,158 @@ static bool header_value_ok(const char *v) {
         return true;
 }
 
+/* ---- request bodies ---- */
+
+/* Reads the next piece of q's body (at most len bytes; never past a declared length). Returns
+ * the byte count, 0 at the end, or -errno (the source's, or -EIO when it ends early). */
+static ssize_t body_next(struct http_body *b, void *buf, size_t len) {
+        if (b->length >= 0) {
+                uint64_t left = (uint64_t) b->length - b->sent;
+                if (left == 0)
+                        return 0;
+                if (len > left)
+                        len = (size_t) left;
+        }
+        ssize_t n;
+        if (b->fd >= 0) {
+                do
+                        n = pread(b->fd, buf, len, (off_t) (b->offset + b->sent));
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        n = -errno;
+        } else {
+                n = b->read(b->ud, buf, len);
+        }
+        if (n < 0)
+                return n;
+        if (n == 0 && b->length >= 0)
+                return -EIO; /* shorter than its Content-Length: the server would wait for more */
+        if ((size_t) n > len)
+                return -EIO;
+        b->sent += (uint64_t) n;
+        return n;
+}
+
+/* Back to the body's first byte for a new attempt; -ESPIPE when the source cannot restart. */
+static int body_restart(struct http_body *b) {
+        if (!b)
+                return 0;
+        if (b->fd < 0 && b->sent > 0) {
+                if (!b->rewind)
+                        return -ESPIPE;
+                int r = b->rewind(b->ud);
+                if (r < 0)
+                        return r;
+        }
+        b->sent = 0;
+        return 0;
+}
+
+/* Whether the method sends a body even when the caller has none (then Content-Length: 0). */
+static bool method_has_body(const char *m) {
+        return streq(m, "POST") || streq(m, "PUT") || streq(m, "PATCH");
+}
+
+/* Streams q->body over an http1.c connection, chunked when its length is unknown. */
+static int http1_send_body(struct http1_conn *c, struct http_req *q) {
+        struct http_body *b = q->body;
+        bool chunked = b->length < 0;
+        _cleanup_free_ char *buf = malloc(64 * 1024 + 32);
+        if (!buf) {
+                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+                return HTTP1_SEND;
+        }
+        for (;;) {
+                /* room for the chunk-size line in front and CRLF after */
+                char *data = buf + 16;
+                ssize_t n = body_next(b, data, 64 * 1024);
+                if (n < 0) {
+                        q->abort_code = (int) n;
+                        snprintf(q->curl_err, sizeof(q->curl_err), "reading the request body: %s",
+                                        strerror((int) -n));
+                        return HTTP1_ABORTED;
+                }
+                if (n == 0)
+                        return chunked ? http1_send(c, "0\r\n\r\n", 5, q->curl_err,
+                                                         sizeof(q->curl_err))
+                                       : HTTP1_OK;
+                const char *out = data;
+                size_t len = (size_t) n;
+                if (chunked) {
+                        char size_line[16];
+                        int k = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+                        memcpy(data - k, size_line, (size_t) k);
+                        memcpy(data + len, "\r\n", 2);
+                        out = data - k;
+                        len += (size_t) k + 2;
+                }
+                int res = http1_send(c, out, len, q->curl_err, sizeof(q->curl_err));
+                if (res != HTTP1_OK)
+                        return res;
+        }
+}
+
+/* The request head for http1.c; NULL when out of memory. */
+static char *http1_request_head(struct xarch_registry *r, struct http_req *q,
+                const struct http1_url *u, size_t *ret_len) {
+        char *head = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&head, &len);
+        if (!f)
+                return NULL;
+        fprintf(f, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", q->method,
+                        u->target[0] == '?' ? "/" : "", u->target, u->authority, r->user_agent);
+        if (q->accept)
+                fprintf(f, "Accept: %s\r\n", q->accept);
+        if (q->authorization[0])
+                fprintf(f, "Authorization: %s\r\n", q->authorization);
+        if (q->delivered > 0 && streq(q->method, "GET"))
+                fprintf(f, "Range: bytes=%llu-\r\n", (unsigned long long) q->delivered);
+        for (size_t i = 0; i < HTTP_EXTRA_HEADERS_MAX && q->extra_headers[i]; i++)
+                fprintf(f, "%s\r\n", q->extra_headers[i]);
+        if (q->body) {
+                if (q->body_type)
+                        fprintf(f, "Content-Type: %s\r\n", q->body_type);
+                if (q->body->length >= 0)
+                        fprintf(f, "Content-Length: %llu\r\n",
+                                        (unsigned long long) q->body->length);
+                else
+                        fprintf(f, "Transfer-Encoding: chunked\r\n");
+                fputs("\r\n", f);
+        } else if (q->post_fields) {
+                fprintf(f, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+                                q->body_type ? q->body_type : "application/x-www-form-urlencoded",
+                                strlen(q->post_fields), q->post_fields);
+        } else {
+                if (method_has_body(q->method)) {
+                        if (q->body_type)
+                                fprintf(f, "Content-Type: %s\r\n", q->body_type);
+                        fputs("Content-Length: 0\r\n", f);
+                }
+                fputs("\r\n", f);
+        }
+        if (fclose(f) != 0) {
+                if (head)
+                        explicit_bzero(head, len);
+                free(head);
+                return NULL;
+        }
+        *ret_len = len;
+        return head;
+}
+
+/* Whether every header value we are about to write is one line. */
+static bool request_headers_ok(struct xarch_registry *r, const struct http_req *q) {
+        if (!header_value_ok(r->user_agent) || !header_value_ok(q->accept) ||
+                        !header_value_ok(q->authorization) || !header_value_ok(q->body_type) ||
+                        !header_value_ok(q->method) || strpbrk(q->method, " \t"))
+                return false;
+        for (size_t i = 0; i < HTTP_EXTRA_HEADERS_MAX && q->extra_headers[i]; i++)
+                if (!header_value_ok(q->extra_headers[i]) || !strchr(q->extra_headers[i], ':'))
+                        return false;
+        return true;
+}
+
 /* http_once() for an http:// URL over http1.c: the same request, the same header and body
  * callbacks, the result mapped onto the CURLcode values the retry and error logic know. */
 static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
@@ -416,32 +581,15 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
                 snprintf(q->curl_err, sizeof(q->curl_err), "malformed URL");
                 return -EIO;
         }
-        if (!header_value_ok(r->user_agent) || !header_value_ok(q->accept) ||
-                        !header_value_ok(q->authorization)) {
+        if (!request_headers_ok(r, q)) {
                 q->code = CURLE_BAD_FUNCTION_ARGUMENT;
                 snprintf(q->curl_err, sizeof(q->curl_err), "a header value holds control bytes");
                 return -EIO;
         }
-
-        bool post = streq(q->method, "POST"), head = streq(q->method, "HEAD");
-        const char *body = post && q->post_fields ? q->post_fields : "";
-        char range[64] = "", length[128] = "";
-        if (q->delivered > 0)
-                snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n",
-                                (unsigned long long) q->delivered);
-        if (post)
-                snprintf(length, sizeof(length),
-                                "Content-Type: application/x-www-form-urlencoded\r\n"
-                                "Content-Length: %zu\r\n",
-                                strlen(body));
-        char *req = NULL;
-        int reqlen = asprintf(&req,
-                        "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s%s%s%s%s%s%s%s\r\n%s",
-                        q->method, u.target[0] == '?' ? "/" : "", u.target, u.authority,
-                        r->user_agent, q->accept ? "Accept: " : "", q->accept ? q->accept : "",
-                        q->accept ? "\r\n" : "", q->authorization[0] ? "Authorization: " : "",
-                        q->authorization, q->authorization[0] ? "\r\n" : "", range, length, body);
-        if (reqlen < 0) {
+        bool head = streq(q->method, "HEAD");
+        size_t reqlen = 0;
+        char *req = http1_request_head(r, q, &u, &reqlen);
+        if (!req) {
                 q->code = CURLE_OUT_OF_MEMORY;
                 snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
                 return -ENOMEM;
@@ -452,7 +600,7 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
         struct http1_conn *c = NULL;
         int res = HTTP1_OK;
         /* A kept-alive connection the server has meanwhile closed shows as nothing at all
-         * coming back: that one request goes again on a new connection. */
+         * coming back: that one request goes again on a new connection (when its body can). */
         for (int tries = 0; tries < 2; tries++) {
                 c = idle_take(r, u.host, u.port);
                 if (!c) {
@@ -472,18 +620,21 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
                         atomic_fetch_add(&r->n_connections, 1);
                 }
                 bool reused = c->reused;
-                res = http1_send(c, req, (size_t) reqlen, q->curl_err, sizeof(q->curl_err));
+                res = http1_send(c, req, reqlen, q->curl_err, sizeof(q->curl_err));
+                if (res == HTTP1_OK && q->body)
+                        res = http1_send_body(c, q);
                 if (res == HTTP1_OK)
                         res = http1_read_response(
                                         c, head, &cb, &resp, q->curl_err, sizeof(q->curl_err));
-                if (res == HTTP1_OK || !reused || resp.got_bytes)
+                if (res == HTTP1_OK || !reused || resp.got_bytes || q->abort_code ||
+                                body_restart(q->body) < 0)
                         break;
                 http1_close(c);
                 free(c);
                 c = NULL;
                 q->curl_err[0] = '\0';
         }
-        explicit_bzero(req, (size_t) reqlen);
+        explicit_bzero(req, reqlen);
         free(req);
 
         atomic_fetch_add(&r->n_bytes, resp.body_bytes);
@@ -507,6 +658,25 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
         return 0;
 }
 
+/* libcurl's read callback over struct http_body. */
+static size_t curl_read_body(char *buf, size_t size, size_t nitems, void *ud) {
+        struct http_req *q = ud;
+        ssize_t n = body_next(q->body, buf, size * nitems);
+        if (n < 0) {
+                q->abort_code = (int) n;
+                return CURL_READFUNC_ABORT;
+        }
+        return (size_t) n;
+}
+
+static bool slist_add(struct curl_slist **list, const char *line) {
+        struct curl_slist *tmp = curl_slist_append(*list, line);
+        if (!tmp)
+                return false;
+        *list = tmp;
+        return true;
+}
+
 /* http_once() over a libcurl easy handle. */
 static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         int ready = curl_ready(r, q->curl_err, sizeof(q->curl_err));
@@ -514,25 +684,35 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
                 q->code = CURLE_FAILED_INIT;
                 return ready;
         }
+        if (!request_headers_ok(r, q)) {
+                q->code = CURLE_BAD_FUNCTION_ARGUMENT;
+                snprintf(q->curl_err, sizeof(q->curl_err), "a header value holds control bytes");
+                return -EIO;
+        }
         CURL *c = easy_get(r);
         if (!c)
                 return -ENOMEM;
-        struct curl_slist *headers = NULL, *tmp;
+        struct curl_slist *headers = NULL;
         char line[sizeof(q->authorization) + 32];
+        bool ok = true;
 
         if (q->accept) {
                 snprintf(line, sizeof(line), "Accept: %s", q->accept);
-                if ((tmp = curl_slist_append(headers, line)))
-                        headers = tmp;
+                ok &= slist_add(&headers, line);
         }
         if (q->authorization[0]) {
                 snprintf(line, sizeof(line), "Authorization: %s", q->authorization);
-                if ((tmp = curl_slist_append(headers, line)))
-                        headers = tmp;
+                ok &= slist_add(&headers, line);
                 explicit_bzero(line, sizeof(line));
         }
+        for (size_t i = 0; i < HTTP_EXTRA_HEADERS_MAX && q->extra_headers[i]; i++)
+                ok &= slist_add(&headers, q->extra_headers[i]);
+        if (q->body_type) {
+                snprintf(line, sizeof(line), "Content-Type: %s", q->body_type);
+                ok &= slist_add(&headers, line);
+        }
         char range[64];
-        if (q->delivered > 0) {
+        if (q->delivered > 0 && streq(q->method, "GET")) {
                 snprintf(range, sizeof(range), "%llu-", (unsigned long long) q->delivered);
                 curl_easy_setopt(c, CURLOPT_RANGE, range);
         }
@@ -544,7 +724,6 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
         curl_easy_setopt(c, CURLOPT_USERAGENT, r->user_agent);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, q);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -563,11 +742,33 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         }
         if (streq(q->method, "HEAD")) {
                 curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        } else if (streq(q->method, "POST")) {
+        } else if (q->body) {
+                /* no "Expect: 100-continue" round trip before large bodies */
+                ok &= slist_add(&headers, "Expect:");
+                curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                curl_easy_setopt(c, CURLOPT_READFUNCTION, curl_read_body);
+                curl_easy_setopt(c, CURLOPT_READDATA, q);
+                if (q->body->length >= 0)
+                        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) q->body->length);
+                else
+                        ok &= slist_add(&headers, "Transfer-Encoding: chunked");
+                if (!streq(q->method, "PUT"))
+                        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+        } else if (q->post_fields || method_has_body(q->method)) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->post_fields ? q->post_fields : "");
+                if (!streq(q->method, "POST"))
+                        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+        } else if (!streq(q->method, "GET")) {
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
         }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
-        q->code = curl_easy_perform(c);
+        if (ok) {
+                q->code = curl_easy_perform(c);
+        } else {
+                q->code = CURLE_OUT_OF_MEMORY;
+                snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
+        }
 
         long status = 0, connects = 0, version = 0;
         curl_off_t downloaded = 0;
@@ -605,6 +806,13 @@ int http_once(struct xarch_registry *r, struct http_req *q) {
         q->skip = 0;
         q->abort_code = 0;
         q->bad_range = false;
+        int br = body_restart(q->body);
+        if (br < 0) {
+                q->abort_code = br;
+                q->code = CURLE_SEND_FAIL_REWIND;
+                snprintf(q->curl_err, sizeof(q->curl_err), "the request body cannot be sent again");
+                return br;
+        }
         q->attempts++;
         atomic_fetch_add(&r->n_requests, 1);
         if (r->direct_http && url_is_http(q->url))
