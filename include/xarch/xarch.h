@@ -20,6 +20,7 @@
 #include "xarch/layer.h"
 #include "xarch/verify.h"
 #include "xarch/check.h"
+#include "xarch/copy.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -25,6 +25,7 @@ static const struct verb verbs[] = {
                                 "do the binaries in each platform of an image match its label"},
                 {"check", cmd_check,
                                 "will this image run on that node: native, emulated, crash, fails"},
+                {"copy", cmd_copy, "copy images between registries and files, verbatim"},
                 {"diagnose", cmd_diagnose,
                                 "name cross-architecture failures in logs, with cause and fix"},
 };

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+#include "xarch/copy.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/copy-internal.h"
+#include "build/sink.h"
+#include "macro.h"
+
+#define DEFAULT_JOBS 4
+#define MAX_JOBS     32
+#define DEPTH_MAX    4 /* index -> index -> manifest is already unusual */
+
+/* A manifest to write, children first. */
+struct node {
+        char digest[XARCH_DIGEST_MAX];
+        char media_type[128];
+        char *data;
+        size_t len;
+};
+
+struct blob {
+        char digest[XARCH_DIGEST_MAX];
+        uint64_t size;
+};
+
+struct copy {
+        struct xarch_image *src;
+        struct sink *dst;
+        const struct xarch_ref *mount_from; /* registry source */
+        struct node *nodes;
+        size_t n_nodes;
+        struct blob *blobs;
+        size_t n_blobs;
+
+        /* blob workers */
+        pthread_mutex_t lock;
+        size_t next;
+        int first_error;
+        struct xarch_error *err;
+};
+
+static bool have_node(const struct copy *c, const char *digest) {
+        for (size_t i = 0; i < c->n_nodes; i++)
+                if (streq(c->nodes[i].digest, digest))
+                        return true;
+        return false;
+}
+
+static int add_blob(struct copy *c, const char *digest, uint64_t size) {
+        for (size_t i = 0; i < c->n_blobs; i++)
+                if (streq(c->blobs[i].digest, digest))
+                        return 0;
+        struct blob *b = realloc(c->blobs, (c->n_blobs + 1) * sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        c->blobs = b;
+        snprintf(b[c->n_blobs].digest, XARCH_DIGEST_MAX, "%s", digest);
+        b[c->n_blobs].size = size;
+        c->n_blobs++;
+        return 0;
+}
+
+/* Takes ownership of data. */
+static int add_node(struct copy *c, const char *digest, const char *media_type, char *data,
+                size_t len) {
+        struct node *n = realloc(c->nodes, (c->n_nodes + 1) * sizeof(*n));
+        if (!n) {
+                free(data);
+                return -ENOMEM;
+        }
+        c->nodes = n;
+        n = &n[c->n_nodes++];
+        snprintf(n->digest, sizeof(n->digest), "%s", digest);
+        snprintf(n->media_type, sizeof(n->media_type), "%s", media_type);
+        n->data = data;
+        n->len = len;
+        return 0;
+}
+
+/* Walks a manifest (its bytes in buf, verified): children and blobs are collected, then the
+ * manifest itself is queued after them. A manifest the destination already holds is complete
+ * there (it was written after its children), so its subtree is skipped. */
+static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_type, int depth,
+                bool check_dst, struct xarch_error **err) {
+        if (depth > DEPTH_MAX)
+                return xarch_error_set(err, ELOOP, "indexes nested deeper than %d", DEPTH_MAX);
+        if (have_node(c, buf->digest))
+                return 0;
+        if (check_dst) {
+                int have = sink_has_manifest(c->dst, buf->digest, err);
+                if (have < 0)
+                        return have;
+                if (have > 0)
+                        return 0;
+        }
+        struct xarch_manifest *m = NULL;
+        int r = xarch_manifest_parse(buf->data, buf->len, media_type, &m, err);
+        if (r < 0)
+                return xarch_error_wrap(err, "%s", buf->digest);
+        if (m->kind == XARCH_MANIFEST_INDEX) {
+                for (size_t i = 0; i < m->n_manifests && r >= 0; i++) {
+                        const struct xarch_descriptor *d = &m->manifests[i];
+                        struct xarch_blob_buf child = {};
+                        if (!xarch_media_type_is_manifest(d->media_type) && d->media_type[0]) {
+                                /* an artifact that is not a manifest: a plain blob */
+                                r = add_blob(c, d->digest, d->size);
+                                if (r < 0)
+                                        r = xarch_error_set(err, ENOMEM, "out of memory");
+                                continue;
+                        }
+                        r = xarch_image_get_manifest(c->src, d->digest, d->media_type, &child, err);
+                        if (r >= 0)
+                                r = walk(c, &child,
+                                                child.media_type[0] ? child.media_type
+                                                                    : d->media_type,
+                                                depth + 1, true, err);
+                        xarch_blob_buf_release(&child);
+                }
+        } else {
+                if (m->config.digest[0])
+                        r = add_blob(c, m->config.digest, m->config.size);
+                for (size_t i = 0; i < m->n_layers && r >= 0; i++)
+                        r = add_blob(c, m->layers[i].digest, m->layers[i].size);
+                if (r < 0)
+                        r = xarch_error_set(err, ENOMEM, "out of memory");
+        }
+        xarch_manifest_free(m);
+        if (r < 0)
+                return r;
+        r = add_node(c, buf->digest, media_type ? media_type : "", steal_ptr(buf->data), buf->len);
+        buf->len = 0;
+        return r < 0 ? xarch_error_set(err, ENOMEM, "out of memory") : 0;
+}
+
+static int copy_one_blob(struct copy *c, const struct blob *b, struct xarch_error **err) {
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(c->dst, b->digest, b->size, c->mount_from, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = xarch_image_get_blob(c->src, b->digest, b->size, sink_blob_write, w, err);
+        if (r < 0) {
+                sink_blob_abort(w);
+                return xarch_error_wrap(err, "blob %s", b->digest);
+        }
+        return sink_blob_commit(w, NULL, err);
+}
+
+static void *blob_worker(void *arg) {
+        struct copy *c = arg;
+        for (;;) {
+                pthread_mutex_lock(&c->lock);
+                if (c->first_error || c->next >= c->n_blobs) {
+                        pthread_mutex_unlock(&c->lock);
+                        return NULL;
+                }
+                const struct blob *b = &c->blobs[c->next++];
+                pthread_mutex_unlock(&c->lock);
+                struct xarch_error *e = NULL;
+                int r = copy_one_blob(c, b, &e);
+                if (r < 0) {
+                        pthread_mutex_lock(&c->lock);
+                        if (!c->first_error) {
+                                c->first_error = r;
+                                c->err = steal_ptr(e);
+                        }
+                        pthread_mutex_unlock(&c->lock);
+                }
+                xarch_error_free(e);
+        }
+}
+
+static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
+        if (!sink_parallel(c->dst) || jobs <= 1 || c->n_blobs <= 1) {
+                for (size_t i = 0; i < c->n_blobs; i++) {
+                        int r = copy_one_blob(c, &c->blobs[i], err);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (jobs > c->n_blobs)
+                jobs = (unsigned) c->n_blobs;
+        pthread_t th[MAX_JOBS];
+        unsigned started = 0;
+        pthread_mutex_init(&c->lock, NULL);
+        for (; started < jobs; started++)
+                if (pthread_create(&th[started], NULL, blob_worker, c) != 0)
+                        break;
+        if (started == 0)
+                blob_worker(c);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
+        pthread_mutex_destroy(&c->lock);
+        if (c->first_error) {
+                if (err && !*err)
+                        *err = steal_ptr(c->err);
+                xarch_error_free(c->err);
+                c->err = NULL;
+                return c->first_error;
+        }
+        return 0;
+}
+
+static bool platform_wanted(const struct xarch_copy_options *o, const struct xarch_descriptor *d) {
+        if (!d->has_platform)
+                return false;
+        struct xarch_platform p = d->platform;
+        xarch_platform_normalize(&p);
+        for (size_t i = 0; i < o->n_platforms; i++) {
+                struct xarch_platform w = o->platforms[i];
+                xarch_platform_normalize(&w);
+                if (xarch_platform_equal(&p, &w))
+                        return true;
+        }
+        return false;
+}
+
+int copy_select(const struct xarch_blob_buf *root, const struct xarch_manifest *index,
+                const struct xarch_platform *platforms, size_t n_platforms, bool *keep,
+                struct xarch_error **err) {
+        struct xarch_copy_options o = {.platforms = platforms, .n_platforms = n_platforms};
+        for (size_t i = 0; i < index->n_manifests; i++)
+                keep[i] = index->manifests[i].kind == XARCH_ENTRY_IMAGE &&
+                          platform_wanted(&o, &index->manifests[i]);
+        for (size_t k = 0; k < n_platforms; k++) {
+                bool found = false;
+                struct xarch_platform w = platforms[k];
+                xarch_platform_normalize(&w);
+                for (size_t i = 0; i < index->n_manifests && !found; i++) {
+                        struct xarch_copy_options one = {.platforms = &w, .n_platforms = 1};
+                        found = keep[i] && platform_wanted(&one, &index->manifests[i]);
+                }
+                if (!found) {
+                        char p[128];
+                        xarch_platform_format(&platforms[k], p, sizeof(p));
+                        return xarch_error_set(err, ENOENT, "%s has no %s image", root->digest, p);
+                }
+        }
+        /* attestations follow the image they describe */
+        for (size_t i = 0; i < index->n_manifests; i++) {
+                const struct xarch_descriptor *d = &index->manifests[i];
+                if (d->kind != XARCH_ENTRY_ATTESTATION || !d->ref_digest)
+                        continue;
+                for (size_t j = 0; j < index->n_manifests; j++)
+                        if (keep[j] && index->manifests[j].kind == XARCH_ENTRY_IMAGE &&
+                                        streq(index->manifests[j].digest, d->ref_digest))
+                                keep[i] = true;
+        }
+        return 0;
+}
+
+int copy_rewrite_index(const struct xarch_blob_buf *root, const bool *keep, size_t n, char **ret,
+                size_t *ret_len, struct xarch_error **err) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(root->data, root->len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *list = json_object_get(doc, "manifests");
+        if (!json_is_array(list) || json_array_size(list) != n) {
+                json_decref(doc);
+                return xarch_error_set(err, EBADMSG, "%s: cannot re-read the index", root->digest);
+        }
+        for (size_t i = n; i-- > 0;)
+                if (!keep[i])
+                        json_array_remove(list, i);
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        if (!text)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        *ret = text;
+        *ret_len = strlen(text);
+        return 0;
+}
+
+static void copy_free(struct copy *c) {
+        for (size_t i = 0; i < c->n_nodes; i++)
+                free(c->nodes[i].data);
+        free(c->nodes);
+        free(c->blobs);
+}
+
+void xarch_copy_result_free(struct xarch_copy_result *r) {
+        if (!r)
+                return;
+        free(r->entries);
+        free(r);
+}
+
+static int fill_entries(struct xarch_copy_result *res, const struct xarch_manifest *index,
+                const bool *keep) {
+        size_t n = 0;
+        for (size_t i = 0; i < index->n_manifests; i++)
+                n += !keep || keep[i];
+        res->entries = calloc(n ? n : 1, sizeof(*res->entries));
+        if (!res->entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < index->n_manifests; i++) {
+                if (keep && !keep[i])
+                        continue;
+                const struct xarch_descriptor *d = &index->manifests[i];
+                struct xarch_copy_entry *e = &res->entries[res->n_entries++];
+                snprintf(e->digest, sizeof(e->digest), "%s", d->digest);
+                snprintf(e->media_type, sizeof(e->media_type), "%s", d->media_type);
+                e->has_platform = d->has_platform;
+                e->platform = d->platform;
+                e->attestation = d->kind == XARCH_ENTRY_ATTESTATION ||
+                                 d->kind == XARCH_ENTRY_ARTIFACT;
+        }
+        return 0;
+}
+
+int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst,
+                const struct xarch_copy_options *opts, struct xarch_copy_result **ret,
+                struct xarch_error **err) {
+        static const struct xarch_copy_options defaults = {};
+        struct xarch_image *img = NULL;
+        struct sink *sink = NULL;
+        struct xarch_manifest *rootm = NULL;
+        struct xarch_blob_buf root = {};
+        struct copy c = {};
+        _cleanup_free_ bool *keep = NULL;
+        bool synthesized = false;
+        int r;
+
+        if (!opts)
+                opts = &defaults;
+        struct xarch_copy_result *res = calloc(1, sizeof(*res));
+        if (!res)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+
+        r = xarch_image_open(ctx, src, &img, err);
+        if (r < 0)
+                goto out;
+        r = sink_open(ctx, dst, &sink, err);
+        if (r < 0)
+                goto out;
+        c.src = img;
+        c.dst = sink;
+        struct xarch_ref src_ref;
+        if (xarch_image_transport(img) == XARCH_TRANSPORT_REGISTRY &&
+                        xarch_ref_parse(xarch_image_name(img), &src_ref, NULL) == 0)
+                c.mount_from = &src_ref;
+
+        r = xarch_image_get_root(img, &root, &synthesized, err);
+        if (r < 0)
+                goto out;
+        snprintf(res->source_digest, sizeof(res->source_digest), "%s", root.digest);
+        r = xarch_manifest_parse(root.data, root.len, root.media_type, &rootm, err);
+        if (r < 0) {
+                xarch_error_wrap(err, "%s", xarch_image_name(img));
+                goto out;
+        }
+        const char *root_type = rootm->media_type;
+        bool to_docker_archive = sink_transport(sink) == XARCH_TRANSPORT_DOCKER_ARCHIVE;
+
+        if (rootm->kind == XARCH_MANIFEST_INDEX && (opts->n_platforms || to_docker_archive)) {
+                if (to_docker_archive && opts->n_platforms != 1) {
+                        r = xarch_error_set(err, EINVAL,
+                                        "%s is an index and docker-archive holds one image: "
+                                        "choose one platform with --platform",
+                                        xarch_image_name(img));
+                        goto out;
+                }
+                keep = calloc(rootm->n_manifests ? rootm->n_manifests : 1, sizeof(*keep));
+                if (!keep) {
+                        r = xarch_error_set(err, ENOMEM, "out of memory");
+                        goto out;
+                }
+                r = copy_select(&root, rootm, opts->platforms, opts->n_platforms, keep, err);
+                if (r < 0) {
+                        xarch_error_wrap(err, "%s", xarch_image_name(img));
+                        goto out;
+                }
+                if (to_docker_archive) {
+                        /* the one image itself becomes the root: no index, no attestations */
+                        const struct xarch_descriptor *pick = NULL;
+                        for (size_t i = 0; i < rootm->n_manifests; i++)
+                                if (keep[i] && rootm->manifests[i].kind == XARCH_ENTRY_IMAGE) {
+                                        if (pick) {
+                                                r = xarch_error_set(err, EINVAL,
+                                                                "%s holds more than one %s "
+                                                                "image",
+                                                                xarch_image_name(img), "matching");
+                                                goto out;
+                                        }
+                                        pick = &rootm->manifests[i];
+                                }
+                        struct xarch_blob_buf child = {};
+                        r = xarch_image_get_manifest(
+                                        img, pick->digest, pick->media_type, &child, err);
+                        if (r < 0)
+                                goto out;
+                        xarch_blob_buf_release(&root);
+                        root = child;
+                        if (!root.media_type[0])
+                                snprintf(root.media_type, sizeof(root.media_type), "%s",
+                                                pick->media_type);
+                        xarch_manifest_free(rootm);
+                        rootm = NULL;
+                        r = xarch_manifest_parse(root.data, root.len, root.media_type, &rootm, err);
+                        if (r < 0)
+                                goto out;
+                        root_type = rootm->media_type;
+                        free(keep);
+                        keep = NULL;
+                } else {
+                        /* children first, then the new index over just them */
+                        for (size_t i = 0; i < rootm->n_manifests; i++) {
+                                if (!keep[i])
+                                        continue;
+                                const struct xarch_descriptor *d = &rootm->manifests[i];
+                                struct xarch_blob_buf child = {};
+                                r = xarch_image_get_manifest(
+                                                img, d->digest, d->media_type, &child, err);
+                                if (r >= 0)
+                                        r = walk(&c, &child,
+                                                        child.media_type[0] ? child.media_type
+                                                                            : d->media_type,
+                                                        1, true, err);
+                                xarch_blob_buf_release(&child);
+                                if (r < 0)
+                                        goto out;
+                        }
+                        char *text;
+                        size_t len;
+                        r = copy_rewrite_index(&root, keep, rootm->n_manifests, &text, &len, err);
+                        if (r < 0)
+                                goto out;
+                        r = fill_entries(res, rootm, keep);
+                        free(root.data);
+                        root.data = text;
+                        root.len = len;
+                        if (r == 0 && xarch_digest_buffer("sha256", text, len, root.digest) < 0)
+                                r = -EIO;
+                        if (r < 0) {
+                                r = xarch_error_set(err, -r, "cannot write the new index");
+                                goto out;
+                        }
+                        res->rewritten = true;
+                        r = add_node(&c, root.digest, root_type, steal_ptr(root.data), root.len);
+                        if (r < 0) {
+                                r = xarch_error_set(err, ENOMEM, "out of memory");
+                                goto out;
+                        }
+                        snprintf(res->digest, sizeof(res->digest), "%s",
+                                        c.nodes[c.n_nodes - 1].digest);
+                        snprintf(res->media_type, sizeof(res->media_type), "%s", root_type);
+                        res->size = c.nodes[c.n_nodes - 1].len;
+                }
+        }
+        if (!res->rewritten) {
+                if (rootm->kind == XARCH_MANIFEST_INDEX && fill_entries(res, rootm, NULL) < 0) {
+                        r = xarch_error_set(err, ENOMEM, "out of memory");
+                        goto out;
+                }
+                snprintf(res->digest, sizeof(res->digest), "%s", root.digest);
+                snprintf(res->media_type, sizeof(res->media_type), "%s", root_type);
+                res->size = root.len;
+                /* the root itself is always (re)put so the tag can follow it */
+                r = walk(&c, &root, root_type, 0, false, err);
+                if (r < 0)
+                        goto out;
+        }
+        (void) synthesized;
+
+        unsigned jobs = opts->jobs ? opts->jobs : DEFAULT_JOBS;
+        if (jobs > MAX_JOBS)
+                jobs = MAX_JOBS;
+        r = copy_blobs(&c, jobs, err);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < c.n_nodes; i++) {
+                r = sink_put_manifest(sink, c.nodes[i].data, c.nodes[i].len, c.nodes[i].media_type,
+                                NULL, err);
+                if (r < 0) {
+                        xarch_error_wrap(err, "manifest %s", c.nodes[i].digest);
+                        goto out;
+                }
+        }
+        r = sink_set_tag(sink, res->digest, res->media_type, res->size, err);
+        if (r >= 0)
+                r = sink_commit(sink, err);
+        if (r < 0)
+                goto out;
+        struct sink_stats st;
+        sink_get_stats(sink, &st);
+        res->manifests_written = st.manifests_written;
+        res->manifests_skipped = st.manifests_skipped;
+        res->blobs_written = st.blobs_written;
+        res->blobs_skipped = st.blobs_skipped;
+        res->blobs_mounted = st.blobs_mounted;
+        res->bytes_written = st.bytes_written;
+out:
+        copy_free(&c);
+        xarch_blob_buf_release(&root);
+        xarch_manifest_free(rootm);
+        sink_free(sink);
+        xarch_image_free(img);
+        if (r < 0) {
+                xarch_copy_result_free(res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}

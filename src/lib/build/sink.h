@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef XARCH_LIB_BUILD_SINK_H
+#define XARCH_LIB_BUILD_SINK_H
+
+/*
+ * Image destinations ("sinks"): where `xarch copy`, `xarch index` and `xarch build` write.
+ *
+ *   oci:DIR[:TAG]                     an OCI image layout directory (created if missing);
+ *                                     blobs land by temp file + rename, index.json is replaced
+ *                                     atomically when the tag is set
+ *   oci-archive:FILE[:TAG]            the same layout as a tar file
+ *   docker-archive:FILE[:NAME:TAG]    a `docker load`/`podman load` tarball (one image): an OCI
+ *                                     layout plus manifest.json, as Docker >= 25 saves
+ *   [docker://]REGISTRY/NAME[:TAG]    a registry (upload.c)
+ *
+ * The order of calls is the order that keeps a destination consistent: blobs, then the
+ * manifests that reference them (children before indexes), then sink_set_tag() last. Archives
+ * are written under a temporary name and renamed into place by sink_commit(), so an interrupted
+ * run leaves no half-written archive; a directory or a registry keeps the blobs and manifests
+ * already written, so a rerun skips them (sink_has_blob()).
+ *
+ * A blob is written as a stream: sink_blob_begin() (digest and size when known, for a copy;
+ * unknown for a layer being built), sink_blob_write() any number of times, sink_blob_commit().
+ * The digest is always computed from the bytes written; a known digest or size that the bytes
+ * do not match fails the commit (-EBADMSG) and nothing is stored under that digest.
+ *
+ * A sink is used from one thread at a time, except registry sinks, whose blob writers may run on
+ * several threads at once (each begin/write/commit sequence on its own thread).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xarch/digest.h"
+#include "xarch/error.h"
+#include "xarch/image.h"
+
+#define SINK_SIZE_UNKNOWN UINT64_MAX
+
+struct sink;
+struct sink_blob;
+
+/* Opens a destination spec (see above). Local destinations are created lazily: nothing is
+ * touched before the first write. */
+int sink_open(struct xarch_image_context *ctx, const char *spec, struct sink **ret,
+                struct xarch_error **err);
+
+/* Removes what an uncommitted archive left (its temporary file) and frees. Accepts NULL. */
+void sink_free(struct sink *s);
+
+enum xarch_transport sink_transport(const struct sink *s);
+
+/* "oci:/abs/dir:tag", "docker.io/library/x:tag", ... */
+const char *sink_name(const struct sink *s);
+
+/* The tag the spec named, or NULL. */
+const char *sink_tag(const struct sink *s);
+
+/* Whether the sink can take several blob writers at once (registries). */
+bool sink_parallel(const struct sink *s);
+
+/* 1 when the destination already holds the blob (a rerun skips it), 0 when not. */
+int sink_has_blob(struct sink *s, const char *digest, uint64_t size, struct xarch_error **err);
+
+/* 1 when the destination already holds the manifest, 0 when not. */
+int sink_has_manifest(struct sink *s, const char *digest, struct xarch_error **err);
+
+/* Starts a blob. digest NULL and size SINK_SIZE_UNKNOWN when not known in advance. mount_from,
+ * when not NULL, is a registry source the blob may be mounted from (same registry). Returns 1
+ * and *ret NULL when the blob was mounted or already there (nothing to write). */
+int sink_blob_begin(struct sink *s, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, struct sink_blob **ret,
+                struct xarch_error **err);
+
+/* Appends bytes; a sink callback (xarch_sink_fn) shape, so a source can stream into it. */
+int sink_blob_write(void *blob, const void *buf, size_t len);
+
+/* Finishes a blob: checks the size and digest of the bytes written, stores the blob, writes its
+ * digest into digest_out (may be NULL) and frees b. */
+int sink_blob_commit(
+                struct sink_blob *b, char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err);
+
+/* Drops an unfinished blob and frees b. Accepts NULL. */
+void sink_blob_abort(struct sink_blob *b);
+
+/* Stores a manifest or index, byte for byte, under its digest (written into digest_out, may be
+ * NULL). Everything it references must have been written first. */
+int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *media_type,
+                char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err);
+
+/* Points the sink's tag (or, for an untagged layout, its only unnamed entry) at a manifest
+ * already put. For docker-archive the manifest must be an image, not an index. */
+int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,
+                struct xarch_error **err);
+
+/* Finishes the destination: archives get their index.json (and manifest.json) and are renamed
+ * into place; for directories and registries this is a no-op. */
+int sink_commit(struct sink *s, struct xarch_error **err);
+
+/* Counters for the report. */
+struct sink_stats {
+        uint64_t blobs_written, blobs_skipped, blobs_mounted;
+        uint64_t manifests_written, manifests_skipped;
+        uint64_t bytes_written;
+};
+void sink_get_stats(struct sink *s, struct sink_stats *ret);
+
+#endif
