@@ -92,12 +92,51 @@ void cli_stdout_verbatim(bool on) {
         stdout_verbatim = on;
 }
 
+/* ---- --json failures ---- */
+
+static bool json_wanted;        /* the command line asked for --json */
+static bool json_printed;       /* a JSON document went to stdout */
+static char json_message[4096]; /* the last error, for the failure document */
+
+static void remember_error(const char *msg) {
+        snprintf(json_message, sizeof(json_message), "%s", msg);
+}
+
+void cli_json_requested(void) {
+        json_wanted = true;
+}
+
+bool cli_json_in_argv(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        break;
+                if (streq(argv[i], "--json"))
+                        return true;
+        }
+        return false;
+}
+
+int cli_json_finish(int rc) {
+        if (rc == EXIT_OK || !json_wanted || json_printed)
+                return rc;
+        json_t *doc = json_object();
+        if (doc) {
+                json_object_set_new(doc, "error",
+                                cli_json_bytes(json_message[0] ? json_message : "failed"));
+                json_object_set_new(doc, "exit_status", json_integer(rc));
+                json_object_set_new(doc, "usage_error", json_boolean(rc == EXIT_USAGE));
+        }
+        int k = cli_print_json(doc);
+        return k == EXIT_OK ? rc : k;
+}
+
 int cli_error(const char *fmt, ...) {
         char msg[4096];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        remember_error(msg);
         /* messages quote registries, files and logs: no control bytes reach the terminal */
         fprintf(stderr, "xarch: %s\n", hide_controls(msg));
         return EXIT_FAIL;
@@ -109,12 +148,13 @@ const char *cli_printable(const char *s, char *buf, size_t size) {
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...) {
+        char msg[4096];
         va_list ap;
-        fprintf(stderr, "xarch %s: ", verb);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see 'xarch %s --help')\n", verb);
+        remember_error(msg);
+        fprintf(stderr, "xarch %s: %s (see 'xarch %s --help')\n", verb, hide_controls(msg), verb);
         return EXIT_USAGE;
 }
 
@@ -156,6 +196,7 @@ int cli_print_json(json_t *doc) {
         cli_stdout_verbatim(true);
         int r = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(doc);
+        json_printed = true;
         if (r >= 0)
                 fputc('\n', stdout);
         cli_stdout_verbatim(false);

@@ -54,6 +54,16 @@ int cli_option_error(const char *verb, int c, int argc, char **argv);
  * negative errno r; frees *err; returns EXIT_FAIL. */
 int cli_report(struct xarch_error **err, int r);
 
+/* --json on failure: a verb that asks for JSON output still prints one JSON document when it
+ * fails, usage errors included. main() marks the request when argv holds "--json" (before
+ * "--"); verbs mark it again when getopt reads it (an abbreviation such as --js). At the end,
+ * cli_json_finish() prints {"error": the last error message, "exit_status": rc,
+ * "usage_error": bool} when rc is a failure and no JSON document was printed yet; it returns
+ * rc. */
+void cli_json_requested(void);
+bool cli_json_in_argv(int argc, char **argv);
+int cli_json_finish(int rc);
+
 /* Prints a JSON document (indented, newline-terminated) on stdout and drops the reference. */
 int cli_print_json(json_t *doc);
 

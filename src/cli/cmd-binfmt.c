@@ -709,6 +709,7 @@ int cmd_binfmt(int argc, char **argv) {
                         break;
                 case OPT_JSON:
                         o.json = true;
+                        cli_json_requested();
                         break;
                 case OPT_DRY_RUN:
                         o.dry_run = true;

@@ -230,6 +230,7 @@ int cmd_check(int argc, char **argv) {
                         break;
                 case OPT_JSON:
                         json = true;
+                        cli_json_requested();
                         break;
                 case 'h':
                         usage();
@@ -277,6 +278,12 @@ int cmd_check(int argc, char **argv) {
         } else {
                 print_human(rep);
         }
+        /* like verify: an image that cannot be read is an error, named on stderr too */
+        for (size_t i = 0; rep->unreadable && i < rep->n_results; i++)
+                if (streq(rep->results[i].code, "unreadable")) {
+                        cli_error("%s: %s", rep->results[i].node, rep->results[i].reason);
+                        break;
+                }
         xarch_check_report_free(rep);
         return rc;
 }

@@ -131,6 +131,7 @@ int cmd_diagnose(int argc, char **argv) {
                 switch (c) {
                 case 'j':
                         json = true;
+                        cli_json_requested();
                         break;
                 case 'l':
                         list = true;

@@ -168,6 +168,7 @@ int cmd_doctor(int argc, char **argv) {
                 switch (c) {
                 case 'j':
                         json = true;
+                        cli_json_requested();
                         break;
                 case 'p':
                         free(platform_list);

@@ -420,6 +420,7 @@ int cmd_file(int argc, char **argv) {
                         break;
                 case 'j':
                         c->json = true;
+                        cli_json_requested();
                         break;
                 default:
                         free(c);

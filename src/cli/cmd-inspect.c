@@ -402,6 +402,7 @@ int cmd_inspect(int argc, char **argv) {
                         break;
                 case OPT_JSON:
                         o.json = true;
+                        cli_json_requested();
                         break;
                 case OPT_STRICT:
                         opts.mode = XARCH_MATCH_MODE_STRICT;

@@ -380,6 +380,7 @@ int cmd_platform(int argc, char **argv) {
                         return EXIT_OK;
                 case 'j':
                         json = true;
+                        cli_json_requested();
                         break;
                 case 's':
                         strict = true;

@@ -272,6 +272,7 @@ int cmd_verify(int argc, char **argv) {
                         break;
                 case OPT_JSON:
                         json = true;
+                        cli_json_requested();
                         break;
                 case ':':
                         return cli_option_error(verb, c, argc, argv);
@@ -321,7 +322,7 @@ int cmd_verify(int argc, char **argv) {
         else
                 print_human(report, opts.deep);
         int rc = report->unreadable ? EXIT_USAGE : report->n_problems ? EXIT_FAIL : EXIT_OK;
-        if (report->unreadable && !json) {
+        if (report->unreadable) { /* said on stderr with --json too */
                 for (size_t i = 0; i < report->n_platforms; i++)
                         for (size_t k = 0; k < report->platforms[i].n_problems; k++)
                                 if (report->platforms[i].problems[k].kind ==

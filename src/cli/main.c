@@ -83,6 +83,8 @@ static int dispatch(int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(verbs[i].name, name)) {
                         cli_reset_getopt();
+                        if (cli_json_in_argv(argc - 1, argv + 1))
+                                cli_json_requested();
                         return verbs[i].run(argc - 1, argv + 1);
                 }
         fprintf(stderr, "xarch: unknown verb '%s' (see 'xarch --help')\n", name);
@@ -91,7 +93,7 @@ static int dispatch(int argc, char **argv) {
 
 int main(int argc, char **argv) {
         cli_filter_stdout();
-        int rc = dispatch(argc, argv);
+        int rc = cli_json_finish(dispatch(argc, argv));
         /* Output that did not reach its file (a full disk, /dev/full, a closed pipe with SIGPIPE
          * ignored) is a failure, not a success with a truncated result. */
         errno = 0;

@@ -50,6 +50,43 @@ run_xarch check "oci:$TMPD/nonexistent" --node arm64
 expect_rc 2 "an image that cannot be read exits 2"
 expect_err 'xarch: ' "and says why in one line"
 
+# ---------------- a config that cannot be read ----------------
+# Every class of malformed config (not JSON, cut short, not an object, fields of the wrong
+# type, empty) makes the image unreadable, as verify says: exit 2 and the reason, never
+# "fails (no-match)". Alone, and as the entry of an index that the node selects.
+bad_config() { # NAME CONFIG [INDEX_PLATFORM]
+        local plat=""
+        [ -n "${3:-}" ] && plat="\"index_platform\": \"$3\","
+        python3 - "$TMPD/$1.json" "$2" "$plat" <<'PY'
+import json, sys
+img = json.loads("{" + sys.argv[3] + '"config_raw": "", "entrypoint": ["/hi"], "layers": [{"compression": "gzip", "entries": [["file", "hi", "text:#!/bin/sh\\n", 493]]}]}')
+img["config_raw"] = sys.argv[2]
+json.dump({"nested": "index_platform" in img, "images": [img]}, open(sys.argv[1], "w"))
+PY
+        python3 "$HERE/../images/oci-layout.py" "$TMPD/$1.oci" "$TMPD/$1.json"
+}
+n=0
+for cfg in '{"architecture": "arm64", "os": "linux"' 'not json' '[]' '"a string"' '' \
+        '{"architecture": 5, "os": "linux"}' '{"architecture": "arm64", "os": "linux", "config": {"Entrypoint": 7}}' \
+        '{"architecture": "arm64", "os": "linux", "config": []}'; do
+        n=$((n + 1))
+        for plat in "" linux/arm64; do
+                bad_config "badcfg$n${plat:+-index}" "$cfg" "$plat"
+                what="malformed config '$cfg'${plat:+ (index entry $plat)}"
+                run_xarch check "oci:$TMPD/badcfg$n${plat:+-index}.oci:latest" --node arm64
+                expect_rc 2 "$what: check exits 2"
+                if grep -q 'fails (unreadable)' "$TMPD/out" && ! grep -q 'no-match' "$TMPD/out"; then
+                        ok "$what: check says unreadable, not no-match"
+                else
+                        not_ok "$what: check says unreadable, not no-match"; sed 's/^/#   /' "$TMPD/out"
+                fi
+                expect_err 'could not be read' "$what: one stderr line says why"
+                run_xarch check --json "oci:$TMPD/badcfg$n${plat:+-index}.oci:latest" --node arm64
+                expect_rc 2 "$what: check --json exits 2"
+                check "$what: --json names the code" test "$(jq -r '.nodes[0].code' "$TMPD/out")" = unreadable
+        done
+done
+
 # ---------------- real images ----------------
 FX=${XARCH_FIXTURES:-}
 if [ -z "$FX" ] || [ ! -f "$FX/go/hello-arm64" ] || [ ! -f "$FX/go/hello-amd64-v3" ]; then

@@ -7,7 +7,9 @@ anything: whiteouts, opaque directories, symlink chains, hard links, mixed layer
 
 SPEC: {"images": [{"index_platform": "linux/arm64", "config_platform": "linux/amd64",
         "entrypoint": [...], "cmd": [...], "env": [...],
+        "config_raw": "text written as the config blob instead (a malformed config)",
         "layers": [{"compression": "gzip2|gzip|zstd|none",
+                    "media_type": "the descriptor's mediaType instead of the compression's",
                     "entries": [["file", PATH, SRCFILE or "text:...", MODE],
                                 ["dir", PATH], ["symlink", PATH, TARGET],
                                 ["hardlink", PATH, TARGET], ["whiteout", PATH],
@@ -109,7 +111,7 @@ def main():
             tar = layer_tar(layer["entries"])
             diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
             data, mt = compress(tar, layer.get("compression", "gzip"))
-            layers.append(blob(out, data, mt))
+            layers.append(blob(out, data, layer.get("media_type", mt)))
         cp = split_platform(img.get("config_platform", img.get("index_platform", "linux/amd64")))
         config = dict(cp)
         config["config"] = {"Env": img.get("env", ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])}
@@ -117,7 +119,8 @@ def main():
             if k in img:
                 config["config"][key] = img[k]
         config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
-        cdesc = blob(out, json.dumps(config, sort_keys=True).encode(),
+        raw = img["config_raw"].encode() if "config_raw" in img else None
+        cdesc = blob(out, raw if raw is not None else json.dumps(config, sort_keys=True).encode(),
                      "application/vnd.oci.image.config.v1+json")
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": cdesc, "layers": layers}

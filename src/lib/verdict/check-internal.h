@@ -34,6 +34,7 @@ struct check_candidate {
         bool no_program; /* no command, not found, not executable, symlink loop */
         char program_problem[256];
         bool unreadable;
+        char unreadable_why[256]; /* verify's message: what could not be read */
 };
 
 /* What a host has for one architecture (from xarch_doctor_run). */

@@ -835,6 +835,16 @@ int check_decide(const char *image_name, bool is_index, const struct check_candi
                 }
         }
         if (!have_best) {
+                /* an image whose config cannot be read has neither: it is unreadable, as
+                 * verify says, not an image of no platform */
+                for (size_t i = 0; i < n_cands; i++)
+                        if (cands[i].unreadable) {
+                                set_reason(r, XARCH_VERDICT_FAILS, "unreadable",
+                                                "the image could not be read: %s",
+                                                cands[i].unreadable_why[0] ? cands[i].unreadable_why
+                                                                           : "unknown reason");
+                                return 0;
+                        }
                 set_reason(r, XARCH_VERDICT_FAILS, "no-match",
                                 "no manifest of the image has a platform or an analysed binary");
                 return 0;
@@ -904,6 +914,9 @@ void check_candidate_from_verify(
                         c->loader_missing = true;
                         break;
                 case XARCH_PROBLEM_UNREADABLE:
+                        if (!c->unreadable_why[0] && pr->message)
+                                snprintf(c->unreadable_why, sizeof(c->unreadable_why), "%s",
+                                                pr->message);
                         c->unreadable = true;
                         break;
                 default:
