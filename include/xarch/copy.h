@@ -57,6 +57,7 @@ struct xarch_copy_result {
         uint64_t manifests_written, manifests_skipped;
         uint64_t blobs_written, blobs_skipped, blobs_mounted;
         uint64_t bytes_written;
+        uint64_t uploads_resumed; /* interrupted uploads resumed where the registry stood */
 };
 
 int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst,

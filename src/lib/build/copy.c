@@ -139,17 +139,42 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
         return r < 0 ? xarch_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
+/* Resumed uploads (a registry destination that dropped the connection or refused part way)
+ * read the source again from its first byte; this many times at most. */
+#define RESTARTS_MAX 4
+
 static int copy_one_blob(struct copy *c, const struct blob *b, struct xarch_error **err) {
         struct sink_blob *w = NULL;
         int r = sink_blob_begin(c->dst, b->digest, b->size, c->mount_from, &w, err);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = xarch_image_get_blob(c->src, b->digest, b->size, sink_blob_write, w, err);
-        if (r < 0) {
-                sink_blob_abort(w);
-                return xarch_error_wrap(err, "blob %s", b->digest);
+        for (unsigned restarts = 0;; restarts++) {
+                struct xarch_error *e = NULL;
+                r = xarch_image_get_blob(c->src, b->digest, b->size, sink_blob_write, w, &e);
+                if (r >= 0)
+                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
+                else if (r != -ERESTART) {
+                        sink_blob_abort(w);
+                        if (err && !*err)
+                                *err = steal_ptr(e);
+                        xarch_error_free(e);
+                        return xarch_error_wrap(err, "blob %s", b->digest);
+                }
+                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                        xarch_error_free(e);
+                        continue;
+                }
+                if (r == -ERESTART) {
+                        sink_blob_abort(w);
+                        xarch_error_free(e);
+                        return xarch_error_set(
+                                        err, EIO, "blob %s: the upload kept failing", b->digest);
+                }
+                if (err && !*err)
+                        *err = steal_ptr(e);
+                xarch_error_free(e);
+                return r;
         }
-        return sink_blob_commit(w, NULL, err);
 }
 
 static void *blob_worker(void *arg) {
@@ -478,7 +503,11 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
                 r = sink_put_manifest(sink, c.nodes[i].data, c.nodes[i].len, c.nodes[i].media_type,
                                 NULL, err);
                 if (r < 0) {
-                        xarch_error_wrap(err, "manifest %s", c.nodes[i].digest);
+                        xarch_error_wrap(err, "%s %s",
+                                        xarch_media_type_is_index(c.nodes[i].media_type)
+                                                        ? "index"
+                                                        : "manifest",
+                                        c.nodes[i].digest);
                         goto out;
                 }
         }
@@ -495,6 +524,7 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
         res->blobs_skipped = st.blobs_skipped;
         res->blobs_mounted = st.blobs_mounted;
         res->bytes_written = st.bytes_written;
+        res->uploads_resumed = st.uploads_resumed;
 out:
         copy_free(&c);
         xarch_blob_buf_release(&root);

@@ -101,6 +101,7 @@ void sink_get_stats(struct sink *s, struct sink_stats *ret) {
                 ret->blobs_skipped += u.blobs_existing;
                 ret->blobs_mounted += u.blobs_mounted;
                 ret->bytes_written += u.bytes_sent;
+                ret->uploads_resumed += u.resumed_uploads;
         }
 }
 
@@ -570,6 +571,18 @@ int sink_blob_write(void *blob, const void *buf, size_t len) {
         return b->err;
 }
 
+int sink_blob_restart(struct sink_blob *b) {
+        if (!b->up || upload_blob_restart(b->up) < 0)
+                return -EINVAL;
+        xarch_digester_free(b->d);
+        b->d = NULL;
+        if (xarch_digester_new(b->want_digest[0] ? b->want_digest : NULL, &b->d) < 0)
+                return -ENOMEM;
+        b->n = 0;
+        b->err = 0;
+        return 0;
+}
+
 void sink_blob_abort(struct sink_blob *b) {
         if (!b)
                 return;
@@ -618,6 +631,12 @@ int sink_blob_commit(
 
         if (b->up) {
                 r = upload_blob_commit(b->up, got, b->n, err);
+                if (r == -ERESTART) {
+                        /* interrupted, resumable: the caller feeds the blob again */
+                        xarch_digester_free(b->d);
+                        b->d = NULL;
+                        return r;
+                }
                 b->up = NULL;
                 xarch_digester_free(b->d);
                 free(b);

@@ -81,6 +81,12 @@ int sink_blob_write(void *blob, const void *buf, size_t len);
 int sink_blob_commit(
                 struct sink_blob *b, char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err);
 
+/* After sink_blob_write() or sink_blob_commit() returned -ERESTART (a registry upload was
+ * interrupted and can resume; commit then keeps b): makes b ready to be fed again from the
+ * blob's first byte. The bytes the registry already holds are hashed but not sent again.
+ * Returns 0, or <0 when b cannot restart (then abort it). */
+int sink_blob_restart(struct sink_blob *b);
+
 /* Drops an unfinished blob and frees b. Accepts NULL. */
 void sink_blob_abort(struct sink_blob *b);
 
@@ -103,6 +109,7 @@ struct sink_stats {
         uint64_t blobs_written, blobs_skipped, blobs_mounted;
         uint64_t manifests_written, manifests_skipped;
         uint64_t bytes_written;
+        uint64_t uploads_resumed; /* registry uploads resumed after an interruption */
 };
 void sink_get_stats(struct sink *s, struct sink_stats *ret);
 

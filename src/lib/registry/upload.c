@@ -68,6 +68,8 @@ struct upload_blob {
         bool eof, cancelled, reader_done;
         int thread_rc;
         struct xarch_error *thread_err;
+        long stream_status; /* the streaming PATCH\'s answer (0: none arrived) */
+        unsigned resumes;
 
         int rc;                  /* first failure */
         struct xarch_error *err; /* its message */
@@ -158,7 +160,9 @@ static int with_digest(const char *url, const char *digest, char out[URL_MAX]) {
         return n > 0 && n < URL_MAX ? 0 : -ENOBUFS;
 }
 
-/* "0-1023" or "bytes=0-1023" -> 1024 bytes held; -1 when unparsable. */
+/* "0-1023" or "bytes=0-1023" -> 1024 bytes held; -1 when unparsable. distribution answers
+ * "0-0" for an empty session as well as for one byte: read as empty (resending a byte costs a
+ * 416 and a fresh session at worst, skipping one would corrupt the blob). */
 static int64_t range_held(const char *range) {
         const char *p = range;
         if (strncmp(p, "bytes=", 6) == 0)
@@ -172,7 +176,7 @@ static int64_t range_held(const char *range) {
         unsigned long long b = strtoull(p, &end, 10);
         if (errno || end == p || *end)
                 return -1;
-        return (int64_t) b + 1;
+        return b == 0 ? 0 : (int64_t) b + 1;
 }
 
 /* ---- existence ---- */
@@ -303,7 +307,7 @@ static int patch_chunk(
         if (q.location[0] && take_location(t, &q, next, NULL) == 0)
                 memcpy(b->location, next, sizeof(next));
         int64_t held = q.range[0] ? range_held(q.range) : -1;
-        if (held >= 0 && (uint64_t) held != b->committed + len)
+        if (held > 0 && (uint64_t) held != b->committed + len)
                 return xarch_error_set(err, EIO,
                                 "registry '%s' holds %" PRId64 " bytes of the upload, expected "
                                 "%" PRIu64,
@@ -373,6 +377,7 @@ static void *stream_thread(void *arg) {
         bool sent;
         struct xarch_error *e = NULL;
         int r = request(t, b->location, &q, REQ_URL, &sent, &e);
+        b->stream_status = r == 0 ? q.status : 0;
         if (r == 0 && !status_ok(q.status))
                 r = status_error(&q, &t->ref, "blob upload", sent, &e);
         if (r == 0) {
@@ -444,6 +449,65 @@ static int stream_join(struct upload_blob *b, bool cancel, struct xarch_error **
         xarch_error_free(b->thread_err);
         b->thread_err = NULL;
         return r;
+}
+
+/* ---- recovery ---- */
+
+/* A blob upload failed part way (a dropped connection, a 5xx the body could not be resent
+ * for, a streaming PATCH the registry refuses): asks the registry how much of the session it
+ * holds and returns -ERESTART, after which the caller feeds the blob again from its first byte
+ * and the bytes the registry holds are skipped; the rest goes up in Content-Range chunks, each
+ * of which can be retried on its own. Other failures (auth, too many resumes) are final:
+ * recorded in b and returned. Takes ownership of *e. */
+static int recover(struct upload_blob *b, int rc, struct xarch_error **e) {
+        struct upload_target *t = b->t;
+        bool final = rc == -EACCES || rc == -ENOMEM || rc == -ECANCELED || rc == -EPROTO ||
+                     b->mode == MODE_MONOLITHIC || b->resumes >= RESUMES_MAX;
+        if (!final) {
+                struct xarch_error *why = NULL;
+                uint64_t held = 0;
+                if (b->mode == MODE_STREAM && b->stream_status >= 400 && b->stream_status < 500 &&
+                                b->stream_status != 429) {
+                        /* refused outright: this registry wants Content-Range chunks */
+                        pthread_mutex_lock(&t->lock);
+                        t->chunked_only = true;
+                        pthread_mutex_unlock(&t->lock);
+                }
+                if (session_offset(b, &held, &why) < 0) {
+                        /* the session is gone: a new one, from byte 0 */
+                        xarch_error_free(why);
+                        why = NULL;
+                        held = 0;
+                        if (start_session(b, NULL, &why) < 0) {
+                                xarch_error_free(*e);
+                                *e = why;
+                                rc = -(why ? why->code : EIO);
+                                final = true;
+                        }
+                }
+                if (!final) {
+                        b->resumes++;
+                        b->mode = MODE_CHUNKED;
+                        b->committed = held;
+                        b->fed = 0;
+                        b->buf_len = 0;
+                        b->rc = 0;
+                        xarch_error_free(*e);
+                        *e = NULL;
+                        STAT_ADD(t, resumed_uploads, 1);
+                        return -ERESTART;
+                }
+        }
+        b->rc = rc;
+        if (!b->err)
+                b->err = steal_ptr(*e);
+        xarch_error_free(*e);
+        *e = NULL;
+        return rc;
+}
+
+int upload_blob_restart(struct upload_blob *b) {
+        return b->rc == 0 && b->fed == 0 ? 0 : -EINVAL;
 }
 
 /* ---- blobs ---- */
@@ -526,7 +590,7 @@ int upload_blob_write(struct upload_blob *b, const void *buf, size_t len) {
                 return b->rc;
         const char *p = buf;
         /* a resumed upload: the registry already holds the first bytes */
-        if (b->fed < b->committed) {
+        if (b->mode == MODE_CHUNKED && b->fed < b->committed) {
                 uint64_t skip = b->committed - b->fed;
                 if (skip >= len) {
                         b->fed += len;
@@ -537,6 +601,7 @@ int upload_blob_write(struct upload_blob *b, const void *buf, size_t len) {
                 b->fed += skip;
         }
         b->fed += len;
+        struct xarch_error *e = NULL;
         int r = 0;
         switch (b->mode) {
         case MODE_MONOLITHIC:
@@ -544,6 +609,12 @@ int upload_blob_write(struct upload_blob *b, const void *buf, size_t len) {
                 break;
         case MODE_STREAM:
                 r = stream_write(b, p, len);
+                if (r < 0) {
+                        int jr = stream_join(b, true, &e);
+                        if (jr < 0)
+                                r = jr;
+                        return recover(b, r, &e);
+                }
                 break;
         case MODE_CHUNKED: {
                 uint64_t cs = chunk_size(b->t);
@@ -555,8 +626,10 @@ int upload_blob_write(struct upload_blob *b, const void *buf, size_t len) {
                         p += take;
                         len -= take;
                         if (r == 0 && b->buf_len == cs) {
-                                r = patch_chunk(b, b->buf, b->buf_len, &b->err);
+                                r = patch_chunk(b, b->buf, b->buf_len, &e);
                                 b->buf_len = 0;
+                                if (r < 0)
+                                        return recover(b, r, &e);
                         }
                 }
                 break;
@@ -602,6 +675,7 @@ void upload_blob_abort(struct upload_blob *b) {
 int upload_blob_commit(struct upload_blob *b, const char *digest, uint64_t size,
                 struct xarch_error **err) {
         struct upload_target *t = b->t;
+        struct xarch_error *e = NULL;
         int r = 0;
         (void) size;
         switch (b->mode) {
@@ -611,23 +685,35 @@ int upload_blob_commit(struct upload_blob *b, const char *digest, uint64_t size,
                         STAT_ADD(t, bytes_sent, b->buf_len);
                 break;
         case MODE_STREAM:
-                r = stream_join(b, false, err);
-                if (r == 0)
-                        r = finish_session(b, digest, NULL, 0, err);
+                r = stream_join(b, false, &e);
+                if (r < 0) {
+                        r = recover(b, r, &e);
+                        if (r == -ERESTART)
+                                return r;
+                        break;
+                }
+                r = finish_session(b, digest, NULL, 0, err);
                 break;
         case MODE_CHUNKED:
-                if (b->buf_len)
-                        r = patch_chunk(b, b->buf, b->buf_len, err);
-                b->buf_len = 0;
-                if (r == 0)
-                        r = finish_session(b, digest, NULL, 0, err);
+                if (b->buf_len) {
+                        r = patch_chunk(b, b->buf, b->buf_len, &e);
+                        b->buf_len = 0;
+                        if (r < 0) {
+                                r = recover(b, r, &e);
+                                if (r == -ERESTART)
+                                        return r;
+                                break;
+                        }
+                }
+                r = finish_session(b, digest, NULL, 0, err);
                 STAT_ADD(t, chunked_uploads, 1);
                 break;
         }
         if (r == 0) {
                 STAT_ADD(t, blobs_uploaded, 1);
                 b->location[0] = '\0'; /* done: nothing to cancel */
-        }
+        } else if (b->err && err && !*err)
+                *err = steal_ptr(b->err);
         upload_blob_abort(b);
         return r;
 }

@@ -66,8 +66,13 @@ int upload_blob_begin(struct upload_target *t, const char *digest, uint64_t size
                 struct xarch_error **err);
 
 /* Feeds the next bytes; blocks while the upload is behind. Returns 0 or a negative errno (the
- * upload failed: upload_blob_error says why). */
+ * upload failed: upload_blob_error says why). -ERESTART (also from upload_blob_commit, which
+ * then keeps b) means the upload was interrupted and will resume: feed the blob again from its
+ * first byte (the bytes the registry already holds are skipped, not sent again). */
 int upload_blob_write(struct upload_blob *b, const void *buf, size_t len);
+
+/* 0 when b is ready to be fed from its first byte again (after -ERESTART). */
+int upload_blob_restart(struct upload_blob *b);
 
 /* The message of a failed upload into *err; returns its negative errno. */
 int upload_blob_error(struct upload_blob *b, struct xarch_error **err);
