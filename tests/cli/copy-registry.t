@@ -1,0 +1,212 @@
+#!/bin/bash
+# xarch copy with registries on either side: Debian's docker-registry (the test images' storage
+# as a source; a fresh plain one; a fresh one with TLS and htpasswd auth), and
+# tests/servers/upload-hostile.py for push faults. skopeo and podman read every result; whole
+# copies keep every digest; a kill -9 half way leaves no tag and a rerun completes.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../images/lib.sh"
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+
+if ! missing=$(images_have_tools); then
+        skip "registry copy tests: $missing not installed"
+        done_testing
+        exit $?
+fi
+for tool in htpasswd openssl; do
+        command -v $tool >/dev/null 2>&1 || { skip "registry copy tests need $tool"; done_testing; exit $?; }
+done
+images_prepare
+IMAGES_STATE=$TMPD/state
+mkdir -p "$IMAGES_STATE/tmp"
+PIDS=
+cleanup() {
+        rc=$?
+        set +e
+        for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+        for p in $PIDS; do wait "$p" 2>/dev/null; done
+        exec 9>&- 2>/dev/null
+        rm -rf "$TMPD"
+        exit $rc
+}
+trap cleanup EXIT
+sha() { python3 -c 'import hashlib,sys; print("sha256:" + hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
+json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): d = d[k]
+print(d)' "$TMPD/out" "$1"; }
+
+# the source: the test images' registry (read only)
+registry_start "$IMAGES/registry"
+PIDS="$PIDS $REGISTRY_PID"
+R0=$REG
+# a fresh plain registry
+registry_start "$TMPD/r1"
+PIDS="$PIDS $REGISTRY_PID"
+R1=$REG
+# a fresh TLS registry with htpasswd auth
+mkdir -p "$TMPD/tls" "$TMPD/certs.d" "$TMPD/r2"
+(
+        cd "$TMPD/tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=xarch test CA" \
+                -keyout ca.key -out ca.crt >/dev/null 2>&1
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key \
+                -out server.csr >/dev/null 2>&1
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+                -extfile ext.cnf -out server.crt >/dev/null 2>&1
+)
+cp "$TMPD/tls/ca.crt" "$TMPD/certs.d/ca.crt"
+htpasswd -Bbn alice s3cret >"$TMPD/htpasswd"
+P2=$(free_port)
+R2=127.0.0.1:$P2
+cat >"$TMPD/r2/config.yml" <<EOF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $TMPD/r2/storage}}
+http:
+  addr: $R2
+  tls: {certificate: $TMPD/tls/server.crt, key: $TMPD/tls/server.key}
+auth: {htpasswd: {realm: xarch-test, path: $TMPD/htpasswd}}
+EOF
+docker-registry serve "$TMPD/r2/config.yml" >"$TMPD/r2/log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until curl -s -o /dev/null --cacert "$TMPD/tls/ca.crt" "https://$R2/v2/"; do
+        i=$((i + 1)); [ $i -lt 200 ] || break; sleep 0.05
+done
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$R2" "$(printf alice:s3cret | base64 -w0)" >"$TMPD/auth.json"
+SECURE="--ca $TMPD/tls/ca.crt --authfile $TMPD/auth.json"
+
+want=$(skopeo inspect --raw --tls-verify=false "docker://$R0/multi" | sha)
+
+# ---- registry to registry, plain then TLS + auth ----
+run_xarch copy --json "$R0/multi:latest" "$R1/team/multi:v1"
+expect_rc 0 "registry -> registry exits 0"
+[ "$(json_get digest)" = "$want" ] && ok "the digest printed is the source's" || not_ok "digest $(json_get digest)"
+[ "$(skopeo inspect --raw --tls-verify=false "docker://$R1/team/multi:v1" | sha)" = "$want" ] &&
+        ok "skopeo reads the same index at the destination" || not_ok "index differs at R1"
+skopeo_ copy -q --all --src-tls-verify=false "docker://$R1/team/multi:v1" "oci:$TMPD/check1:x" &&
+        ok "skopeo pulls every blob back (digests verified)" || not_ok "skopeo pull from R1"
+
+run_xarch copy $SECURE --json "$R1/team/multi:v1" "$R2/secure/multi:v1"
+expect_rc 0 "plain -> TLS + htpasswd exits 0"
+[ "$(skopeo inspect --raw --cert-dir "$TMPD/certs.d" --creds alice:s3cret "docker://$R2/secure/multi:v1" | sha)" = "$want" ] &&
+        ok "skopeo reads the same index on the TLS registry" || not_ok "index differs at R2"
+if grep -q s3cret "$TMPD/out" "$TMPD/err"; then not_ok "the password shows in the output"; else ok "no secret in the output"; fi
+run_xarch copy $SECURE --json "$R1/team/multi:v1" "$R2/secure/multi:v1"
+expect_rc 0 "rerun exits 0"
+[ "$(json_get written.blobs)" = 0 ] && ok "rerun uploads no blob" || not_ok "rerun uploaded $(json_get written.blobs)"
+
+run_xarch copy --authfile "$TMPD/auth.json" "$R1/team/multi:v1" "$R2/secure/multi:v2"
+expect_rc 1 "an untrusted certificate fails"
+run_xarch copy --ca "$TMPD/tls/ca.crt" "$R1/team/multi:v1" "$R2/secure/multi:v3"
+expect_rc 1 "no credentials fails"
+expect_err 'unauthorized|authentication required' "and says it was refused"
+
+# podman pulls from the TLS registry and sees each architecture
+if podman_ pull -q --cert-dir "$TMPD/certs.d" --creds alice:s3cret --arch arm64 "docker://$R2/secure/multi:v1" >/dev/null 2>"$TMPD/perr"; then
+        arch=$(podman_ image inspect --format '{{.Architecture}}' "$R2/secure/multi:v1")
+        [ "$arch" = arm64 ] && ok "podman pulls the arm64 image" || not_ok "podman sees $arch"
+else
+        not_ok "podman pull: $(tail -1 "$TMPD/perr")"
+fi
+
+# ---- to and from files ----
+run_xarch copy $SECURE "$R2/secure/multi:v1" "oci:$TMPD/from-r2.oci:v1"
+expect_out "^$want\$" "TLS registry -> oci: keeps the digest"
+[ "$(skopeo inspect --raw "oci:$TMPD/from-r2.oci:v1" | sha)" = "$want" ] && ok "skopeo reads the layout" || not_ok "layout index differs"
+run_xarch copy $SECURE "$R2/secure/multi:v1" "oci-archive:$TMPD/from-r2.tar:v1"
+expect_out "^$want\$" "TLS registry -> oci-archive: keeps the digest"
+run_xarch copy $SECURE "oci-archive:$TMPD/from-r2.tar:v1" "$R2/secure/back:v1"
+expect_out "^$want\$" "oci-archive: -> TLS registry keeps the digest"
+run_xarch copy --platform linux/amd64 "$R1/team/multi:v1" "docker-archive:$TMPD/amd64.tar:multi:amd64"
+expect_rc 0 "registry -> docker-archive (one platform) exits 0"
+podman_ load -i "$TMPD/amd64.tar" >"$TMPD/load" 2>&1 && ok "podman load takes it" || not_ok "podman load: $(tail -1 "$TMPD/load")"
+run_xarch copy "docker-archive:$IMAGES/local/single.docker.tar" "$R1/from/docker:v1"
+expect_rc 0 "docker-archive -> registry exits 0"
+skopeo inspect --tls-verify=false "docker://$R1/from/docker:v1" >/dev/null && ok "skopeo reads it" || not_ok "skopeo inspect from/docker"
+
+# ---- subsets: a new index, attestations follow their image, blobs mounted ----
+run_xarch copy --json --platform linux/arm64 "$R0/attest:latest" "$R1/team/attest:arm64"
+expect_rc 0 "--platform from a registry exits 0"
+skopeo inspect --raw --tls-verify=false "docker://$R1/team/attest:arm64" >"$TMPD/sub"
+python3 - "$TMPD/sub" <<'PY' && ok "the subset holds arm64 and its attestation only" || not_ok "subset: $(cat "$TMPD/sub")"
+import json, sys
+m = json.load(open(sys.argv[1]))["manifests"]
+imgs = [e for e in m if e.get("platform", {}).get("architecture") == "arm64"]
+att = [e for e in m if e.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest"]
+sys.exit(not (len(m) == 2 and len(imgs) == 1 and len(att) == 1 and
+              att[0]["annotations"]["vnd.docker.reference.digest"] == imgs[0]["digest"]))
+PY
+run_xarch copy --json "$R1/team/multi:v1" "$R1/other/multi:v1"
+[ "$(json_get written.blobsMounted)" -gt 0 ] && [ "$(json_get written.blobs)" = 0 ] &&
+        ok "same registry: every blob mounted, none uploaded" || not_ok "mounted $(json_get written.blobsMounted), uploaded $(json_get written.blobs)"
+
+# ---- push faults (upload-hostile.py) ----
+mkfifo "$TMPD/hold"
+exec 9<>"$TMPD/hold"
+python3 "$HERE/servers/upload-hostile.py" <"$TMPD/hold" >"$TMPD/hport" 2>"$TMPD/hlog" &
+PIDS="$PIDS $!"
+i=0
+until [ -s "$TMPD/hport" ]; do i=$((i + 1)); [ $i -lt 200 ] || break; sleep 0.05; done
+H=127.0.0.1:$(cat "$TMPD/hport")
+hlog() { curl -s "http://$H/__log"; }
+
+# a big image (two 6 MiB layers: above the monolithic limit, so they stream)
+head -c 6291456 /dev/urandom >"$TMPD/big1"
+head -c 6291456 /dev/urandom >"$TMPD/big2"
+cat >"$TMPD/big.json" <<EOF
+{"images": [{"index_platform": "linux/amd64", "config_platform": "linux/amd64", "entrypoint": ["/a"],
+  "layers": [{"compression": "none", "entries": [["file", "/a", "$TMPD/big1", 493]]},
+             {"compression": "none", "entries": [["file", "/b", "$TMPD/big2", 493]]}]}]}
+EOF
+python3 "$HERE/images/oci-layout.py" "$TMPD/big.oci" "$TMPD/big.json"
+bigwant=$(skopeo inspect --raw "oci:$TMPD/big.oci" | sha)
+
+for sc in good nomount nochunk nostream drop flaky absolute; do
+        run_xarch copy --json "oci:$TMPD/big.oci" "$H/$sc/big:v1"
+        expect_rc 0 "$sc: big image exits 0"
+        [ "$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$H/v2/$sc/big/manifests/v1" | sha)" = "$bigwant" ] &&
+                ok "$sc: the tag names the source's index" || not_ok "$sc: tag differs"
+        case $sc in
+        nostream | drop) [ "$(json_get written.resumed)" -ge 1 ] && ok "$sc: the upload resumed" || not_ok "$sc: not resumed" ;;
+        esac
+        run_xarch copy "$R0/multi:latest" "$H/$sc/multi:v1"
+        expect_out "^$want\$" "$sc: multi-arch index copied"
+done
+# a refused mount falls back to an upload
+run_xarch copy --json "$H/nomount/multi:v1" "$H/nomount/again:v1"
+expect_rc 0 "nomount: copy within the registry exits 0"
+[ "$(json_get written.blobsMounted)" = 0 ] && [ "$(json_get written.blobs)" -gt 0 ] &&
+        ok "nomount: blobs uploaded after the 202" || not_ok "nomount: $(cat "$TMPD/out")"
+# a registry that refuses OCI indexes: one line, no tag
+run_xarch copy "$R0/multi:latest" "$H/noindex/multi:v1"
+expect_rc 1 "noindex: exits 1"
+expect_err 'index sha256:.*MANIFEST_INVALID' "noindex: names the refused index"
+[ "$(wc -l <"$TMPD/err")" = 1 ] && ok "noindex: one line on stderr" || not_ok "noindex: $(cat "$TMPD/err")"
+hlog | python3 -c 'import json,sys; sys.exit(any(e[:3] == ["manifest", "noindex/multi", "v1"] for e in json.load(sys.stdin)))' &&
+        ok "noindex: no tag written" || not_ok "noindex: a tag was written"
+
+# kill -9 half way through a push: no tag; a rerun completes and skips what is there
+"$XARCH" copy --jobs 1 "oci:$TMPD/big.oci" "$H/stall/big:v1" >/dev/null 2>&1 &
+victim=$!
+i=0
+until hlog | grep -q stalled; do i=$((i + 1)); [ $i -lt 400 ] || break; sleep 0.05; done
+exec 3>&2 2>/dev/null # no "Killed" job notice in the TAP stream
+kill -9 $victim
+wait $victim || true
+exec 2>&3 3>&-
+hlog | python3 -c 'import json,sys; sys.exit(any(e[0] == "manifest" and e[1] == "stall/big" for e in json.load(sys.stdin)))' &&
+        ok "kill -9 half way: no manifest and no tag written" || not_ok "kill -9: a manifest was written"
+run_xarch copy --json "oci:$TMPD/big.oci" "$H/stall/big:v1"
+expect_rc 0 "the rerun exits 0"
+[ "$(json_get written.blobsSkipped)" -ge 1 ] && ok "the rerun skips the blob already uploaded" || not_ok "rerun skipped $(json_get written.blobsSkipped)"
+[ "$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$H/v2/stall/big/manifests/v1" | sha)" = "$bigwant" ] &&
+        ok "after the rerun the tag names the whole image" || not_ok "rerun: tag differs"
+hlog | python3 -c '
+import json, sys
+log = [e for e in json.load(sys.stdin) if e[1] == "stall/big" and e[0] in ("blob", "manifest")]
+tag = [i for i, e in enumerate(log) if e[0] == "manifest" and e[2] == "v1"]
+sys.exit(not (tag and tag[0] == len(log) - 1))' && ok "the tag was the last write" || not_ok "tag written before the end"
+
+done_testing
