@@ -173,6 +173,24 @@ int xarch_binfmt_get(struct xarch_binfmt *b, const char *name, struct xarch_binf
 int xarch_binfmt_register(struct xarch_binfmt *b, const struct xarch_binfmt_entry *e,
                 struct xarch_error **err);
 
+/* What xarch_binfmt_keep() found and did for one entry. */
+enum xarch_binfmt_keep_result {
+        XARCH_BINFMT_KEPT,          /* registered as wanted and enabled: nothing to do */
+        XARCH_BINFMT_REGISTERED,    /* the name was free: registered now */
+        XARCH_BINFMT_KEPT_DISABLED, /* registered as wanted but disabled: left so (someone chose it)
+                                     */
+        XARCH_BINFMT_CONFLICT,      /* a different entry holds the name: left alone */
+};
+
+/* Keeps e registered: registers it when no entry of its name exists, and otherwise touches
+ * nothing (never replaces, enables or removes an entry, never another handler), so a keeper
+ * running beside other tools only ever fills in what vanished. *ret_existing (may be NULL) gets
+ * the entry found under the name for KEPT, KEPT_DISABLED and CONFLICT. A name registered by
+ * someone else between the check and the write counts as found. */
+int xarch_binfmt_keep(struct xarch_binfmt *b, const struct xarch_binfmt_entry *e,
+                enum xarch_binfmt_keep_result *ret, struct xarch_binfmt_entry *ret_existing,
+                struct xarch_error **err);
+
 enum xarch_binfmt_action {
         XARCH_BINFMT_DISABLE, /* writes 0 */
         XARCH_BINFMT_ENABLE,  /* writes 1 */

@@ -282,3 +282,106 @@ bool cli_image_option(int c, const char *arg, struct xarch_image_options *opts) 
                 return false;
         }
 }
+
+/* ---- YAML output (for Kubernetes documents) ---- */
+
+/* Whether a string can be written as a plain YAML scalar and read back as the same string:
+ * a conservative set of characters, and nothing a YAML 1.1 or 1.2 reader would take for a
+ * number, a boolean or null. Everything else is written double-quoted with JSON escapes,
+ * which YAML reads the same. */
+static bool yaml_plain_ok(const char *s) {
+        static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
+                        "null", "~", "True", "False", "Yes", "No", "On", "Off", "Y", "N", "NULL",
+                        "Null", "TRUE", "FALSE", "YES", "NO", "ON", "OFF"};
+        if (!*s || strlen(s) > 200)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(special); i++)
+                if (streq(s, special[i]))
+                        return false;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '/'))
+                return false; /* digits, '-', '.' first could read as numbers or markers */
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                    (*p >= '0' && *p <= '9') || strchr("/_.-", *p)))
+                        return false;
+        return true;
+}
+
+static void yaml_scalar(FILE *out, json_t *v) {
+        if (json_is_string(v) && yaml_plain_ok(json_string_value(v)))
+                fputs(json_string_value(v), out);
+        else
+                json_dumpf(v, out, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+static bool yaml_is_block(json_t *v) {
+        return (json_is_object(v) && json_object_size(v) > 0) ||
+               (json_is_array(v) && json_array_size(v) > 0);
+}
+
+/* Writes v as a block at indent; the first line's indentation is already on the line when
+ * inline_first (after "- "). */
+static void yaml_block(FILE *out, json_t *v, int indent, bool inline_first) {
+        bool first = true;
+        if (json_is_object(v)) {
+                const char *key;
+                json_t *val;
+                json_object_foreach(v, key, val) {
+                        fprintf(out, "%*s", first && inline_first ? 0 : indent, "");
+                        first = false;
+                        json_t *k = json_string(key);
+                        yaml_scalar(out, k);
+                        json_decref(k);
+                        if (!yaml_is_block(val)) {
+                                fputs(": ", out);
+                                if (json_is_object(val))
+                                        fputs("{}", out);
+                                else if (json_is_array(val))
+                                        fputs("[]", out);
+                                else
+                                        yaml_scalar(out, val);
+                                fputc('\n', out);
+                        } else {
+                                fputs(":\n", out);
+                                /* sequences sit at their key's indentation, as kubectl writes */
+                                yaml_block(out, val, json_is_array(val) ? indent : indent + 2,
+                                                false);
+                        }
+                }
+        } else if (json_is_array(v)) {
+                size_t i;
+                json_t *val;
+                json_array_foreach(v, i, val) {
+                        fprintf(out, "%*s- ", first && inline_first ? 0 : indent, "");
+                        first = false;
+                        if (yaml_is_block(val))
+                                yaml_block(out, val, indent + 2, true);
+                        else {
+                                if (json_is_object(val))
+                                        fputs("{}", out);
+                                else if (json_is_array(val))
+                                        fputs("[]", out);
+                                else
+                                        yaml_scalar(out, val);
+                                fputc('\n', out);
+                        }
+                }
+        }
+}
+
+int cli_print_yaml(json_t *doc, bool document_start) {
+        if (!doc)
+                return cli_error("out of memory");
+        cli_stdout_verbatim(true);
+        if (document_start)
+                fputs("---\n", stdout);
+        if (yaml_is_block(doc))
+                yaml_block(stdout, doc, 0, false);
+        else {
+                yaml_scalar(stdout, doc);
+                fputc('\n', stdout);
+        }
+        json_decref(doc);
+        cli_stdout_verbatim(false);
+        return EXIT_OK;
+}

@@ -64,6 +64,11 @@ void cli_json_requested(void);
 bool cli_json_in_argv(int argc, char **argv);
 int cli_json_finish(int rc);
 
+/* Prints a JSON value as a YAML document on stdout (block style; strings plain only where
+ * YAML reads them back unchanged), preceded by "---" when document_start, and drops the
+ * reference. For Kubernetes manifests. */
+int cli_print_yaml(json_t *doc, bool document_start);
+
 /* Prints a JSON document (indented, newline-terminated) on stdout and drops the reference. */
 int cli_print_json(json_t *doc);
 

@@ -788,6 +788,53 @@ int xarch_binfmt_control(struct xarch_binfmt *b, const char *name, enum xarch_bi
         return xarch_error_set(err, code, "%s: write failed: %s", what, strerror(code));
 }
 
+/* Classifies the entry found under e's name. */
+static enum xarch_binfmt_keep_result keep_classify(
+                const struct xarch_binfmt_entry *e, const struct xarch_binfmt_entry *found) {
+        if (!xarch_binfmt_entry_same(found, e))
+                return XARCH_BINFMT_CONFLICT;
+        return found->enabled ? XARCH_BINFMT_KEPT : XARCH_BINFMT_KEPT_DISABLED;
+}
+
+int xarch_binfmt_keep(struct xarch_binfmt *b, const struct xarch_binfmt_entry *e,
+                enum xarch_binfmt_keep_result *ret, struct xarch_binfmt_entry *ret_existing,
+                struct xarch_error **err) {
+        if (!b || !e || !ret)
+                return xarch_error_set(err, EINVAL, "no instance or entry");
+        _cleanup_free_ struct xarch_binfmt_entry *found = malloc(sizeof(*found));
+        if (!found)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        /* Two rounds at most: a registration racing ours makes the write fail with EEXIST, and
+         * the entry it left is then classified like any other. */
+        for (int round = 0; round < 2; round++) {
+                int r = xarch_binfmt_get(b, e->name, found, err);
+                if (r >= 0) {
+                        *ret = keep_classify(e, found);
+                        if (ret_existing)
+                                *ret_existing = *found;
+                        return 0;
+                }
+                if (r != -ENOENT)
+                        return r;
+                struct xarch_error *reg_err = NULL;
+                r = xarch_binfmt_register(b, e, &reg_err);
+                if (r >= 0) {
+                        *ret = XARCH_BINFMT_REGISTERED;
+                        return 0;
+                }
+                if (r != -EEXIST || round > 0) {
+                        if (err && !*err)
+                                *err = reg_err;
+                        else
+                                xarch_error_free(reg_err);
+                        return r;
+                }
+                xarch_error_free(reg_err);
+        }
+        return xarch_error_set(
+                        err, EAGAIN, "%s: registered and removed again while checking", e->name);
+}
+
 int xarch_binfmt_mount(struct xarch_binfmt *b, struct xarch_error **err) {
         if (!b)
                 return xarch_error_set(err, EINVAL, "no instance");
