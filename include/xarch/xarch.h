@@ -21,6 +21,7 @@
 #include "xarch/verify.h"
 #include "xarch/check.h"
 #include "xarch/copy.h"
+#include "xarch/build.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -28,6 +28,8 @@ static const struct verb verbs[] = {
                 {"copy", cmd_copy, "copy images between registries and files, verbatim"},
                 {"diagnose", cmd_diagnose,
                                 "name cross-architecture failures in logs, with cause and fix"},
+                {"build", cmd_build,
+                                "one multi-platform image from per-architecture files, checked"},
 };
 
 static void usage(FILE *out) {
