@@ -51,9 +51,10 @@ int xarch_build_add_parse(const char *spec, bool archive, struct xarch_build_add
                         memcpy(pl, spec, n);
                         pl[n] = '\0';
                         struct xarch_error *e = NULL;
-                        if (xarch_platform_parse(pl, &a.platform, &e) < 0) {
+                        if (xarch_platform_parse(pl, &a.platform, &e) < 0 ||
+                                        !xarch_arch_is_known(a.platform.arch)) {
                                 int r = xarch_error_set(err, EINVAL, "%s %s: %s", opt, spec,
-                                                e && e->msg ? e->msg : "bad platform");
+                                                e && e->msg ? e->msg : "unknown platform");
                                 xarch_error_free(e);
                                 return r;
                         }
@@ -1191,6 +1192,18 @@ static int build_trees(struct build *b, struct xarch_error **err) {
                         .archive_max = o->archive_max,
                         .spool_dir = o->spool_dir,
         };
+        for (size_t k = 0; k < o->n_adds; k++) {
+                bool used = !o->adds[k].has_platform;
+                for (size_t i = 0; !used && i < b->n_targets; i++)
+                        used = xarch_platform_equal(&o->adds[k].platform, &b->targets[i].want);
+                if (!used) {
+                        char pb[XARCH_PLATFORM_STRING_MAX];
+                        return xarch_error_set(err, EINVAL,
+                                        "%s for %s: that platform is not being built",
+                                        o->adds[k].archive ? "--add-archive" : "--add",
+                                        pfmt(&o->adds[k].platform, pb, sizeof(pb)));
+                }
+        }
         for (size_t i = 0; i < b->n_targets; i++) {
                 struct target *t = &b->targets[i];
                 char pb[XARCH_PLATFORM_STRING_MAX];
