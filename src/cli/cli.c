@@ -14,60 +14,101 @@
 /* ---- standard output without control bytes ---- */
 
 static bool stdout_verbatim;
-static unsigned char stdout_last; /* the last byte passed on, for C1 controls split by writes */
-static int stdout_errno;          /* why the last write to fd 1 failed */
+static bool stdout_held; /* a 0xc2 lead byte held back: the next write decides what it starts */
+static int stdout_errno; /* why the last write to fd 1 failed */
 
-/* C0 controls but tab and newline, DEL, and (in UTF-8) C1 controls U+0080..U+009F, whose
- * U+009B is CSI to some terminals. prev: the byte before ch. */
-static bool is_control(unsigned char prev, unsigned char ch) {
-        return (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ||
-               (prev == 0xc2 && ch >= 0x80 && ch <= 0x9f);
+/* C0 controls but tab and newline, and DEL. */
+static bool is_c0_control(unsigned char ch) {
+        return (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f;
+}
+
+/* The second byte of a UTF-8 C1 control (U+0080..U+009F is 0xc2 0x80..0x9f; U+009B is CSI to
+ * some terminals). */
+static bool is_c1_second(unsigned char ch) {
+        return ch >= 0x80 && ch <= 0x9f;
+}
+
+static bool write_all(const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(STDOUT_FILENO, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        stdout_errno = k < 0 ? errno : EIO;
+                        return false;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return true;
 }
 
 /* Human output quotes image paths, registry strings and file names: control bytes become '?'
- * (a C1 control's second byte, after its 0xc2 lead), so nothing an image carries can drive the
- * terminal. JSON (escaped by jansson) and --raw bytes pass verbatim. Returns the bytes taken,
- * short on a write error: fopencookie(3) wants no negative values. */
+ * (a C1 control's two bytes become one '?', so the output stays valid UTF-8), so nothing an
+ * image carries can drive the terminal. A 0xc2 at the end of a buffer is held until the next
+ * byte shows whether it starts a C1 control (stdio flushes at any byte). JSON (escaped by
+ * jansson) and --raw bytes pass verbatim. Returns the bytes taken, short on a write error:
+ * fopencookie(3) wants no negative values. */
 static ssize_t filtered_write(void *cookie, const char *buf, size_t len) {
-        char chunk[8192];
+        char chunk[8192 + 1];
         size_t done = 0;
         (void) cookie;
+        if (stdout_verbatim) {
+                if (stdout_held && !write_all("\xc2", 1))
+                        return 0;
+                stdout_held = false;
+                return write_all(buf, len) ? (ssize_t) len : 0;
+        }
         while (done < len) {
-                size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
-                const char *src = buf + done;
-                if (!stdout_verbatim) {
-                        for (size_t i = 0; i < n; i++) {
-                                unsigned char ch = (unsigned char) src[i];
-                                chunk[i] = is_control(stdout_last, ch) ? '?' : (char) ch;
-                                stdout_last = ch;
+                size_t n = len - done < sizeof(chunk) - 1 ? len - done : sizeof(chunk) - 1;
+                const unsigned char *src = (const unsigned char *) buf + done;
+                size_t out = 0;
+                for (size_t i = 0; i < n; i++) {
+                        unsigned char ch = src[i];
+                        if (stdout_held) {
+                                stdout_held = false;
+                                if (is_c1_second(ch)) {
+                                        chunk[out++] = '?';
+                                        continue;
+                                }
+                                chunk[out++] = (char) 0xc2;
                         }
-                        src = chunk;
+                        if (ch == 0xc2)
+                                stdout_held = true;
+                        else
+                                chunk[out++] = is_c0_control(ch) ? '?' : (char) ch;
                 }
-                size_t off = 0;
-                while (off < n) {
-                        ssize_t k = write(STDOUT_FILENO, src + off, n - off);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0) {
-                                stdout_errno = k < 0 ? errno : EIO;
-                                return (ssize_t) (done + off);
-                        }
-                        off += (size_t) k;
-                }
+                if (!write_all(chunk, out))
+                        return (ssize_t) done; /* what went before this chunk is written */
                 done += n;
         }
         return (ssize_t) len;
 }
 
-/* One line: every control byte, tab and newline included, becomes '?'. */
-static char *hide_controls(char *s) {
-        unsigned char prev = 0;
-        for (unsigned char *p = (unsigned char *) s; *p; p++) {
-                unsigned char ch = *p;
-                if (ch == '\n' || ch == '\t' || is_control(prev, ch))
-                        *p = '?';
-                prev = ch;
+/* A lead byte held at exit (the output ends with a lone 0xc2) still goes out. */
+static void release_held(void) {
+        fflush(stdout);
+        if (stdout_held) {
+                stdout_held = false;
+                write_all("\xc2", 1);
         }
+}
+
+/* One line: every control byte, tab and newline included, becomes '?'; a C1 control's two
+ * bytes become one '?'. */
+static char *hide_controls(char *s) {
+        unsigned char *r = (unsigned char *) s, *w = r;
+        for (; *r; r++) {
+                if (r[0] == 0xc2 && is_c1_second(r[1])) {
+                        *w++ = '?';
+                        r++;
+                } else if (*r == '\n' || *r == '\t' || is_c0_control(*r)) {
+                        *w++ = '?';
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
         return s;
 }
 
@@ -82,6 +123,7 @@ void cli_filter_stdout(void) {
         if (!f)
                 return; /* unfiltered rather than no output */
         setvbuf(f, buffer, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(buffer));
+        atexit(release_held);
         /* glibc's stdout is an assignable FILE *: every printf and fputs in the verbs now goes
          * through the filter */
         stdout = f;

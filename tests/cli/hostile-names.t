@@ -40,11 +40,66 @@ expect_rc 0 "file on a name with an escape sequence exits 0"
 expect_out 'x\?\[2Jy: ELF' "the escape is shown as '?'"
 cp "$TMPD/out" "$TMPD/out-escapes"
 check "stdout carries no control bytes" sh -c '! tr -d "\n\t" <"$1" | LC_ALL=C grep -q "[[:cntrl:]]"' sh "$TMPD/out-escapes"
-# a C1 control (U+009B, CSI to some terminals) in UTF-8: its second byte is replaced
+# a C1 control (U+009B, CSI to some terminals) in UTF-8: both its bytes become one '?' (a lone
+# lead byte before '?' would be invalid UTF-8); a lone 0xc2 before other bytes is left alone
 mkdir "$TMPD/c1"
 cp "$BIN" "$TMPD/c1/$(printf 'c1\302\2332Jz')"
 run_xarch file -r "$TMPD/c1"
-expect_out "$(printf 'c1\302')\\?2Jz: ELF" "a C1 control is shown as '?'"
+expect_out "^$TMPD/c1/c1\\?2Jz: ELF" "a C1 control is shown as one '?'"
+check "a C1 control leaves valid UTF-8" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$TMPD/out"
+for c1 in '\302\200' '\302\205' '\302\237'; do
+        mkdir -p "$TMPD/c1-all"
+        cp "$BIN" "$TMPD/c1-all/$(printf "a${c1}b")"
+done
+cp "$BIN" "$TMPD/c1-all/$(printf 'nbsp\302\240x')" # U+00A0 is not a control: kept
+run_xarch file -r "$TMPD/c1-all"
+cp "$TMPD/out" "$TMPD/out-c1" # check() overwrites out
+check "C1 U+0080, U+0085, U+009F: each one '?'" test "$(grep -c "/a?b: ELF" "$TMPD/out-c1")" = 3
+check "U+00A0 (not a control) passes" grep -q "$(printf 'nbsp\302\240x'): ELF" "$TMPD/out-c1"
+check "the C1 output is valid UTF-8" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$TMPD/out-c1"
+
+# ... and a C1 control split by the filter's 64 KiB buffer: the names are sized so that its
+# lead byte is the last byte of one write and its second byte the first of the next (and one
+# byte either side of that)
+line_len=$("$XARCH" file "$BIN" | wc -c) # "PATH: description\n"
+desc_len=$((line_len - ${#BIN}))
+for shift in -1 0 1; do
+        # filler lines, then a path whose C1 lead byte lands at output offset 65535+shift
+        python3 - "$TMPD/split$shift" "$BIN" "$desc_len" $((65535 + shift)) >"$TMPD/args" <<'PY'
+import os, shutil, sys
+d, binary, desc_len, at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+os.makedirs(d)
+paths, total, i = [], 0, 0
+while total + 2 * 300 < at:
+    p = os.path.join(d, "f%d" % i)
+    i += 1
+    p += "_" * (300 - desc_len - len(p))  # a 300-byte line
+    paths.append(p)
+    total += 300
+want = at - total  # bytes of the last path before its 0xc2
+prefix = d + "/"
+while want - len(prefix) > 250:
+    prefix += "p" * 249 + "/"
+prefix += "p" * (want - len(prefix))
+os.makedirs(os.path.dirname(prefix), exist_ok=True)
+paths.append(prefix + "\u009bq")
+for p in paths:
+    shutil.copy(binary, p.encode("utf-8", "surrogateescape"))
+sys.stdout.write("\0".join(paths))
+PY
+        set +e
+        xargs -0 "$XARCH" file <"$TMPD/args" >"$TMPD/split.out" 2>"$TMPD/err"
+        set -e
+        if LC_ALL=C grep -q "$(printf '\302')" "$TMPD/split.out"; then
+                not_ok "C1 control at the 64 KiB boundary ($shift): no lone lead byte"
+        else
+                ok "C1 control at the 64 KiB boundary ($shift): no lone lead byte"
+        fi
+        check "C1 control at the 64 KiB boundary ($shift): shown as one '?'" grep -q 'pppp?q: ELF' "$TMPD/split.out"
+        check "C1 control at the 64 KiB boundary ($shift): valid UTF-8" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$TMPD/split.out"
+        check "C1 control at the 64 KiB boundary ($shift): the lead byte was at the boundary" \
+                test "$(LC_ALL=C grep -abo 'pp?q' "$TMPD/split.out" | cut -d: -f1)" = $((65535 + shift - 2))
+done
 run_xarch file --json -r "$TMPD/esc"
 expect_out 'x\\u001[bB]\[2Jy' "--json keeps the name, escaped"
 
