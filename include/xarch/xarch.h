@@ -22,6 +22,7 @@
 #include "xarch/check.h"
 #include "xarch/copy.h"
 #include "xarch/build.h"
+#include "xarch/index.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -26,6 +26,7 @@ static const struct verb verbs[] = {
                 {"check", cmd_check,
                                 "will this image run on that node: native, emulated, crash, fails"},
                 {"copy", cmd_copy, "copy images between registries and files, verbatim"},
+                {"index", cmd_index, "create and edit multi-platform image indexes"},
                 {"diagnose", cmd_diagnose,
                                 "name cross-architecture failures in logs, with cause and fix"},
                 {"build", cmd_build,

@@ -22,4 +22,11 @@ int copy_select(const struct xarch_blob_buf *root, const struct xarch_manifest *
 int copy_rewrite_index(const struct xarch_blob_buf *root, const bool *keep, size_t n, char **ret,
                 size_t *ret_len, struct xarch_error **err);
 
+struct sink;
+
+/* Copies a manifest (its verified bytes in *manifest, taken over) and everything below it from
+ * src to dst, children first; what dst already holds is skipped. No tag is set. */
+int copy_tree(struct xarch_image *src, struct sink *dst, struct xarch_blob_buf *manifest,
+                const char *media_type, unsigned jobs, struct xarch_error **err);
+
 #endif

@@ -339,6 +339,23 @@ static int fill_entries(struct xarch_copy_result *res, const struct xarch_manife
         return 0;
 }
 
+int copy_tree(struct xarch_image *src, struct sink *dst, struct xarch_blob_buf *manifest,
+                const char *media_type, unsigned jobs, struct xarch_error **err) {
+        struct copy c = {.src = src, .dst = dst};
+        struct xarch_ref src_ref;
+        if (xarch_image_transport(src) == XARCH_TRANSPORT_REGISTRY &&
+                        xarch_ref_parse(xarch_image_name(src), &src_ref, NULL) == 0)
+                c.mount_from = &src_ref;
+        int r = walk(&c, manifest, media_type, 0, true, err);
+        if (r >= 0)
+                r = copy_blobs(&c, jobs ? jobs : DEFAULT_JOBS, err);
+        for (size_t i = 0; r >= 0 && i < c.n_nodes; i++)
+                r = sink_put_manifest(dst, c.nodes[i].data, c.nodes[i].len, c.nodes[i].media_type,
+                                NULL, err);
+        copy_free(&c);
+        return r;
+}
+
 int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst,
                 const struct xarch_copy_options *opts, struct xarch_copy_result **ret,
                 struct xarch_error **err) {
