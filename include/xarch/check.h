@@ -26,9 +26,12 @@ enum xarch_check_verdict {
         XARCH_VERDICT_EMULATED,       /* no native manifest; runs under the emulator */
         XARCH_VERDICT_EMULATED_CRASH, /* starts under the emulator and crashes (known failure) */
         XARCH_VERDICT_FAILS,          /* does not run: exec format error, no match, mislabelled */
+        /* starts under the emulator; whether it then crashes rests on a fact the binary did not
+         * give up (amd64 Go of unknown version under QEMU on arm64): neither crash nor safety */
+        XARCH_VERDICT_EMULATED_UNKNOWN,
 };
 
-/* "native", "emulated", "emulated-crash", "fails". */
+/* "native", "emulated", "emulated-crash", "fails", "emulated-unknown". */
 const char *xarch_check_verdict_name(enum xarch_check_verdict v);
 
 enum xarch_emulation {

@@ -32,8 +32,24 @@ extern "C" {
 
 #define XARCH_FILE_SIZE_UNKNOWN UINT64_MAX
 
-/* Reads up to len bytes at offset into buf; returns the count (0 at end of file) or -errno. */
+/* Reads up to len bytes at offset into buf; returns the count (0 at end of file) or -errno.
+ * -ENODATA says the bytes exist but this source does not hold them (a large file streamed from a
+ * layer keeps only some ranges): the analysis goes on with what it has and says so. */
 typedef ssize_t (*xarch_file_read_fn)(void *userdata, uint64_t offset, void *buf, size_t len);
+
+/* The bounded string scans the engine makes over a byte range (ELF .rodata). */
+enum xarch_file_scan_kind {
+        XARCH_FILE_SCAN_GO_VERSION = 0, /* "go1.N[.N]", for Go files without build info */
+        XARCH_FILE_SCAN_RUST_PATH,      /* "/rustc/<commit>/" or Rust's library paths */
+};
+
+/* For a source that cannot read a range again (a stream that saw it pass): answers the scan of
+ * kind over [offset, offset+len) (len already cut to the engine's budget and the file size).
+ * Returns 1 and fills ret when found, 0 when scanned without a
+ * hit, -ENODATA when that range was not scanned (the engine then reads it). The stream must
+ * scan exactly as the engine does: the library's layer scanner uses the engine's own scanner. */
+typedef int (*xarch_file_scanned_fn)(void *userdata, enum xarch_file_scan_kind kind,
+                uint64_t offset, uint64_t len, char *ret, size_t size);
 
 struct xarch_file_source {
         const void *prefix; /* the file's first prefix_len bytes (may be NULL when read is set) */
@@ -41,6 +57,7 @@ struct xarch_file_source {
         uint64_t size;           /* total size, or XARCH_FILE_SIZE_UNKNOWN */
         xarch_file_read_fn read; /* NULL: only the prefix is available */
         void *userdata;
+        xarch_file_scanned_fn scanned; /* optional; NULL: scans read the bytes */
 };
 
 enum xarch_file_kind {
@@ -145,6 +162,10 @@ struct xarch_file_info {
         /* Why some structure could not be read (truncated header, e_shoff beyond the end, ...);
          * "" when everything that was looked at made sense. */
         char problem[128];
+        /* The source did not hold every byte the analysis wanted (a large file streamed from a
+         * layer, kept in parts): the facts above come from the parts it had. Not a defect of
+         * the file. */
+        bool incomplete;
 };
 
 /* Reusable scratch memory, so that analysing many files allocates nothing per file. */

@@ -24,6 +24,9 @@ static void usage(void) {
               "                  binaries under QEMU older than 7.2\n"
               "  fails           exec format error (no native manifest, no emulation),\n"
               "                  mislabelled content, missing loader, wrong x86-64 level\n"
+              "  emulated-unknown  it starts under the emulator; whether it crashes is\n"
+              "                  unknown: amd64 Go whose version cannot be read, under QEMU on\n"
+              "                  arm64 (Go before go1.25.4 crashes there, later Go does not)\n"
               "\n"
               "REF is a registry reference (host:5000/app:tag, name@sha256:...), oci:DIR[:TAG],\n"
               "oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG|:@N]. The image's layers\n"
@@ -46,7 +49,8 @@ static void usage(void) {
               "  -h, --help             show this help\n"
               "\n"
               "Exit status: 0 when every node gets native or emulated; 1 when some node gets\n"
-              "emulated-crash or fails; 2 for usage errors or an image that cannot be read.\n",
+              "emulated-crash, emulated-unknown or fails; 2 for usage errors or an image that\n"
+              "cannot be read.\n",
                         stdout);
 }
 

@@ -202,9 +202,10 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
                         if (xarch_file_describe(&p->binary_info, desc, sizeof(desc)) < 0)
                                 desc[0] = '\0';
                         printf("  binary:   %s%s\n", desc,
-                                        p->binary_partial ? " (large file: analysed from its head "
-                                                            "and tail)"
-                                                          : "");
+                                        p->binary_partial
+                                                        ? " (large file: analysed from the ranges "
+                                                          "kept while streaming)"
+                                                        : "");
                 }
                 if (p->loader_needed)
                         printf("  loader:   %s (%s)\n", p->loader,

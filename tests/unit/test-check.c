@@ -107,10 +107,27 @@ static const struct row rows[] = {
                 {"amd64 Go 1.25.3 is still affected", false, {"linux/amd64 amd64 go1.25.3 1 C"},
                                 "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH,
                                 "go-lfstack-crash", 0, "rebuild-go", "go1.25.4"},
-                {"amd64 Go of unknown version counts as affected", true,
+                /* unknown Go version: neither a predicted crash nor a safe run */
+                {"amd64 Go of unknown version: may crash, cannot tell", true,
                                 {"linux/amd64 amd64 go? 1 -"}, "arm64", "qemu", 0, 0,
-                                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0, "rebuild-go",
-                                "Go version unknown"},
+                                XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown", 0,
+                                "rebuild-go cross-compile multi-platform-build schedule",
+                                "could not be read"},
+                {"amd64 Go of unknown version names the go1.25.4 line", false,
+                                {"linux/amd64 amd64 go? 1 C"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown", 0,
+                                "rebuild-go", "before go1.25.4"},
+                {"amd64 Go with an open pclntab range (1.20+) is unknown too", true,
+                                {"linux/amd64 amd64 r1.20+ 1 -"}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown", 0,
+                                "rebuild-go", "1.20+"},
+                {"amd64 Go of unknown version under Rosetta: not the QEMU crash", true,
+                                {"linux/amd64 amd64 go? 1 -"}, "arm64", "rosetta", 0, 0,
+                                XARCH_VERDICT_EMULATED, "emulated-rosetta", 0, "",
+                                "does not apply to Rosetta"},
+                {"amd64 Go of unknown version on amd64 runs natively", true,
+                                {"linux/amd64 amd64 go? 1 -"}, "amd64", "qemu", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
                 {"amd64 Go from a pclntab range before 1.25", true,
                                 {"linux/amd64 amd64 r1.18-1.19 1 -"}, "arm64", "qemu", 0, 0,
                                 XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 0, "rebuild-go",
@@ -502,6 +519,8 @@ static void test_parse(void **state) {
         assert_int_equal(xarch_emulation_parse(NULL, &e, NULL), -EINVAL);
         assert_string_equal(
                         xarch_check_verdict_name(XARCH_VERDICT_EMULATED_CRASH), "emulated-crash");
+        assert_string_equal(xarch_check_verdict_name(XARCH_VERDICT_EMULATED_UNKNOWN),
+                        "emulated-unknown");
 }
 
 /* Empty and degenerate inputs never crash and always give a verdict. */

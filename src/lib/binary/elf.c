@@ -720,13 +720,23 @@ static void read_comment(struct xarch_file_analyzer *a, struct file_src *s,
         }
 }
 
-/* Scans [off, off+len) in chunks for a pattern; at most budget bytes are read. */
+/* Scans [off, off+len) in chunks for a pattern (range_scan in reader.h makes the same chunks
+ * from a stream); at most the kind's budget is read. A source that saw the range stream past
+ * answers from its own scan. */
 static int scan_range(struct xarch_file_analyzer *a, struct file_src *s, uint64_t off, uint64_t len,
-                uint64_t budget, bool (*scan)(const uint8_t *, size_t, char *, size_t), char *ret,
-                size_t size) {
-        const size_t overlap = 64;
-        if (len > budget)
-                len = budget;
+                enum xarch_file_scan_kind kind, char *ret, size_t size) {
+        const size_t overlap = RANGE_SCAN_OVERLAP;
+        range_scan_fn scan = range_scan_function(kind);
+        if (len > range_scan_budget(kind))
+                len = range_scan_budget(kind);
+        if (s->scanned) {
+                uint64_t cut = len;
+                if (s->size != XARCH_FILE_SIZE_UNKNOWN)
+                        cut = off >= s->size ? 0 : cut > s->size - off ? s->size - off : cut;
+                int r = s->scanned(s->userdata, kind, off, cut, ret, size);
+                if (r != -ENODATA)
+                        return r < 0 ? r : r > 0;
+        }
         uint64_t done = 0;
         while (done < len) {
                 size_t n = len - done > FILE_SCRATCH_SIZE ? FILE_SCRATCH_SIZE : len - done;
@@ -817,8 +827,8 @@ static int analyze_go(struct xarch_file_analyzer *a, struct file_src *s,
 
         /* No build info (Go 1.26 release builds, say): look for the version string. */
         if (go->evidence && !go->version[0] && sec->rodata.present) {
-                r = scan_range(a, s, sec->rodata.offset, sec->rodata.size, FILE_GO_SCAN_BUDGET,
-                                go_version_scan, go->version, sizeof(go->version));
+                r = scan_range(a, s, sec->rodata.offset, sec->rodata.size,
+                                XARCH_FILE_SCAN_GO_VERSION, go->version, sizeof(go->version));
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -984,7 +994,7 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
         else {
                 if (!info->rust_version[0] && !sec.comment.present && sec.rodata.present) {
                         r = scan_range(a, s, sec.rodata.offset, sec.rodata.size,
-                                        FILE_RUST_SCAN_BUDGET, rust_path_scan, info->rust_version,
+                                        XARCH_FILE_SCAN_RUST_PATH, info->rust_version,
                                         sizeof(info->rust_version));
                         if (r < 0)
                                 return xarch_error_set(err, -r, "cannot read .rodata");
@@ -1019,6 +1029,8 @@ int elf_analyze(struct xarch_file_analyzer *a, struct file_src *s, struct xarch_
                 }
         }
         describe_flags(info);
+        if (s->unreached)
+                info->incomplete = true; /* a stream kept parts of it: not a defect */
         if (s->short_read && !info->problem[0])
                 file_problem(info, "only part of the file could be read");
         return 0;

@@ -176,6 +176,7 @@ int xarch_file_analyze(struct xarch_file_analyzer *a, const struct xarch_file_so
                         .size = src->size,
                         .read = src->read,
                         .userdata = src->userdata,
+                        .scanned = src->scanned,
         };
         ssize_t n = src_read(&s, 0, hdr, sizeof(hdr));
         if (n < 0)
@@ -451,5 +452,8 @@ int xarch_file_describe(const struct xarch_file_info *info, char *buf, size_t si
         }
         if (info->problem[0])
                 outf(&o, ", malformed: %s", info->problem);
+        if (info->incomplete)
+                outf(&o, ", read in part (a large file streamed from a layer: some ranges were not "
+                         "kept)");
         return (int) o.len;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/gobuild.h"
 #include "binary/reader.h"
 #include "macro.h"
 
@@ -38,6 +39,10 @@ static ssize_t src_read_raw(struct file_src *s, uint64_t off, void *buf, size_t 
                 ssize_t n = s->read(s->userdata, off + done, (uint8_t *) buf + done, len - done);
                 if (n == -EINTR)
                         continue;
+                if (n == -ENODATA) {
+                        s->unreached = true; /* the source kept only parts of the file */
+                        break;
+                }
                 if (n < 0)
                         return n;
                 if (n == 0)
@@ -56,7 +61,10 @@ void src_prime(struct file_src *s, uint64_t off, size_t len) {
                 if (len > s->size - off)
                         len = (size_t) (s->size - off);
         }
+        /* the cache reads ahead: bytes it could not get were not asked for */
+        bool unreached = s->unreached;
         ssize_t n = src_read_raw(s, off, s->cache, len);
+        s->unreached = unreached;
         s->cache_off = off;
         s->cache_len = n > 0 ? (size_t) n : 0;
 }
@@ -140,4 +148,81 @@ int analyzer_reserve(struct xarch_file_analyzer *a, size_t n) {
         a->big = p;
         a->big_size = size;
         return 0;
+}
+
+/* --- range scans ------------------------------------------------------------------------- */
+
+range_scan_fn range_scan_function(enum xarch_file_scan_kind kind) {
+        return kind == XARCH_FILE_SCAN_GO_VERSION ? go_version_scan : rust_path_scan;
+}
+
+uint64_t range_scan_budget(enum xarch_file_scan_kind kind) {
+        return kind == XARCH_FILE_SCAN_GO_VERSION ? FILE_GO_SCAN_BUDGET : FILE_RUST_SCAN_BUDGET;
+}
+
+void range_scan_init(struct range_scan *rs, enum xarch_file_scan_kind kind, uint64_t off,
+                uint64_t len, uint64_t file_size, uint8_t *buf) {
+        memset(rs, 0, sizeof(*rs));
+        rs->kind = kind;
+        rs->off = off;
+        if (len > range_scan_budget(kind))
+                len = range_scan_budget(kind);
+        if (file_size != XARCH_FILE_SIZE_UNKNOWN)
+                len = off >= file_size ? 0 : len > file_size - off ? file_size - off : len;
+        rs->len = len;
+        rs->buf = buf;
+        rs->state = len == 0 ? RANGE_SCAN_NOT_FOUND : RANGE_SCAN_RUNNING;
+}
+
+/* Scans the buffered chunk; decides whether the range is done. */
+static void range_scan_chunk(struct range_scan *rs) {
+        if (range_scan_function(rs->kind)(rs->buf, rs->fill, rs->result, sizeof(rs->result))) {
+                rs->state = RANGE_SCAN_FOUND;
+                return;
+        }
+        if (rs->fill <= RANGE_SCAN_OVERLAP || rs->chunk + rs->fill >= rs->len) {
+                rs->state = RANGE_SCAN_NOT_FOUND;
+                return;
+        }
+        /* the next chunk starts RANGE_SCAN_OVERLAP bytes before this one's end */
+        memmove(rs->buf, rs->buf + rs->fill - RANGE_SCAN_OVERLAP, RANGE_SCAN_OVERLAP);
+        rs->chunk += rs->fill - RANGE_SCAN_OVERLAP;
+        rs->fill = RANGE_SCAN_OVERLAP;
+}
+
+void range_scan_feed(struct range_scan *rs, uint64_t pos, const uint8_t *p, size_t n) {
+        while (rs->state == RANGE_SCAN_RUNNING && n > 0) {
+                uint64_t want = rs->off + rs->chunk + rs->fill; /* next byte the chunk needs */
+                if (pos + n <= want)
+                        return;
+                if (pos > want)
+                        return; /* a gap: cannot happen when fed in order */
+                size_t skip = (size_t) (want - pos);
+                p += skip;
+                n -= skip;
+                pos += skip;
+                uint64_t chunk_len = rs->len - rs->chunk;
+                if (chunk_len > FILE_SCRATCH_SIZE)
+                        chunk_len = FILE_SCRATCH_SIZE;
+                size_t take = (size_t) chunk_len - rs->fill;
+                if (take > n)
+                        take = n;
+                memcpy(rs->buf + rs->fill, p, take);
+                rs->fill += take;
+                p += take;
+                n -= take;
+                pos += take;
+                if (rs->fill == chunk_len)
+                        range_scan_chunk(rs);
+        }
+}
+
+void range_scan_end(struct range_scan *rs) {
+        if (rs->state != RANGE_SCAN_RUNNING)
+                return;
+        if (rs->fill > 0 && range_scan_function(rs->kind)(
+                                            rs->buf, rs->fill, rs->result, sizeof(rs->result)))
+                rs->state = RANGE_SCAN_FOUND;
+        else
+                rs->state = RANGE_SCAN_NOT_FOUND;
 }

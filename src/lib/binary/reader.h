@@ -33,6 +33,8 @@ struct file_src {
         xarch_file_read_fn read;
         void *userdata;
         bool short_read; /* some read stopped early (end of data or prefix only) */
+        bool unreached;  /* the source does not hold some bytes that exist (-ENODATA) */
+        xarch_file_scanned_fn scanned; /* answers range scans for sources that saw them pass */
         /* Small reads are served from one cached window, so that nearby structures (section
          * headers, their name table, .comment) cost one read. NULL: no cache. */
         uint8_t *cache;
@@ -79,5 +81,41 @@ void file_problem(struct xarch_file_info *info, const char *fmt, ...)
 
 /* Copies a byte string into a fixed field, NUL-terminated, dropping non-printable bytes. */
 void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len);
+
+/* The engine's bounded string scans of a byte range, run either over a source (elf.c) or over
+ * bytes as they stream past (image/layer.c), chunk for chunk alike so that both give the same
+ * answer: chunks of FILE_SCRATCH_SIZE bytes that overlap by RANGE_SCAN_OVERLAP, the first hit
+ * wins. */
+#define RANGE_SCAN_OVERLAP 64u
+
+typedef bool (*range_scan_fn)(const uint8_t *buf, size_t len, char *ret, size_t size);
+
+/* The scanner and the most bytes it looks at, for each kind. */
+range_scan_fn range_scan_function(enum xarch_file_scan_kind kind);
+uint64_t range_scan_budget(enum xarch_file_scan_kind kind);
+
+enum range_scan_state { RANGE_SCAN_RUNNING, RANGE_SCAN_FOUND, RANGE_SCAN_NOT_FOUND };
+
+/* A scan of [off, off+len) fed with bytes as they pass; buf holds FILE_SCRATCH_SIZE bytes. */
+struct range_scan {
+        enum xarch_file_scan_kind kind;
+        uint64_t off, len; /* len: cut to the budget and the file size */
+        uint8_t *buf;
+        uint64_t chunk; /* where buf[0] is, relative to off */
+        size_t fill;
+        enum range_scan_state state;
+        char result[64];
+};
+
+/* Sets up a scan of a range of a file of file_size bytes. */
+void range_scan_init(struct range_scan *rs, enum xarch_file_scan_kind kind, uint64_t off,
+                uint64_t len, uint64_t file_size, uint8_t *buf);
+
+/* Feeds the bytes [pos, pos+n) of the file; only those inside the range count. Bytes must come
+ * in order, and those of the range without gaps. */
+void range_scan_feed(struct range_scan *rs, uint64_t pos, const uint8_t *p, size_t n);
+
+/* Ends the input (the file ended early): scans what is buffered. */
+void range_scan_end(struct range_scan *rs);
 
 #endif

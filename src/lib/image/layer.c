@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/reader.h"
 #include "image/decompress.h"
 #include "macro.h"
 #include "image/rootfs.h"
@@ -15,7 +16,19 @@
 /* Largest ELF section header table captured from a large file. */
 #define SHDR_MAX (1024u * 1024)
 
-_Static_assert(XARCH_LAYER_HEAD_MAX + XARCH_LAYER_TAIL_MAX + SHDR_MAX + GO_WINDOW + 4 * 64 <=
+/* Ranges the ELF headers point at, captured as they pass: each at most this much ... */
+#define PLAN_WINDOW_MAX (64u * 1024)
+/* ... in a pool of this size, at most this many. */
+#define PLAN_POOL    (128u * 1024)
+#define PLAN_WINDOWS 32
+/* Sections whose first bytes the engine may scan for strings (.rodata, found by name only at the
+ * end), scanned as they pass: at most this many, each once per scan kind. */
+#define SCAN_SECTIONS 6
+#define SCAN_KINDS    2
+
+_Static_assert(XARCH_LAYER_HEAD_MAX + XARCH_LAYER_TAIL_MAX + SHDR_MAX + GO_WINDOW + 4 * 64 +
+                                                PLAN_POOL +
+                                                SCAN_SECTIONS * SCAN_KINDS * FILE_SCRATCH_SIZE <=
                                 XARCH_LAYER_FULL_MAX,
                 "the windows of a large file fit in the capture arena");
 
@@ -61,6 +74,13 @@ struct xarch_layer_scanner {
         struct window head, tail, shdr, go;
         struct window pcl[PCLNTAB_WINDOWS];
         size_t n_pcl;
+        /* ranges planned from the ELF program and section headers, and the string scans */
+        struct window plan[PLAN_WINDOWS];
+        size_t n_plan, plan_used;
+        uint8_t *plan_pool, *scan_bufs;
+        bool phdrs_planned, shdrs_planned;
+        struct range_scan scans[SCAN_SECTIONS * SCAN_KINDS];
+        size_t n_scans;
         uint8_t carry[CARRY_MAX];
         size_t n_carry;
 };
@@ -271,6 +291,140 @@ static void scan_markers(
         }
 }
 
+/* Bytes of [off, off+len) that the head already holds or that are still to come: a range that
+ * began in a part already gone cannot be captured. */
+static bool plan_reachable(struct xarch_layer_scanner *s, uint64_t chunk_pos, uint64_t off) {
+        return off >= chunk_pos || chunk_pos <= s->head.len;
+}
+
+/* A window over [off, off+len) from the plan pool, filled from the head as far as it already
+ * passed; nothing when the head holds it whole, the range is gone, or the pool is spent. */
+static void plan_window(
+                struct xarch_layer_scanner *s, uint64_t chunk_pos, uint64_t off, uint64_t len) {
+        if (len > PLAN_WINDOW_MAX)
+                len = PLAN_WINDOW_MAX;
+        if (off >= s->size || len == 0)
+                return;
+        if (len > s->size - off)
+                len = s->size - off;
+        if (off + len <= s->head.len || !plan_reachable(s, chunk_pos, off))
+                return;
+        if (s->n_plan == PLAN_WINDOWS || len > PLAN_POOL - s->plan_used)
+                return;
+        struct window *w = &s->plan[s->n_plan++];
+        *w = (struct window){off, (size_t) len, s->plan_pool + s->plan_used, true};
+        s->plan_used += (size_t) len;
+        if (off < chunk_pos)
+                window_write(w, 0, s->head.buf, (size_t) chunk_pos);
+}
+
+/* Once the head holds the program headers: the segments the engine reads (PT_INTERP,
+ * PT_DYNAMIC, PT_NOTE, and the first writable PT_LOAD where Go keeps its build info). */
+static void plan_phdrs(struct xarch_layer_scanner *s, uint64_t chunk_pos, bool is64, bool be,
+                uint64_t phoff, uint64_t phentsize, uint64_t phnum) {
+        bool rw_seen = false;
+        for (uint64_t i = 0; i < phnum; i++) {
+                const uint8_t *p = s->head.buf + phoff + i * phentsize;
+                uint32_t type = (uint32_t) get_uint(p, 4, be), flags;
+                uint64_t off, filesz;
+                if (is64) {
+                        flags = (uint32_t) get_uint(p + 4, 4, be);
+                        off = get_uint(p + 8, 8, be), filesz = get_uint(p + 32, 8, be);
+                } else {
+                        off = get_uint(p + 4, 4, be), filesz = get_uint(p + 16, 4, be);
+                        flags = (uint32_t) get_uint(p + 24, 4, be);
+                }
+                if (type == 3 /* PT_INTERP */ || type == 4 /* PT_NOTE */)
+                        plan_window(s, chunk_pos, off, filesz > 4096 ? 4096 : filesz);
+                else if (type == 2 /* PT_DYNAMIC */)
+                        plan_window(s, chunk_pos, off, filesz > 16384 ? 16384 : filesz);
+                else if (type == 1 /* PT_LOAD */ && !rw_seen && (flags & 2) && !(flags & 1)) {
+                        rw_seen = true;
+                        plan_window(s, chunk_pos, off,
+                                        filesz > FILE_SCRATCH_SIZE ? FILE_SCRATCH_SIZE : filesz);
+                }
+        }
+}
+
+/* Once the head holds the section headers (Go's linker writes them first): the first bytes of
+ * each section the engine may read (notes, .comment, .ARM.attributes, Go's sections), and the
+ * string scans of every read-only data section, since which one is .rodata shows only in the
+ * name table at the end of the file. */
+static void plan_shdrs(struct xarch_layer_scanner *s, uint64_t chunk_pos, bool is64, bool be,
+                uint64_t shoff, uint64_t shentsize, uint64_t shnum) {
+        for (uint64_t i = 1; i < shnum; i++) {
+                const uint8_t *p = s->head.buf + shoff + i * shentsize;
+                uint32_t type = (uint32_t) get_uint(p + 4, 4, be);
+                uint64_t flags, off, size;
+                if (is64) {
+                        flags = get_uint(p + 8, 8, be);
+                        off = get_uint(p + 24, 8, be), size = get_uint(p + 32, 8, be);
+                } else {
+                        flags = get_uint(p + 8, 4, be);
+                        off = get_uint(p + 16, 4, be), size = get_uint(p + 20, 4, be);
+                }
+                if (type == 8 /* SHT_NOBITS */ || size == 0)
+                        continue;
+                plan_window(s, chunk_pos, off, size > 4096 ? 4096 : size);
+                /* SHT_PROGBITS, SHF_ALLOC, neither SHF_WRITE nor SHF_EXECINSTR */
+                if (type != 1 || (flags & 7) != 2 || s->n_scans + SCAN_KINDS > ELEMENTSOF(s->scans))
+                        continue;
+                if (off >= s->size || !plan_reachable(s, chunk_pos, off))
+                        continue;
+                for (int k = 0; k < SCAN_KINDS; k++) {
+                        struct range_scan *rs = &s->scans[s->n_scans];
+                        range_scan_init(rs, (enum xarch_file_scan_kind) k, off, size, s->size,
+                                        s->scan_bufs + s->n_scans * FILE_SCRATCH_SIZE);
+                        s->n_scans++;
+                        if (off < chunk_pos)
+                                range_scan_feed(rs, 0, s->head.buf, (size_t) chunk_pos);
+                }
+        }
+}
+
+/* Plans what the headers point at, as soon as the head holds them (before this chunk at
+ * chunk_pos is written to the windows). */
+static void plan_from_headers(struct xarch_layer_scanner *s, uint64_t chunk_pos) {
+        const uint8_t *h = s->head.buf;
+        uint64_t have = s->pos < s->head.len ? s->pos : s->head.len;
+        if (have < 64 || memcmp(h, "\177ELF", 4) != 0 || (h[4] != 1 && h[4] != 2)) {
+                if (have >= 64)
+                        s->phdrs_planned = s->shdrs_planned = true;
+                return;
+        }
+        bool is64 = h[4] == 2, be = h[5] == 2;
+        uint64_t phoff, phentsize, phnum, shoff, shentsize, shnum;
+        if (is64) {
+                phoff = get_uint(h + 0x20, 8, be), phentsize = get_uint(h + 0x36, 2, be);
+                phnum = get_uint(h + 0x38, 2, be), shoff = get_uint(h + 0x28, 8, be);
+                shentsize = get_uint(h + 0x3a, 2, be), shnum = get_uint(h + 0x3c, 2, be);
+        } else {
+                phoff = get_uint(h + 0x1c, 4, be), phentsize = get_uint(h + 0x2a, 2, be);
+                phnum = get_uint(h + 0x2c, 2, be), shoff = get_uint(h + 0x20, 4, be);
+                shentsize = get_uint(h + 0x2e, 2, be), shnum = get_uint(h + 0x30, 2, be);
+        }
+        if (!s->phdrs_planned) {
+                uint64_t need = is64 ? 56 : 32;
+                if (phnum == 0 || phentsize < need || phoff > s->head.len ||
+                                phnum * phentsize > s->head.len - phoff)
+                        s->phdrs_planned = true; /* not in the head: the engine says so */
+                else if (have >= phoff + phnum * phentsize) {
+                        plan_phdrs(s, chunk_pos, is64, be, phoff, phentsize, phnum);
+                        s->phdrs_planned = true;
+                }
+        }
+        if (!s->shdrs_planned) {
+                uint64_t need = is64 ? 64 : 40;
+                if (shnum == 0 || shentsize < need || shoff > s->head.len ||
+                                shnum * shentsize > s->head.len - shoff)
+                        s->shdrs_planned = true; /* at the end (tail or shdr window) */
+                else if (have >= shoff + shnum * shentsize) {
+                        plan_shdrs(s, chunk_pos, is64, be, shoff, shentsize, shnum);
+                        s->shdrs_planned = true;
+                }
+        }
+}
+
 static int start_capture(struct xarch_layer_scanner *s) {
         if (!s->arena) {
                 s->arena = malloc(XARCH_LAYER_FULL_MAX);
@@ -284,6 +438,8 @@ static int start_capture(struct xarch_layer_scanner *s) {
         memset(s->pcl, 0, sizeof(s->pcl));
         s->n_pcl = 0;
         s->n_carry = 0;
+        s->n_plan = s->plan_used = s->n_scans = 0;
+        s->phdrs_planned = s->shdrs_planned = false;
         if (s->size <= XARCH_LAYER_FULL_MAX) {
                 s->state = CAPTURE_FULL;
                 s->head = (struct window){0, (size_t) s->size, s->arena, true};
@@ -297,6 +453,8 @@ static int start_capture(struct xarch_layer_scanner *s) {
         s->go.buf = s->shdr.buf + SHDR_MAX;
         for (size_t i = 0; i < PCLNTAB_WINDOWS; i++)
                 s->pcl[i].buf = s->go.buf + GO_WINDOW + i * PCLNTAB_WINDOW;
+        s->plan_pool = s->go.buf + GO_WINDOW + PCLNTAB_WINDOWS * PCLNTAB_WINDOW;
+        s->scan_bufs = s->plan_pool + PLAN_POOL;
         return 0;
 }
 
@@ -309,6 +467,12 @@ static void capture(struct xarch_layer_scanner *s, const uint8_t *buf, size_t le
         bool had_header = pos >= 64;
         if (!had_header && s->pos >= 64)
                 plan_shdr(s);
+        if (!s->phdrs_planned || !s->shdrs_planned)
+                plan_from_headers(s, pos);
+        for (size_t i = 0; i < s->n_plan; i++)
+                window_write(&s->plan[i], pos, buf, len);
+        for (size_t i = 0; i < s->n_scans; i++)
+                range_scan_feed(&s->scans[i], pos, buf, len);
         window_write(&s->shdr, pos, buf, len);
         window_write(&s->tail, pos, buf, len);
         /* markers first: a window opened here also takes the rest of this chunk */
@@ -320,10 +484,12 @@ static void capture(struct xarch_layer_scanner *s, const uint8_t *buf, size_t le
 
 static ssize_t window_read(void *userdata, uint64_t offset, void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
-        const struct window *ws[] = {&s->head, &s->shdr, &s->go, &s->tail, &s->pcl[0], &s->pcl[1],
-                        &s->pcl[2], &s->pcl[3]};
-        for (size_t i = 0; i < ELEMENTSOF(ws); i++) {
-                const struct window *w = ws[i];
+        const struct window *fixed[] = {&s->head, &s->shdr, &s->go, &s->tail, &s->pcl[0],
+                        &s->pcl[1], &s->pcl[2], &s->pcl[3]};
+        size_t n_all = ELEMENTSOF(fixed) + s->n_plan;
+        for (size_t i = 0; i < n_all; i++) {
+                const struct window *w =
+                                i < ELEMENTSOF(fixed) ? fixed[i] : &s->plan[i - ELEMENTSOF(fixed)];
                 if (!w->set || offset < w->off || offset >= w->off + w->len)
                         continue;
                 size_t n = (size_t) (w->off + w->len - offset);
@@ -332,7 +498,23 @@ static ssize_t window_read(void *userdata, uint64_t offset, void *buf, size_t le
                 memcpy(buf, w->buf + (offset - w->off), n);
                 return (ssize_t) n;
         }
-        return 0; /* not captured: the engine reports what it could not see */
+        return offset < s->size ? -ENODATA : 0; /* not kept: the engine says what it missed */
+}
+
+static int window_scanned(void *userdata, enum xarch_file_scan_kind kind, uint64_t offset,
+                uint64_t len, char *ret, size_t size) {
+        struct xarch_layer_scanner *s = userdata;
+        for (size_t i = 0; i < s->n_scans; i++) {
+                struct range_scan *rs = &s->scans[i];
+                if (rs->kind != kind || rs->off != offset || rs->len != len)
+                        continue;
+                range_scan_end(rs);
+                if (rs->state != RANGE_SCAN_FOUND)
+                        return 0;
+                snprintf(ret, size, "%s", rs->result);
+                return 1;
+        }
+        return -ENODATA;
 }
 
 static int analyse(struct xarch_layer_scanner *s) {
@@ -346,6 +528,7 @@ static int analyse(struct xarch_layer_scanner *s) {
                 src.prefix = s->head.buf;
                 src.prefix_len = s->head.len;
                 src.read = window_read;
+                src.scanned = window_scanned;
                 src.userdata = s;
                 e->partial = true;
         }

@@ -38,6 +38,8 @@ const char *xarch_check_verdict_name(enum xarch_check_verdict v) {
                 return "emulated-crash";
         case XARCH_VERDICT_FAILS:
                 return "fails";
+        case XARCH_VERDICT_EMULATED_UNKNOWN:
+                return "emulated-unknown";
         }
         return "unknown";
 }
@@ -591,7 +593,32 @@ static void decide_emulated(const char *image, bool is_index, const struct check
                 }
                 int fixed = c->is_go ? check_go_has_lfstack_fix(c->go_version, c->go_range) : 1;
                 if (c->is_go && streq(target.arch, "amd64") &&
-                                streq(node->platform.arch, "arm64") && fixed != 1) {
+                                streq(node->platform.arch, "arm64") && fixed < 0) {
+                        /* Go, but which Go the binary does not say: the crash is neither
+                         * predicted nor ruled out. */
+                        set_reason(r, XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown",
+                                        "%s; its amd64 Go binary starts under qemu-x86_64 on "
+                                        "arm64, but its Go version could not be read (%s). Go "
+                                        "before go1.25.4 (go1.25.0-1.25.3 and all earlier) "
+                                        "crashes there with 'fatal error: lfstack.push' (Go "
+                                        "1.25: 'taggedPointerPack'), usually at the first GC; "
+                                        "go1.25.4+ and go1.26+ do not. So this binary may crash "
+                                        "or may run: xarch cannot tell; run it once under the "
+                                        "node's emulator, or read its version with 'go version "
+                                        "FILE'",
+                                        how_pulled,
+                                        c->go_range[0] ? c->go_range
+                                                       : "no build info or version string");
+                        add_fix(r, XARCH_FIX_REBUILD_GO,
+                                        "rebuild with Go >= 1.25.4 (go1.25.4 or any go1.26+) so "
+                                        "the version is known and fixed");
+                        fix_cross_compile(r, true, "golang:1.26");
+                        fix_multiplatform(r, image, cands, n, node);
+                        fix_schedule(r, arches);
+                        goto emulator;
+                }
+                if (c->is_go && streq(target.arch, "amd64") &&
+                                streq(node->platform.arch, "arm64") && fixed == 0) {
                         set_reason(r, XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash",
                                         "%s; its amd64 Go binary (%s) starts under "
                                         "qemu-x86_64 on arm64 and crashes with 'fatal error: "
@@ -599,10 +626,7 @@ static void decide_emulated(const char *image, bool is_index, const struct check
                                         "at the first GC: every Go release before go1.25.4 "
                                         "(go1.25.0-1.25.3 and all earlier) is affected, "
                                         "go1.25.4+ and go1.26+ are fixed",
-                                        how_pulled,
-                                        c->go_version[0] ? c->go_version
-                                        : c->go_range[0] ? c->go_range
-                                                         : "Go version unknown");
+                                        how_pulled, c->go_version[0] ? c->go_version : c->go_range);
                         add_fix(r, XARCH_FIX_REBUILD_GO,
                                         "rebuild with Go >= 1.25.4 (go1.25.4 or any go1.26+); "
                                         "stopgap for short-lived tools: GOGC=off");
