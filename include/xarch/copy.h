@@ -34,7 +34,11 @@ struct xarch_copy_options {
         const struct xarch_platform *platforms; /* subset (normalised forms compared); NULL = all */
         size_t n_platforms;
         bool referrers; /* also what the OCI referrers API / fallback tag lists, recursively */
-        unsigned jobs;  /* blobs copied at once to a registry; 0 = 4 */
+        /* blobs copied at once to a registry; 0 = 8. Each may hold two requests to one host at once
+         * (a source GET streaming into a destination PATCH): the image context's
+         * max_per_registry should be at least 2 * jobs + 2, or copies within one registry
+         * can wait on each other */
+        unsigned jobs;
 };
 
 struct xarch_copy_entry {

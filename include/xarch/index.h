@@ -53,7 +53,7 @@ struct xarch_index_options {
         bool docker_format; /* a Docker manifest list */
         bool oci_format;    /* an OCI index (an edit otherwise keeps the existing format) */
         bool force;         /* accept a platform that disagrees with the config */
-        unsigned jobs;      /* blobs copied at once to a registry; 0 = 4 */
+        unsigned jobs;      /* blobs copied at once to a registry; 0 = 8 (see xarch_copy_options) */
 };
 
 struct xarch_index_result {

@@ -28,7 +28,7 @@ static void usage(void) {
               "Options:\n"
               "  -p, --platform P,...  copy only these platforms (repeatable)\n"
               "      --referrers       also copy what the OCI referrers API lists (registries)\n"
-              "  -j, --jobs N          blobs copied at once to a registry (default 4)\n"
+              "  -j, --jobs N          blobs copied at once to a registry (default 8)\n"
               "      --json            machine-readable result\n"
               "      --ca FILE         trust this CA bundle for registry TLS\n"
               "      --insecure        allow plain HTTP or unverified TLS to non-loopback hosts\n"
@@ -151,6 +151,9 @@ int cmd_copy(int argc, char **argv) {
         opts.platforms = n_platforms ? platforms : NULL;
         opts.n_platforms = n_platforms;
         /* each blob is read once: caching layers would only double the disk writes */
+        /* a job may hold a source GET and a destination PATCH on one host at once */
+        unsigned jobs = opts.jobs ? opts.jobs : 8;
+        image_opts.max_per_registry = 2 * jobs + 2;
         image_opts.no_cache = true;
 
         struct xarch_error *err = NULL;

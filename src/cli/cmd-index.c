@@ -38,7 +38,7 @@ static void usage(void) {
               "      --format F      oci (default for create) or docker (a manifest list;\n"
               "                      refused when an entry is not a Docker manifest)\n"
               "      --force         accept a platform label that disagrees with the config\n"
-              "  -j, --jobs N        blobs copied at once to a registry (default 4)\n"
+              "  -j, --jobs N        blobs copied at once to a registry (default 8)\n"
               "      --json          machine-readable result\n"
               "      --ca FILE       trust this CA bundle for registry TLS\n"
               "      --insecure      allow plain HTTP or unverified TLS to non-loopback hosts\n"
@@ -223,6 +223,9 @@ int cmd_index(int argc, char **argv) {
                 return cli_usage_error(verb, "--format given twice");
         opts.annotations = annotations;
         opts.n_annotations = n_annotations;
+        /* a job may hold a source GET and a destination PATCH on one host at once */
+        unsigned jobs = opts.jobs ? opts.jobs : 8;
+        image_opts.max_per_registry = 2 * jobs + 2;
         image_opts.no_cache = true; /* reads each blob once */
 
         struct xarch_error *err = NULL;

@@ -13,7 +13,7 @@
 #include "build/sink.h"
 #include "macro.h"
 
-#define DEFAULT_JOBS 4
+#define DEFAULT_JOBS 8
 #define MAX_JOBS     32
 #define DEPTH_MAX    4 /* index -> index -> manifest is already unusual */
 
