@@ -133,6 +133,15 @@ int xarch_check_image(struct xarch_image *img, const struct xarch_check_node *no
 
 void xarch_check_report_free(struct xarch_check_report *r);
 
+/* The verdicts for nodes from facts already established: a report of xarch_verify_image(), or
+ * one of xarch_verify_report_from_inspect() (then they rest on the labels). image_name is used
+ * in the fixes. Host nodes are refused (-EINVAL). results[n_nodes] are filled; clear each with
+ * xarch_check_result_clear(). */
+int xarch_check_decide(const struct xarch_verify_report *v, const char *image_name,
+                const struct xarch_check_node *nodes, size_t n_nodes,
+                struct xarch_check_result *results, struct xarch_error **err);
+void xarch_check_result_clear(struct xarch_check_result *r);
+
 #ifdef __cplusplus
 }
 #endif

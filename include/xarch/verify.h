@@ -129,6 +129,12 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
 
 void xarch_verify_report_free(struct xarch_verify_report *r);
 
+/* A report from labels alone (no layer read): one platform per runnable image of an inspect
+ * result (`skip_children` is enough), with its index and config platforms and no binary facts.
+ * For verdicts that rest on the labels (xarch_check_decide), e.g. a cluster-wide audit. */
+int xarch_verify_report_from_inspect(const struct xarch_inspect *in,
+                struct xarch_verify_report **ret, struct xarch_error **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,7 @@
 #include "xarch/copy.h"
 #include "xarch/build.h"
 #include "xarch/index.h"
+#include "xarch/audit.h"
 
 #ifdef __cplusplus
 extern "C" {

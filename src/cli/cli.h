@@ -27,6 +27,7 @@ int cmd_check(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Prints "xarch: <message>" on stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

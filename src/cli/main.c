@@ -31,6 +31,9 @@ static const struct verb verbs[] = {
                                 "name cross-architecture failures in logs, with cause and fix"},
                 {"build", cmd_build,
                                 "one multi-platform image from per-architecture files, checked"},
+                {"audit", cmd_audit,
+                                "a cluster's workloads against its nodes' architectures "
+                                "(also 'kubectl xarch')"},
 };
 
 static void usage(FILE *out) {

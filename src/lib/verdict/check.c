@@ -1148,3 +1148,43 @@ void xarch_check_report_free(struct xarch_check_report *r) {
         free(r->name);
         free(r);
 }
+
+void xarch_check_result_clear(struct xarch_check_result *r) {
+        if (r)
+                check_result_clear(r);
+}
+
+int xarch_check_decide(const struct xarch_verify_report *v, const char *image_name,
+                const struct xarch_check_node *nodes, size_t n_nodes,
+                struct xarch_check_result *results, struct xarch_error **err) {
+        if (!v || (!nodes && n_nodes) || (!results && n_nodes))
+                return xarch_error_set(err, EINVAL, "invalid arguments");
+        for (size_t i = 0; i < n_nodes; i++)
+                if (nodes[i].host)
+                        return xarch_error_set(err, EINVAL,
+                                        "a host node needs xarch_check_image (it probes)");
+        _cleanup_free_ struct check_candidate *cands =
+                        calloc(v->n_platforms ? v->n_platforms : 1, sizeof(*cands));
+        if (!cands)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < v->n_platforms; i++)
+                check_candidate_from_verify(&v->platforms[i], v->is_index, &cands[i]);
+        for (size_t i = 0; i < n_nodes; i++) {
+                struct check_node_facts node = {
+                                .platform = nodes[i].platform,
+                                .emulation = nodes[i].emulation,
+                                .emulation_set = nodes[i].emulation_set,
+                                .qemu_major = nodes[i].qemu_major,
+                                .qemu_minor = nodes[i].qemu_minor,
+                };
+                xarch_platform_normalize(&node.platform);
+                int k = check_decide(
+                                image_name, v->is_index, cands, v->n_platforms, &node, &results[i]);
+                if (k < 0) {
+                        for (size_t j = 0; j < i; j++)
+                                check_result_clear(&results[j]);
+                        return xarch_error_set(err, -k, "out of memory");
+                }
+        }
+        return 0;
+}

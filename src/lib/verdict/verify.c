@@ -755,3 +755,44 @@ out:
         xarch_blob_buf_release(&root);
         return r;
 }
+
+int xarch_verify_report_from_inspect(const struct xarch_inspect *in,
+                struct xarch_verify_report **ret, struct xarch_error **err) {
+        if (!in || !in->manifest || !ret)
+                return xarch_error_set(err, EINVAL, "invalid arguments");
+        struct xarch_verify_report *rep = calloc(1, sizeof(*rep));
+        size_t n = in->manifest->kind == XARCH_MANIFEST_INDEX ? in->n_entries : 1;
+        if (!rep || !(rep->platforms = calloc(n ? n : 1, sizeof(*rep->platforms))) ||
+                        !(rep->name = strdup(in->name ? in->name : ""))) {
+                xarch_verify_report_free(rep);
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        }
+        snprintf(rep->root_digest, sizeof(rep->root_digest), "%s", in->root.digest);
+        rep->is_index = in->manifest->kind == XARCH_MANIFEST_INDEX;
+        if (!rep->is_index) {
+                struct xarch_verify_platform *p = &rep->platforms[rep->n_platforms++];
+                snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", in->root.digest);
+                p->has_config_platform = in->has_config_platform;
+                p->config_platform = in->config_platform;
+                p->label = in->config_platform;
+                p->n_layers = in->manifest->n_layers;
+        }
+        for (size_t i = 0; rep->is_index && i < in->n_entries; i++) {
+                const struct xarch_inspect_entry *e = &in->entries[i];
+                if (e->hidden || e->desc->kind != XARCH_ENTRY_IMAGE)
+                        continue;
+                if (!e->desc->has_platform && !e->has_config_platform)
+                        continue;
+                struct xarch_verify_platform *p = &rep->platforms[rep->n_platforms++];
+                snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", e->desc->digest);
+                p->has_index_platform = e->desc->has_platform;
+                p->index_platform = e->desc->platform;
+                p->has_config_platform = e->has_config_platform;
+                p->config_platform = e->config_platform;
+                p->label = e->desc->has_platform ? e->desc->platform : e->config_platform;
+                if (e->n_layers >= 0)
+                        p->n_layers = (size_t) e->n_layers;
+        }
+        *ret = rep;
+        return 0;
+}
