@@ -378,9 +378,15 @@ static int build_nodes(struct state *st) {
                                                 json_string(wp.arch));
                         json_object_del(labels, "kubernetes.io/hostname");
                         n->kn.labels = labels;
+                        /* new nodes have no emulator yet, unless --emulation-on says so */
                         n->n_emulates = 0;
-                        for (size_t e = 0; e < src->n_emulates; e++)
-                                add_emulated(n, src->emulates[e]);
+                        for (size_t r = 0; r < st->opts->n_emulation; r++) {
+                                const struct xarch_audit_emulation_rule *rule =
+                                                &st->opts->emulation[r];
+                                if (kube_selector_matches(rule->selector, labels))
+                                        for (size_t a = 0; a < rule->n_arches; a++)
+                                                add_emulated(n, rule->arches[a]);
+                        }
                         st->plats[p].n_nodes++;
                 }
         }

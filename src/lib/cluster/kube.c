@@ -596,18 +596,21 @@ json_t *kube_affinity_with_arches(const json_t *spec, const char *const *arches,
                 if (!json_is_object(t))
                         continue;
                 json_t *fields = json_object_get(t, "matchFields");
+                bool stripped = false;
                 if (strip_node_name && json_is_array(fields)) {
                         for (size_t f = json_array_size(fields); f-- > 0;)
                                 if (streq(kube_str(json_array_get(fields, f), "key"),
-                                                    "metadata.name"))
+                                                    "metadata.name")) {
                                         json_array_remove(fields, f);
+                                        stripped = true;
+                                }
                         if (json_array_size(fields) == 0)
-                                json_object_del(t, "matchFields");
+                                json_object_del(t, "matchFields"); /* frees fields */
                 }
                 json_t *exprs = json_object_get(t, "matchExpressions");
                 bool empty = json_array_size(exprs) == 0 &&
                              json_array_size(json_object_get(t, "matchFields")) == 0;
-                if (empty && !(strip_node_name && json_is_array(fields)))
+                if (empty && !stripped)
                         continue; /* an empty term matches nothing; keep it so */
                 if (!json_is_array(exprs)) {
                         exprs = json_array();
