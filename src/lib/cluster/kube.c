@@ -288,12 +288,15 @@ int xarch_audit_input_parse(const void *data, size_t len, struct xarch_audit_inp
         size_t kl = strlen(kind);
         if (!json_is_object(root) || kl < 4 || !streq(kind + kl - 4, "List") ||
                         !json_is_array(json_object_get(root, "items"))) {
-                json_decref(root);
-                return xarch_error_set(err, EBADMSG,
+                int k = xarch_error_set(err, EBADMSG,
                                 "not a List: kind '%s' (want the output of 'kubectl get "
                                 "nodes,pods,... -A -o json')",
-                                json_is_object(root) ? (kl > 40 ? "(long)" : kind)
-                                                     : "(not an object)");
+                                !json_is_object(root) ? "(not an object)"
+                                : kl > 40             ? "(long)"
+                                : kl == 0             ? "(none)"
+                                                      : kind);
+                json_decref(root);
+                return k;
         }
         struct xarch_audit_input *in = calloc(1, sizeof(*in));
         if (!in) {
