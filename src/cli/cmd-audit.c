@@ -45,7 +45,7 @@ static void usage(void) {
               "Options:\n"
               "  -f, --filename FILE     read the cluster from FILE ('-' = standard input)\n"
               "      --kubectl           run that kubectl get itself; arguments after '--' go\n"
-              "                          to kubectl (--context, --kubeconfig, -n is ignored: -A)\n"
+              "                          to kubectl (e.g. --context NAME)\n"
               "      --kubectl-timeout S seconds kubectl may take (default 120)\n"
               "  -w, --what-if PLATFORM  as if untainted nodes of PLATFORM (linux/arm64, ...)\n"
               "                          were added: what would run there; may be repeated\n"
