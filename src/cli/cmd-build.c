@@ -45,7 +45,8 @@ static void usage(void) {
               "      --allow-foreign GLOB let matching image paths through the checks\n"
               "      --compression C      gzip (level 1), gzip:N (1-9), zstd or zstd:N\n"
               "      --max-archive-size N bytes one archive may expand to (default 16G)\n"
-              "  -t, --tag DEST           oci:DIR[:TAG], oci-archive:FILE[:TAG] or\n"
+              "  -t, --tag DEST           a registry reference (verified after the push),\n"
+              "                           oci:DIR[:TAG], oci-archive:FILE[:TAG] or\n"
               "                           docker-archive:FILE[:NAME:TAG] (one platform)\n"
               "      --dry-run            check and compute every digest, write nothing\n"
               "      --json               machine-readable output\n"
@@ -109,7 +110,8 @@ static const char *plat(const struct xarch_platform *p, char *buf, size_t size) 
         return buf;
 }
 
-static void print_result(const struct xarch_build_result *r, bool dry_run, bool json) {
+static void print_result(const struct xarch_build_result *r, bool dry_run, bool json,
+                const struct xarch_verify_report *report) {
         char pb[XARCH_PLATFORM_STRING_MAX];
         if (json) {
                 json_t *doc = json_object();
@@ -148,6 +150,8 @@ static void print_result(const struct xarch_build_result *r, bool dry_run, bool 
                         json_array_append_new(ps, o);
                 }
                 json_object_set_new(doc, "platforms", ps);
+                json_object_set_new(doc, "verified",
+                                report ? json_boolean(report->n_problems == 0) : json_null());
                 cli_print_json(doc);
                 return;
         }
@@ -169,6 +173,37 @@ static void print_result(const struct xarch_build_result *r, bool dry_run, bool 
                                                 p->n_base_layers);
                 }
         }
+        if (report)
+                printf("verified %s: %s\n", r->root_digest,
+                                report->n_problems ? "problems found" : "consistent");
+}
+
+/* A registry destination is read back and verified by the verify engine: what a node pulls
+ * is what was checked. Local destinations were written from the checked bytes directly. */
+static int verify_pushed(struct xarch_image_context *ctx, const struct xarch_build_result *res,
+                bool tty, struct xarch_verify_report **ret, struct xarch_error **err) {
+        struct xarch_image *img = NULL;
+        char ref[1024];
+        int r = xarch_image_open(ctx, res->dest, &img, err);
+        if (r < 0)
+                return r;
+        if (xarch_image_transport(img) != XARCH_TRANSPORT_REGISTRY) {
+                xarch_image_free(img);
+                return 0;
+        }
+        xarch_image_free(img);
+        /* by digest, so a tag moved meanwhile cannot change what is verified */
+        const char *at = strchr(res->dest, '@');
+        snprintf(ref, sizeof(ref), "%.*s@%s",
+                        (int) (at ? (size_t) (at - res->dest) : strlen(res->dest)), res->dest,
+                        res->root_digest);
+        r = xarch_image_open(ctx, ref, &img, err);
+        if (r < 0)
+                return r;
+        struct xarch_verify_options vo = {.progress = tty ? progress_tty : NULL};
+        r = xarch_verify_image(img, &vo, ret, err);
+        xarch_image_free(img);
+        return r;
 }
 
 static int json_fail(bool json, struct xarch_error **err, int r, int rc) {
@@ -462,9 +497,12 @@ int cmd_build(int argc, char **argv) {
 
         struct xarch_image_context *ctx = NULL;
         struct xarch_build_result *res = NULL;
+        struct xarch_verify_report *report = NULL;
         int r = xarch_image_context_new(&image_opts, &ctx, &err);
         if (r >= 0)
                 r = xarch_build(ctx, &o, &res, &err);
+        if (r >= 0 && !o.dry_run)
+                r = verify_pushed(ctx, res, tty, &report, &err);
         if (tty)
                 fputs("\r\033[K", stderr);
         xarch_image_context_free(ctx);
@@ -472,7 +510,15 @@ int cmd_build(int argc, char **argv) {
                 rc = json_fail(json, &err, r, EXIT_FAIL);
                 goto out;
         }
-        print_result(res, o.dry_run, json);
+        print_result(res, o.dry_run, json, report);
+        if (report && report->n_problems) {
+                for (size_t i = 0; i < report->n_platforms; i++)
+                        for (size_t k = 0; k < report->platforms[i].n_problems; k++)
+                                cli_error("verify after push: %s",
+                                                report->platforms[i].problems[k].message);
+                rc = EXIT_FAIL;
+        }
+        xarch_verify_report_free(report);
         xarch_build_result_free(res);
 out:
         for (size_t i = 0; i < n_adds; i++)

@@ -16,7 +16,7 @@
 #include "xarch/file.h"
 #include "xarch/layer.h"
 #include "macro.h"
-#include "build/assemble.h"
+#include "build/sink.h"
 #include "build/layer.h"
 #include "image/image.h"
 #include "image/rootfs.h"
@@ -204,6 +204,8 @@ struct build {
         const struct xarch_build_options *o;
         struct xarch_image_context *ctx;
         struct xarch_image *base;
+        struct xarch_ref base_ref;
+        const struct xarch_ref *mount_from; /* the base, when it is on a registry */
         bool base_is_index;
         bool base_docker_list;
         struct target *targets;
@@ -984,23 +986,12 @@ static int discard_sink(void *userdata, const void *buf, size_t len) {
         return 0;
 }
 
-static int fd_write_sink(void *userdata, const void *buf, size_t len) {
-        int fd = *(int *) userdata;
-        const char *p = buf;
-        while (len) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
+/* Resumed uploads (a registry that dropped the connection part way) regenerate the layer from
+ * the first byte: the tree is deterministic, so the same bytes come again. */
+#define RESTARTS_MAX 4
 
-static int write_layer(struct build *b, struct target *t, struct out_store *store,
-                struct xarch_error **err) {
+static int write_layer(
+                struct build *b, struct target *t, struct sink *sink, struct xarch_error **err) {
         struct layer_write_options wo = {
                         .compression = b->o->compression == XARCH_COMPRESSION_ZSTD
                                                        ? XARCH_COMPRESSION_ZSTD
@@ -1008,17 +999,90 @@ static int write_layer(struct build *b, struct target *t, struct out_store *stor
                         .level = b->o->level,
                         .mtime = b->o->epoch,
         };
-        if (!store)
+        if (!sink)
                 return layer_tree_write_sink(t->tree, &wo, discard_sink, NULL, &t->layer, err);
-        int fd = out_store_temp(store, err);
-        if (fd < 0)
-                return fd;
-        int r = layer_tree_write_sink(t->tree, &wo, fd_write_sink, &fd, &t->layer, err);
-        if (r < 0) {
-                out_store_abort_fd(store, fd);
-                return r;
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(sink, NULL, SINK_SIZE_UNKNOWN, NULL, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        for (unsigned restarts = 0;; restarts++) {
+                struct xarch_error *e = NULL;
+                char digest[XARCH_DIGEST_MAX];
+                r = layer_tree_write_sink(t->tree, &wo, sink_blob_write, w, &t->layer, &e);
+                if (r >= 0)
+                        r = sink_blob_commit(w, digest, &e); /* frees w unless -ERESTART */
+                else if (r != -ERESTART)
+                        sink_blob_abort(w);
+                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                        xarch_error_free(e);
+                        continue;
+                }
+                if (r == -ERESTART) {
+                        sink_blob_abort(w);
+                        xarch_error_free(e);
+                        return xarch_error_set(err, EIO, "the layer upload kept failing");
+                }
+                if (r < 0) {
+                        if (err && !*err)
+                                *err = steal_ptr(e);
+                        xarch_error_free(e);
+                        return r;
+                }
+                xarch_error_free(e);
+                if (!streq(digest, t->layer.digest))
+                        return xarch_error_set(err, EIO, "the layer was stored as %s, not %s",
+                                        digest, t->layer.digest);
+                return 0;
         }
-        return out_store_commit_fd(store, fd, t->layer.digest, err);
+}
+
+/* A base blob, mounted or skipped when the destination can, else streamed and verified. */
+static int copy_base_blob(struct build *b, struct sink *sink, const struct xarch_descriptor *d,
+                struct xarch_error **err) {
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(sink, d->digest, d->size, b->mount_from, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        for (unsigned restarts = 0;; restarts++) {
+                struct xarch_error *e = NULL;
+                r = xarch_image_get_blob(b->base, d->digest, d->size, sink_blob_write, w, &e);
+                if (r >= 0)
+                        r = sink_blob_commit(w, NULL, &e);
+                else if (r != -ERESTART)
+                        sink_blob_abort(w);
+                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                        xarch_error_free(e);
+                        continue;
+                }
+                if (r == -ERESTART) {
+                        sink_blob_abort(w);
+                        xarch_error_free(e);
+                        return xarch_error_set(err, EIO, "base blob %s: the upload kept failing",
+                                        d->digest);
+                }
+                if (r < 0) {
+                        if (err && !*err)
+                                *err = steal_ptr(e);
+                        xarch_error_free(e);
+                        return xarch_error_wrap(err, "base blob %s", d->digest);
+                }
+                xarch_error_free(e);
+                return 0;
+        }
+}
+
+static int put_blob(struct sink *sink, const char *digest, const char *data, size_t len,
+                struct xarch_error **err) {
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(sink, digest, len, NULL, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = sink_blob_write(w, data, len);
+        if (r < 0) {
+                sink_blob_abort(w);
+                return xarch_error_set(err, -r, "writing %s: %s", digest, strerror(-r));
+        }
+        return sink_blob_commit(w, NULL, err);
 }
 
 static int finish_config(struct build *b, struct target *t, struct xarch_error **err) {
@@ -1247,7 +1311,7 @@ void xarch_build_result_free(struct xarch_build_result *r) {
 int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_options *opts,
                 struct xarch_build_result **ret, struct xarch_error **err) {
         struct build b = {.o = opts, .ctx = ctx};
-        struct out_store *store = NULL;
+        struct sink *store = NULL;
         struct xarch_build_result *res = NULL;
         _cleanup_free_ char *index_json = NULL;
         int r = 0;
@@ -1265,12 +1329,6 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 r = image_spec_split(opts->dest, &tr, &p, &tag, err);
                 if (r < 0)
                         return r;
-                if (tr == XARCH_TRANSPORT_REGISTRY && !opts->dry_run)
-                        return xarch_error_set(err, EPROTONOSUPPORT,
-                                        "%s: pushing to a registry is not available in this "
-                                        "build yet; write oci:, oci-archive: or "
-                                        "docker-archive:",
-                                        opts->dest);
         }
         time_t ep = (time_t) (opts->epoch > 0 ? opts->epoch : 0);
         struct tm tm;
@@ -1278,6 +1336,9 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
         strftime(b.created, sizeof(b.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
         r = resolve_base(&b, err);
+        if (r >= 0 && b.base && xarch_image_transport(b.base) == XARCH_TRANSPORT_REGISTRY &&
+                        xarch_ref_parse(xarch_image_name(b.base), &b.base_ref, NULL) == 0)
+                b.mount_from = &b.base_ref;
         if (r >= 0 && opts->compression == XARCH_COMPRESSION_ZSTD)
                 for (size_t i = 0; i < b.n_targets; i++)
                         if (b.targets[i].docker) {
@@ -1298,8 +1359,9 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 r = check_target(&b, &b.targets[i], err);
         }
         if (r >= 0 && !opts->dry_run) {
-                r = out_store_open(opts->dest, opts->epoch, &store, err);
-                if (r >= 0 && out_store_kind(store) == OUT_DOCKER_ARCHIVE && b.n_targets != 1)
+                r = sink_open(ctx, opts->dest, &store, err);
+                if (r >= 0 && sink_transport(store) == XARCH_TRANSPORT_DOCKER_ARCHIVE &&
+                                b.n_targets != 1)
                         r = xarch_error_set(err, EINVAL,
                                         "docker-archive holds one platform, not %zu; choose one "
                                         "with --platform",
@@ -1322,14 +1384,16 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 for (size_t k = 0; r >= 0 && t->base_m && k < t->base_m->n_layers; k++) {
                         progress(&b, "%s: copying base layer %zu/%zu",
                                         pfmt(&t->want, pb, sizeof(pb)), k + 1, t->base_m->n_layers);
-                        r = out_store_copy(store, b.base, t->base_m->layers[k].digest, err);
+                        r = copy_base_blob(&b, store, &t->base_m->layers[k], err);
                 }
                 if (r >= 0)
-                        r = out_store_put(store, t->config_digest, t->config_json,
+                        r = put_blob(store, t->config_digest, t->config_json,
                                         strlen(t->config_json), err);
                 if (r >= 0)
-                        r = out_store_put(store, t->manifest_digest, t->manifest_json,
-                                        strlen(t->manifest_json), err);
+                        r = sink_put_manifest(store, t->manifest_json, strlen(t->manifest_json),
+                                        t->docker ? XARCH_MEDIA_DOCKER_MANIFEST
+                                                  : XARCH_MEDIA_OCI_MANIFEST,
+                                        NULL, err);
         }
         bool is_index = b.n_targets > 1;
         char root_digest[XARCH_DIGEST_MAX] = "";
@@ -1344,7 +1408,8 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                         root_size = strlen(index_json);
                 }
                 if (r >= 0 && store)
-                        r = out_store_put(store, root_digest, index_json, strlen(index_json), err);
+                        r = sink_put_manifest(
+                                        store, index_json, strlen(index_json), root_mt, NULL, err);
         } else if (r >= 0 && b.n_targets == 1) {
                 snprintf(root_digest, sizeof(root_digest), "%s", b.targets[0].manifest_digest);
                 root_mt = b.targets[0].docker ? XARCH_MEDIA_DOCKER_MANIFEST
@@ -1352,25 +1417,10 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 root_size = strlen(b.targets[0].manifest_json);
         }
         if (r >= 0 && store) {
-                struct target *t0 = &b.targets[0];
-                const char **ld = calloc((t0->base_m ? t0->base_m->n_layers : 0) + 2, sizeof(*ld));
-                size_t nl = 0;
-                for (size_t k = 0; ld && t0->base_m && k < t0->base_m->n_layers; k++)
-                        ld[nl++] = t0->base_m->layers[k].digest;
-                if (ld && t0->has_layer)
-                        ld[nl++] = t0->layer.digest;
-                struct out_image img = {
-                                .manifest_digest = t0->manifest_digest,
-                                .manifest_size = strlen(t0->manifest_json),
-                                .manifest_media_type = root_mt,
-                                .config_digest = t0->config_digest,
-                                .layer_digests = ld,
-                                .n_layers = nl,
-                };
-                r = ld ? out_store_finish(store, root_digest, root_size, root_mt,
-                                         b.n_targets == 1 ? &img : NULL, err)
-                       : xarch_error_set(err, ENOMEM, "out of memory");
-                free(ld);
+                progress(&b, "tagging %s", sink_name(store));
+                r = sink_set_tag(store, root_digest, root_mt, root_size, err);
+                if (r >= 0)
+                        r = sink_commit(store, err);
         }
         if (r >= 0) {
                 res = calloc(1, sizeof(*res));
@@ -1410,7 +1460,7 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 }
                 *ret = res;
         }
-        out_store_free(store);
+        sink_free(store);
         for (size_t i = 0; i < b.n_targets; i++)
                 target_release(&b.targets[i]);
         free(b.targets);
