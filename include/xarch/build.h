@@ -117,6 +117,8 @@ struct xarch_build_result {
         char *root_media_type;
         struct xarch_build_platform *platforms; /* in --platform order */
         size_t n_platforms;
+        /* what the destination did with the blobs (0 for --dry-run) */
+        uint64_t blobs_written, blobs_skipped, blobs_mounted, uploads_resumed;
 };
 
 /* Builds. Nothing is written when a check fails, when dry_run is set, or on any failure

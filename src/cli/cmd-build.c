@@ -150,6 +150,12 @@ static void print_result(const struct xarch_build_result *r, bool dry_run, bool 
                         json_array_append_new(ps, o);
                 }
                 json_object_set_new(doc, "platforms", ps);
+                json_t *w = json_object();
+                json_object_set_new(w, "blobs", json_integer((json_int_t) r->blobs_written));
+                json_object_set_new(w, "blobsSkipped", json_integer((json_int_t) r->blobs_skipped));
+                json_object_set_new(w, "blobsMounted", json_integer((json_int_t) r->blobs_mounted));
+                json_object_set_new(w, "resumed", json_integer((json_int_t) r->uploads_resumed));
+                json_object_set_new(doc, "written", w);
                 json_object_set_new(doc, "verified",
                                 report ? json_boolean(report->n_problems == 0) : json_null());
                 cli_print_json(doc);

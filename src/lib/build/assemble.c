@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -986,10 +987,68 @@ static int discard_sink(void *userdata, const void *buf, size_t len) {
         return 0;
 }
 
-/* Resumed uploads (a registry that dropped the connection part way) regenerate the layer from
- * the first byte: the tree is deterministic, so the same bytes come again. */
+/* Interrupted uploads resume from the first byte (the source is read again) this often. */
 #define RESTARTS_MAX 4
 
+static int spool_write(void *userdata, const void *buf, size_t len) {
+        int fd = *(int *) userdata;
+        const char *p = buf;
+        while (len) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Feeds the spool to a blob writer from its first byte. */
+static int spool_feed(int fd, struct sink_blob *w, struct xarch_error **err) {
+        _cleanup_free_ uint8_t *buf = malloc(256 * 1024);
+        if (!buf)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        for (off_t off = 0;;) {
+                ssize_t n = pread(fd, buf, 256 * 1024, off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return xarch_error_set(
+                                        err, errno, "reading the layer spool: %s", strerror(errno));
+                if (n == 0)
+                        return 0;
+                int r = sink_blob_write(w, buf, (size_t) n);
+                if (r < 0)
+                        return r == -ERESTART ? r
+                                              : xarch_error_set(err, -r, "writing the layer: %s",
+                                                                strerror(-r));
+                off += n;
+        }
+}
+
+static int open_spool(const char *dir, struct xarch_error **err) {
+        if (!dir || !*dir)
+                dir = getenv("TMPDIR");
+        if (!dir || !*dir)
+                dir = "/tmp";
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                char tmpl[4096];
+                snprintf(tmpl, sizeof(tmpl), "%s/xarch-layer-XXXXXX", dir);
+                fd = mkostemp(tmpl, O_CLOEXEC);
+                if (fd >= 0)
+                        unlink(tmpl);
+        }
+        if (fd < 0)
+                return xarch_error_set(err, errno, "spool file in %s: %s", dir, strerror(errno));
+        return fd;
+}
+
+/* A new layer. Local destinations get it straight from the compressor; a registry gets it from
+ * an unlinked spool file, so that its digest is known first: a layer the registry already holds
+ * is not sent again, and an interrupted upload resumes from the spool. */
 static int write_layer(
                 struct build *b, struct target *t, struct sink *sink, struct xarch_error **err) {
         struct layer_write_options wo = {
@@ -1002,15 +1061,37 @@ static int write_layer(
         if (!sink)
                 return layer_tree_write_sink(t->tree, &wo, discard_sink, NULL, &t->layer, err);
         struct sink_blob *w = NULL;
-        int r = sink_blob_begin(sink, NULL, SINK_SIZE_UNKNOWN, NULL, &w, err);
+        int r;
+        if (sink_transport(sink) != XARCH_TRANSPORT_REGISTRY) {
+                r = sink_blob_begin(sink, NULL, SINK_SIZE_UNKNOWN, NULL, &w, err);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+                r = layer_tree_write_sink(t->tree, &wo, sink_blob_write, w, &t->layer, err);
+                if (r < 0) {
+                        sink_blob_abort(w);
+                        return r;
+                }
+                char digest[XARCH_DIGEST_MAX];
+                r = sink_blob_commit(w, digest, err);
+                if (r >= 0 && !streq(digest, t->layer.digest))
+                        r = xarch_error_set(err, EIO, "the layer was stored as %s, not %s", digest,
+                                        t->layer.digest);
+                return r;
+        }
+        _cleanup_close_ int fd = open_spool(b->o->spool_dir, err);
+        if (fd < 0)
+                return fd;
+        r = layer_tree_write_sink(t->tree, &wo, spool_write, &fd, &t->layer, err);
+        if (r < 0)
+                return r;
+        r = sink_blob_begin(sink, t->layer.digest, t->layer.size, NULL, &w, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         for (unsigned restarts = 0;; restarts++) {
                 struct xarch_error *e = NULL;
-                char digest[XARCH_DIGEST_MAX];
-                r = layer_tree_write_sink(t->tree, &wo, sink_blob_write, w, &t->layer, &e);
+                r = spool_feed(fd, w, &e);
                 if (r >= 0)
-                        r = sink_blob_commit(w, digest, &e); /* frees w unless -ERESTART */
+                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
                 else if (r != -ERESTART)
                         sink_blob_abort(w);
                 if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
@@ -1022,17 +1103,10 @@ static int write_layer(
                         xarch_error_free(e);
                         return xarch_error_set(err, EIO, "the layer upload kept failing");
                 }
-                if (r < 0) {
-                        if (err && !*err)
-                                *err = steal_ptr(e);
-                        xarch_error_free(e);
-                        return r;
-                }
+                if (r < 0 && err && !*err)
+                        *err = steal_ptr(e);
                 xarch_error_free(e);
-                if (!streq(digest, t->layer.digest))
-                        return xarch_error_set(err, EIO, "the layer was stored as %s, not %s",
-                                        digest, t->layer.digest);
-                return 0;
+                return r;
         }
 }
 
@@ -1457,6 +1531,14 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                         p->n_entries = t->tree ? layer_tree_count(t->tree) : 0;
                         p->n_base_layers = t->base_m ? t->base_m->n_layers : 0;
                         p->n_checked = t->n_checked;
+                }
+                if (store) {
+                        struct sink_stats st;
+                        sink_get_stats(store, &st);
+                        res->blobs_written = st.blobs_written;
+                        res->blobs_skipped = st.blobs_skipped;
+                        res->blobs_mounted = st.blobs_mounted;
+                        res->uploads_resumed = st.uploads_resumed;
                 }
                 *ret = res;
         }
