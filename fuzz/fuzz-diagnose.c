@@ -3,6 +3,7 @@
  * The log diagnosis on arbitrary bytes. The whole input is diagnosed twice, in one chunk and in
  * chunks whose size comes from the first byte, and both runs must give the same findings, line
  * numbers and texts; every string handed back must be valid UTF-8 without control characters.
+ * The same text with terminal escape sequences around its spaces must give the same findings.
  * When the first byte is odd, the input up to the first NUL is also used as a pattern against
  * the rest (the pattern parser must survive any pattern).
  */
@@ -87,6 +88,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(streq(whole, pieces));
         free(whole);
         free(pieces);
+
+        /* Escape sequences change nothing but the byte count: the input with ESC and 0xc2
+         * bytes made spaces (so every byte is text), then with colour codes, a hyperlink and a
+         * C1 CSI around its spaces, gives the same findings and lines. */
+        if (size <= (1u << 14)) {
+                static const char *const around[][2] = {
+                                {"\033[1;31m", "\033[0m"},
+                                {"\033]8;;http://x\033\\", "\033]8;;\007"},
+                                {"\302\23332m", "\0337"},
+                };
+                uint8_t *plain = malloc(size + 1), *coloured = malloc(size * 32 + 1);
+                check(plain && coloured);
+                size_t o = 0;
+                for (size_t i = 0; i < size; i++) {
+                        plain[i] = data[i] == 0x1b || data[i] == 0xc2 ? ' ' : data[i];
+                        if (plain[i] == ' ') {
+                                const char *const *a = around[i % 3];
+                                memcpy(coloured + o, a[0], strlen(a[0]));
+                                o += strlen(a[0]);
+                                coloured[o++] = ' ';
+                                memcpy(coloured + o, a[1], strlen(a[1]));
+                                o += strlen(a[1]);
+                        } else {
+                                coloured[o++] = plain[i];
+                        }
+                }
+                char *want = run(plain, size, size > 0 ? size : 1);
+                char *got = run(coloured, o, chunk);
+                check(streq(want, got));
+                free(want);
+                free(got);
+                free(plain);
+                free(coloured);
+        }
 
         if (size > 0 && (data[0] & 1)) {
                 const uint8_t *nul = memchr(data + 1, 0, size - 1);

@@ -410,6 +410,160 @@ static void test_chunking_does_not_matter(void **state) {
         free(want);
 }
 
+/* ---- terminal escape sequences ---- */
+
+static char *strip_all(const char *in, size_t len, size_t chunk, size_t *ret_len) {
+        struct diag_ansi st = {0};
+        char *out = malloc(len + 2);
+        assert_non_null(out);
+        size_t o = 0;
+        for (size_t off = 0; off < len; off += chunk) {
+                size_t n = len - off < chunk ? len - off : chunk;
+                o += diag_ansi_strip(&st, in + off, n, out + o);
+        }
+        o += diag_ansi_finish(&st, out + o);
+        out[o] = '\0';
+        *ret_len = o;
+        return out;
+}
+
+static void test_ansi_strip(void **state) {
+        static const struct {
+                const char *in, *want;
+        } cases[] = {
+                        /* CSI: SGR colours, 256/true colour, cursor moves, erase, private modes */
+                        {"\033[31mred\033[0m", "red"},
+                        {"\033[1;38;5;208mx\033[38;2;1;2;3my\033[m", "xy"},
+                        {"a\033[2K\033[1Gb\033[10;20Hc\033[?25l\033[?25hd", "abcd"},
+                        {"a\033[ qb", "ab"}, /* an intermediate byte */
+                        /* C1 CSI in UTF-8, and 0xc2 that starts other characters */
+                        {"a\302\2331;31mb", "ab"},
+                        {"caf\303\251 \302\260C \302\240", "caf\303\251 \302\260C \302\240"},
+                        {"\302\302\233mx", "\302x"},
+                        /* OSC: title (BEL), hyperlink (ST), C1 OSC and C1 ST */
+                        {"\033]0;title\007text", "text"},
+                        {"\033]8;;http://x/y\033\\link\033]8;;\033\\ end", "link end"},
+                        {"a\302\2358;;u\302\234b", "ab"},
+                        /* DCS, SOS, PM, APC strings */
+                        {"a\033Pq#0\033\\b\033Xs\033\\c\033^p\033\\d\033_g\033\\e", "abcde"},
+                        /* nF (charset designation), two-byte sequences (save/restore cursor) */
+                        {"\033(Ba\033)0b\0337c\0338d\033Me", "abcde"},
+                        /* broken sequences end at the byte that breaks them */
+                        {"a\033\nb", "a\nb"},
+                        {"a\033[12\nb", "a\nb"},
+                        {"a\033]0;title without end\nb", "a\nb"},
+                        {"a\033[1;\302\240b", "a\302\240b"},
+                        {"a\033\033[mb", "ab"},
+                        {"\033]0;x\033[31mred", "red"},
+                        {"end\302", "end\302"},
+                        {"end\033", "end"},
+                        {"plain text\n", "plain text\n"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                size_t len = strlen(cases[i].in);
+                /* every chunking: the state carries the sequence over the boundary */
+                for (size_t chunk = 1; chunk <= len; chunk++) {
+                        size_t n;
+                        char *got = strip_all(cases[i].in, len, chunk, &n);
+                        if (!streq(got, cases[i].want) || n != strlen(cases[i].want))
+                                fail_msg("case %zu chunk %zu: '%s'", i, chunk, got);
+                        free(got);
+                }
+        }
+}
+
+/* composite with escape sequences around every word and line, as kubectl logs of coloured
+ * apps and docker compose's prefixes have them; styles rotate. */
+static char *colourise(const char *plain) {
+        static const char *const styles[][2] = {
+                        {"\033[1;31m", "\033[0m"},
+                        {"\033[38;5;208m", "\033[39m"},
+                        {"\033]8;;https://example.com/x\033\\", "\033]8;;\033\\"},
+                        {"\302\23332m", "\302\233m"},
+                        {"\033]0;title\007\033(B", "\0337\0338"},
+                        {"\033[2K\033[1G", "\033[?25h"},
+        };
+        size_t len = strlen(plain);
+        char *out = malloc(len * 40 + 64);
+        assert_non_null(out);
+        size_t o = 0, k = 0;
+        bool line_start = true;
+        for (size_t i = 0; i < len; i++) {
+                if (line_start) {
+                        o += (size_t) sprintf(out + o, "\033[36mweb-1  |\033[0m ");
+                        line_start = false;
+                }
+                if (plain[i] == ' ' || plain[i] == ':' || plain[i] == '/') {
+                        o += (size_t) sprintf(out + o, "%s%c%s", styles[k % 6][0], plain[i],
+                                        styles[k % 6][1]);
+                        k++;
+                } else {
+                        out[o++] = plain[i];
+                }
+                if (plain[i] == '\n')
+                        line_start = true;
+        }
+        out[o] = '\0';
+        return out;
+}
+
+/* A dump without its byte count (the escape sequences add bytes, nothing else) and without
+ * the compose prefix the coloured copy has. */
+static char *dump_text(struct xarch_diagnose *d) {
+        char *s = dump(d);
+        char *b = strstr(s, "bytes=");
+        assert_non_null(b);
+        char *rest = strchr(b, ' ');
+        memmove(b, rest + 1, strlen(rest + 1) + 1);
+        for (char *p; (p = strstr(s, "web-1  | "));)
+                memmove(p, p + 9, strlen(p + 9) + 1);
+        return s;
+}
+
+static void test_colour_does_not_matter(void **state) {
+        /* the plain text with the compose prefix, so the texts compare equal */
+        char *coloured = colourise(composite);
+        size_t plen = strlen(composite) + 64 * 16;
+        char *prefixed = malloc(plen);
+        assert_non_null(prefixed);
+        size_t o = 0;
+        bool line_start = true;
+        for (const char *p = composite; *p; p++) {
+                if (line_start)
+                        o += (size_t) sprintf(prefixed + o, "web-1  | ");
+                line_start = *p == '\n';
+                prefixed[o++] = *p;
+        }
+        prefixed[o] = '\0';
+        struct xarch_diagnose *d = diagnose_str(prefixed);
+        char *want = dump_text(d);
+        assert_true(n_findings(d) >= 8);
+        xarch_diagnose_free(d);
+        size_t len = strlen(coloured);
+        for (size_t chunk = 1; chunk < 80; chunk++) {
+                d = diagnose_chunks(coloured, len, chunk);
+                char *got = dump_text(d);
+                if (!streq(got, want))
+                        fail_msg("chunk %zu:\n%s\nwanted:\n%s", chunk, got, want);
+                free(got);
+                xarch_diagnose_free(d);
+        }
+        d = diagnose_str(coloured);
+        struct xarch_diagnose_stats st;
+        xarch_diagnose_get_stats(d, &st);
+        assert_int_equal(st.bytes, len);
+        /* the texts shown carry no escape sequence */
+        size_t n;
+        const struct xarch_diagnose_finding *fs = xarch_diagnose_findings(d, &n);
+        for (size_t i = 0; i < n; i++)
+                for (size_t m = 0; m < fs[i].n_matches; m++)
+                        assert_null(strstr(fs[i].matches[m].text, "[0m"));
+        xarch_diagnose_free(d);
+        free(want);
+        free(coloured);
+        free(prefixed);
+}
+
 static void test_nothing_known(void **state) {
         struct xarch_diagnose *d =
                         diagnose_str("hello\nworld\nopen /x: no such file or directory\n");
@@ -617,6 +771,8 @@ int main(void) {
                         cmocka_unit_test(test_prefilter),
                         cmocka_unit_test(test_composite),
                         cmocka_unit_test(test_chunking_does_not_matter),
+                        cmocka_unit_test(test_ansi_strip),
+                        cmocka_unit_test(test_colour_does_not_matter),
                         cmocka_unit_test(test_nothing_known),
                         cmocka_unit_test(test_bounds),
                         cmocka_unit_test(test_long_lines),

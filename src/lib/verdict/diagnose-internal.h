@@ -81,6 +81,26 @@ void diag_render(const char *template, const struct diag_vars *vars,
  * tab becomes a space), cutting at a character boundary; returns the length written. */
 size_t diag_sanitize(const char *src, size_t len, char *dst, size_t size);
 
+/* Terminal escape sequences taken out of a stream of log bytes, so that coloured lines (kubectl
+ * logs of many apps, docker compose's prefixes) match like plain ones: ESC [ ... (CSI: colours,
+ * cursor moves) up to its final byte; ESC ] (OSC: titles, hyperlinks), ESC P, X, ^, _ (DCS, SOS,
+ * PM, APC) up to BEL or ST (ESC \\); ESC with intermediates and a final byte (ESC ( B), two-byte
+ * ESC sequences (ESC 7); and the UTF-8 C1 forms of CSI (U+009B), OSC (U+009D), DCS/SOS/PM/APC
+ * and ST (U+009C). A sequence broken by a byte it cannot hold ends there and that byte counts
+ * as text; a newline always does (an unterminated OSC ends with its line). The state carries
+ * over between calls, so chunk boundaries do not matter. Zeroed means "in text". */
+struct diag_ansi {
+        uint8_t state;
+};
+
+/* Copies src to dst without escape sequences: dst has room for len + 1 bytes (a 0xc2 held from
+ * the previous call may come out). Returns the bytes written. */
+size_t diag_ansi_strip(struct diag_ansi *st, const char *src, size_t len, char *dst);
+
+/* The end of the input: a 0xc2 held at the end is text after all; dst has room for 1 byte.
+ * Returns the bytes written (0 or 1) and resets the state. */
+size_t diag_ansi_finish(struct diag_ansi *st, char *dst);
+
 /* Counts '\n' bytes (word at a time). */
 uint64_t diag_count_newlines(const char *p, size_t len);
 

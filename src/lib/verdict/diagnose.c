@@ -4,6 +4,8 @@
  * not copied: a multi-literal prefilter runs over the whole chunk and only the lines where an
  * anchor occurs are matched precisely. Newlines are counted word-at-a-time between hits. A line
  * split across two chunks is carried over, bounded to XARCH_DIAGNOSE_LINE_MAX (+1 for a CR).
+ * Terminal escape sequences (colours) are taken out first, in a copy, only from chunks that
+ * hold an ESC or 0xc2 byte, or that continue a sequence.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #define PATTERN_LIT_MAX 512
 #define TEXT_LEAD       60 /* bytes shown before the match when a long line is cut */
 #define CARRY_MAX       (XARCH_DIAGNOSE_LINE_MAX + 1)
+#define ANSI_PIECE      (64u << 10) /* input stripped of escape sequences at a time */
 
 /* ---- variables, sanitising, templates ---- */
 
@@ -545,6 +548,118 @@ uint64_t diag_prefilter_mask(const struct diag_prefilter *pf, const char *text, 
         return mask;
 }
 
+/* ---- terminal escape sequences ---- */
+
+enum {
+        ANSI_TEXT = 0,
+        ANSI_C2,      /* a 0xc2 in text: a C1 control may follow */
+        ANSI_ESC,     /* after ESC */
+        ANSI_NF,      /* ESC and intermediate bytes: up to a final byte */
+        ANSI_CSI,     /* parameters and intermediates: up to a final byte */
+        ANSI_STR,     /* OSC, DCS, SOS, PM, APC: up to BEL or ST */
+        ANSI_STR_ESC, /* ESC inside a string: '\' ends it */
+        ANSI_STR_C2,  /* 0xc2 inside a string: 0x9c (ST) ends it */
+};
+
+/* The second byte of a UTF-8 C1 control that opens a string: DCS, SOS, OSC, PM, APC. */
+static bool c1_opens_string(unsigned char b) {
+        return b == 0x90 || b == 0x98 || b == 0x9d || b == 0x9e || b == 0x9f;
+}
+
+size_t diag_ansi_strip(struct diag_ansi *st, const char *src, size_t len, char *dst) {
+        const unsigned char *in = (const unsigned char *) src;
+        unsigned state = st->state;
+        size_t o = 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char b = in[i];
+        again:
+                switch (state) {
+                case ANSI_TEXT:
+                        if (b == 0x1b)
+                                state = ANSI_ESC;
+                        else if (b == 0xc2)
+                                state = ANSI_C2;
+                        else
+                                dst[o++] = (char) b;
+                        break;
+                case ANSI_C2:
+                        if (b == 0x9b) {
+                                state = ANSI_CSI;
+                        } else if (c1_opens_string(b)) {
+                                state = ANSI_STR;
+                        } else {
+                                dst[o++] = (char) 0xc2; /* text after all */
+                                state = ANSI_TEXT;
+                                goto again;
+                        }
+                        break;
+                case ANSI_ESC:
+                        if (b == '[') {
+                                state = ANSI_CSI;
+                        } else if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_') {
+                                state = ANSI_STR;
+                        } else if (b >= 0x20 && b <= 0x2f) {
+                                state = ANSI_NF;
+                        } else if (b >= 0x30 && b <= 0x7e) {
+                                state = ANSI_TEXT; /* a two-byte sequence: ESC 7, ESC M */
+                        } else {
+                                state = ANSI_TEXT; /* a lone ESC: dropped */
+                                goto again;
+                        }
+                        break;
+                case ANSI_NF:
+                case ANSI_CSI:
+                        if (b >= 0x20 && b <= (state == ANSI_CSI ? 0x3f : 0x2f)) {
+                                /* parameters, intermediates */
+                        } else if (b >= 0x30 && b <= 0x7e) {
+                                state = ANSI_TEXT; /* the final byte */
+                        } else {
+                                state = ANSI_TEXT; /* broken: the byte is text */
+                                goto again;
+                        }
+                        break;
+                case ANSI_STR:
+                        if (b == 0x07)
+                                state = ANSI_TEXT;
+                        else if (b == 0x1b)
+                                state = ANSI_STR_ESC;
+                        else if (b == 0xc2)
+                                state = ANSI_STR_C2;
+                        else if (b == '\n') {
+                                state = ANSI_TEXT; /* unterminated: ends with its line */
+                                goto again;
+                        }
+                        break;
+                case ANSI_STR_ESC:
+                        if (b == '\\') {
+                                state = ANSI_TEXT;
+                        } else {
+                                state = ANSI_ESC; /* another sequence starts */
+                                goto again;
+                        }
+                        break;
+                case ANSI_STR_C2:
+                        if (b == 0x9c) {
+                                state = ANSI_TEXT;
+                        } else {
+                                state = ANSI_STR;
+                                goto again;
+                        }
+                        break;
+                }
+        }
+        st->state = (uint8_t) state;
+        return o;
+}
+
+size_t diag_ansi_finish(struct diag_ansi *st, char *dst) {
+        bool held = st->state == ANSI_C2;
+        st->state = ANSI_TEXT;
+        if (held)
+                dst[0] = (char) 0xc2;
+        return held ? 1 : 0;
+}
+
 /* ---- the matcher ---- */
 
 struct record {
@@ -562,6 +677,8 @@ struct xarch_diagnose {
         uint8_t (*anchor_of)[DIAG_PATTERNS_MAX]; /* per signature and pattern */
         char *carry;
         size_t carry_len;
+        struct diag_ansi ansi;
+        char *plain; /* input without escape sequences, ANSI_PIECE + 1 bytes, made when needed */
         uint64_t bytes, lines, dropped;
         struct record *records;
         size_t n_records;
@@ -646,6 +763,7 @@ void xarch_diagnose_free(struct xarch_diagnose *d) {
         free_results(d);
         free(d->records);
         free(d->carry);
+        free(d->plain);
         free(d->anchor_of);
         diag_prefilter_free(d->prefilter);
         free(d);
@@ -761,12 +879,8 @@ static void carry_append(struct xarch_diagnose *d, const char *p, size_t n) {
         d->carry_len += n;
 }
 
-int xarch_diagnose_feed(
-                struct xarch_diagnose *d, const void *buf, size_t len, struct xarch_error **err) {
-        if (d->finished)
-                return xarch_error_set(err, EINVAL, "diagnose: input fed after the end");
-        const char *p = buf;
-        d->bytes += len;
+/* Bytes without escape sequences: lines are cut, carried and matched. */
+static void feed_plain(struct xarch_diagnose *d, const char *p, size_t len) {
         /* A line carried from the previous chunk is completed first; carry_len > 0 marks it
          * (a carried line always holds at least one byte). */
         if (d->carry_len > 0 && len > 0) {
@@ -774,7 +888,7 @@ int xarch_diagnose_feed(
                 size_t take = nl ? (size_t) (nl - p) : len;
                 carry_append(d, p, take);
                 if (!nl)
-                        return 0;
+                        return;
                 process_line(d, d->carry, d->carry_len, d->lines + 1);
                 d->lines++;
                 d->carry_len = 0;
@@ -790,6 +904,27 @@ int xarch_diagnose_feed(
         }
         if (len > 0)
                 carry_append(d, p, len);
+}
+
+int xarch_diagnose_feed(
+                struct xarch_diagnose *d, const void *buf, size_t len, struct xarch_error **err) {
+        if (d->finished)
+                return xarch_error_set(err, EINVAL, "diagnose: input fed after the end");
+        const char *p = buf;
+        d->bytes += len;
+        /* Most logs hold no escape sequence: they are matched in place, uncopied. */
+        if (d->ansi.state == ANSI_TEXT && !memchr(p, 0x1b, len) && !memchr(p, 0xc2, len)) {
+                feed_plain(d, p, len);
+                return 0;
+        }
+        if (!d->plain && !(d->plain = malloc(ANSI_PIECE + 1)))
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        while (len > 0) {
+                size_t n = len < ANSI_PIECE ? len : ANSI_PIECE;
+                feed_plain(d, d->plain, diag_ansi_strip(&d->ansi, p, n, d->plain));
+                p += n;
+                len -= n;
+        }
         return 0;
 }
 
@@ -850,6 +985,8 @@ static int add_finding(
 int xarch_diagnose_finish(struct xarch_diagnose *d, struct xarch_error **err) {
         if (d->finished)
                 return (int) d->n_findings;
+        char held[1];
+        feed_plain(d, held, diag_ansi_finish(&d->ansi, held));
         if (d->carry_len > 0) {
                 process_line(d, d->carry, d->carry_len, d->lines + 1);
                 d->lines++;
