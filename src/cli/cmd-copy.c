@@ -77,7 +77,7 @@ static json_t *result_json(const char *src, const char *dst, const struct xarch_
                                                          e->attestation));
         }
         return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
-                         "s:I, s:I}}",
+                         "s:I, s:I}, s:I}",
                         "source", cli_json_bytes(src), "destination", cli_json_bytes(dst),
                         "sourceDigest", r->source_digest, "digest", r->digest, "mediaType",
                         r->media_type, "size", (json_int_t) r->size, "rewritten", r->rewritten,
@@ -86,7 +86,8 @@ static json_t *result_json(const char *src, const char *dst, const struct xarch_
                         (json_int_t) r->manifests_skipped, "blobs", (json_int_t) r->blobs_written,
                         "blobsSkipped", (json_int_t) r->blobs_skipped, "blobsMounted",
                         (json_int_t) r->blobs_mounted, "bytes", (json_int_t) r->bytes_written,
-                        "resumed", (json_int_t) r->uploads_resumed);
+                        "resumed", (json_int_t) r->uploads_resumed, "referrers",
+                        (json_int_t) r->n_referrers);
 }
 
 int cmd_copy(int argc, char **argv) {

@@ -142,6 +142,26 @@ run_xarch copy --json "$R1/team/multi:v1" "$R1/other/multi:v1"
 [ "$(json_get written.blobsMounted)" -gt 0 ] && [ "$(json_get written.blobs)" = 0 ] &&
         ok "same registry: every blob mounted, none uploaded" || not_ok "mounted $(json_get written.blobsMounted), uploaded $(json_get written.blobs)"
 
+# ---- referrers: the fallback tag (docker-registry has no referrers API), recursively ----
+sub=$(skopeo inspect --raw --tls-verify=false "docker://$R1/team/multi:v1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][1]["digest"])')
+sbom=$(python3 "$HERE/images/push-referrer.py" "$R1" team/multi "$sub" application/vnd.example.sbom "an sbom")
+sig=$(python3 "$HERE/images/push-referrer.py" "$R1" team/multi "$sbom" application/vnd.example.sig "a signature")
+run_xarch copy --json --referrers $SECURE "$R1/team/multi:v1" "$R2/secure/withrefs:v1"
+expect_rc 0 "--referrers exits 0"
+[ "$(json_get referrers)" = 2 ] && ok "two referrers copied (one of them a referrer's referrer)" || not_ok "referrers: $(json_get referrers)"
+for pair in "$sub:$sbom" "$sbom:$sig"; do
+        subj=${pair%%:sha256:*}; art=sha256:${pair##*:sha256:}
+        skopeo inspect --raw --cert-dir "$TMPD/certs.d" --creds alice:s3cret "docker://$R2/secure/withrefs:${subj/:/-}" 2>/dev/null |
+                grep -q "$art" && ok "the fallback tag of ${subj:0:19} lists ${art:0:19}" || not_ok "fallback tag of $subj"
+        skopeo inspect --raw --cert-dir "$TMPD/certs.d" --creds alice:s3cret "docker://$R2/secure/withrefs@$art" >/dev/null 2>&1 &&
+                ok "the artifact ${art:0:19} is there" || not_ok "artifact $art missing"
+done
+run_xarch copy --referrers "$R1/team/multi:v1" "oci:$TMPD/refs.oci:v1"
+expect_rc 0 "--referrers to an OCI layout"
+grep -q "${sub/:/-}" "$TMPD/refs.oci/index.json" && ok "the layout names the fallback tag" || not_ok "layout fallback tag"
+run_xarch copy --referrers "$R1/team/multi:v1" "oci-archive:$TMPD/refs.tar"
+expect_rc 1 "--referrers to an archive is refused"
+
 # ---- push faults (upload-hostile.py) ----
 mkfifo "$TMPD/hold"
 exec 9<>"$TMPD/hold"

@@ -12,6 +12,7 @@
 #include "build/copy-internal.h"
 #include "build/sink.h"
 #include "macro.h"
+#include "registry/referrers.h"
 
 #define DEFAULT_JOBS 8
 #define MAX_JOBS     32
@@ -38,6 +39,8 @@ struct copy {
         size_t n_nodes;
         struct blob *blobs;
         size_t n_blobs;
+        char (*seen)[XARCH_DIGEST_MAX]; /* every manifest walked (the referrers' subjects) */
+        size_t n_seen;
 
         /* blob workers */
         pthread_mutex_t lock;
@@ -45,6 +48,24 @@ struct copy {
         int first_error;
         struct xarch_error *err;
 };
+
+static bool seen(const struct copy *c, const char *digest) {
+        for (size_t i = 0; i < c->n_seen; i++)
+                if (streq(c->seen[i], digest))
+                        return true;
+        return false;
+}
+
+static int note_seen(struct copy *c, const char *digest) {
+        if (seen(c, digest))
+                return 0;
+        char(*s)[XARCH_DIGEST_MAX] = realloc(c->seen, (c->n_seen + 1) * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        c->seen = s;
+        snprintf(s[c->n_seen++], XARCH_DIGEST_MAX, "%s", digest);
+        return 0;
+}
 
 static bool have_node(const struct copy *c, const char *digest) {
         for (size_t i = 0; i < c->n_nodes; i++)
@@ -93,6 +114,8 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
                 return xarch_error_set(err, ELOOP, "indexes nested deeper than %d", DEPTH_MAX);
         if (have_node(c, buf->digest))
                 return 0;
+        if (note_seen(c, buf->digest) < 0)
+                return xarch_error_set(err, ENOMEM, "out of memory");
         if (check_dst) {
                 int have = sink_has_manifest(c->dst, buf->digest, err);
                 if (have < 0)
@@ -307,6 +330,7 @@ static void copy_free(struct copy *c) {
                 free(c->nodes[i].data);
         free(c->nodes);
         free(c->blobs);
+        free(c->seen);
 }
 
 void xarch_copy_result_free(struct xarch_copy_result *r) {
@@ -337,6 +361,119 @@ static int fill_entries(struct xarch_copy_result *res, const struct xarch_manife
                                  d->kind == XARCH_ENTRY_ARTIFACT;
         }
         return 0;
+}
+
+/* Most subjects whose referrers are looked up in one copy (referrers of referrers included). */
+#define REFERRER_SUBJECTS_MAX 10000
+
+/* For every manifest copied (and, recursively, every referrer copied), what the source's
+ * referrers API or fallback tag lists is copied too; the destination gets a fallback-tag index
+ * unless it has the referrers API itself. */
+static int copy_referrers(struct copy *c, struct xarch_image_context *ctx, unsigned jobs,
+                size_t *count, struct xarch_error **err) {
+        if (xarch_image_transport(c->src) != XARCH_TRANSPORT_REGISTRY || !c->mount_from)
+                return xarch_error_set(err, EINVAL, "--referrers needs a registry source");
+        if (sink_transport(c->dst) != XARCH_TRANSPORT_REGISTRY &&
+                        sink_transport(c->dst) != XARCH_TRANSPORT_OCI)
+                return xarch_error_set(err, EINVAL,
+                                "--referrers needs a registry or oci: destination (an archive "
+                                "holds one tag)");
+        struct xarch_registry *reg = xarch_image_context_registry(ctx, err);
+        if (!reg)
+                return -EIO;
+        int r = 0;
+        for (size_t i = 0; i < c->n_seen && i < REFERRER_SUBJECTS_MAX && r >= 0; i++) {
+                char subject[XARCH_DIGEST_MAX];
+                snprintf(subject, sizeof(subject), "%s", c->seen[i]);
+                struct xarch_blob_buf list = {};
+                bool api;
+                r = registry_referrers(reg, c->mount_from, subject, &list, &api, err);
+                if (r < 0 || !list.data) {
+                        xarch_blob_buf_release(&list);
+                        continue;
+                }
+                struct xarch_manifest *m = NULL;
+                json_error_t jerr;
+                json_t *doc = NULL;
+                r = xarch_manifest_parse(list.data, list.len, XARCH_MEDIA_OCI_INDEX, &m, err);
+                if (r >= 0)
+                        doc = json_loadb(list.data, list.len, 0, &jerr);
+                json_t *src_list = json_object_get(doc, "manifests");
+                if (r >= 0 && json_array_size(src_list) != m->n_manifests)
+                        r = xarch_error_set(
+                                        err, EBADMSG, "referrers of %s: malformed index", subject);
+                for (size_t k = 0; r >= 0 && k < m->n_manifests; k++) {
+                        const struct xarch_descriptor *d = &m->manifests[k];
+                        struct xarch_blob_buf child = {};
+                        r = xarch_image_get_manifest(c->src, d->digest, d->media_type, &child, err);
+                        if (r >= 0 && note_seen(c, d->digest) < 0)
+                                r = xarch_error_set(err, ENOMEM, "out of memory");
+                        if (r >= 0)
+                                r = copy_tree(c->src, c->dst, &child,
+                                                child.media_type[0] ? child.media_type
+                                                                    : d->media_type,
+                                                jobs, err);
+                        xarch_blob_buf_release(&child);
+                        if (r >= 0)
+                                (*count)++;
+                }
+                xarch_manifest_free(m);
+                xarch_blob_buf_release(&list);
+
+                /* the destination: nothing to do with the API, else merge the fallback tag */
+                struct xarch_blob_buf have = {};
+                bool dst_api = false;
+                if (r >= 0)
+                        r = sink_referrers(c->dst, subject, &have, &dst_api, err);
+                if (r >= 0 && !dst_api) {
+                        json_t *merged = NULL;
+                        if (have.data)
+                                merged = json_loadb(have.data, have.len, 0, &jerr);
+                        if (!json_is_array(json_object_get(merged, "manifests"))) {
+                                json_decref(merged);
+                                merged = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2,
+                                                "mediaType", XARCH_MEDIA_OCI_INDEX, "manifests");
+                        }
+                        json_t *out = json_object_get(merged, "manifests");
+                        bool changed = !have.data;
+                        size_t idx;
+                        json_t *d;
+                        json_array_foreach(src_list, idx, d) {
+                                const char *dg = json_string_value(json_object_get(d, "digest"));
+                                bool present = false;
+                                size_t j;
+                                json_t *e;
+                                json_array_foreach(out, j, e) {
+                                        const char *eg = json_string_value(
+                                                        json_object_get(e, "digest"));
+                                        present |= eg && dg && streq(eg, dg);
+                                }
+                                if (!present) {
+                                        json_array_append(out, d);
+                                        changed = true;
+                                }
+                        }
+                        _cleanup_free_ char *text =
+                                        changed ? json_dumps(merged,
+                                                                  JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                                : NULL;
+                        json_decref(merged);
+                        if (changed && !text)
+                                r = xarch_error_set(err, ENOMEM, "out of memory");
+                        if (text) {
+                                char digest[XARCH_DIGEST_MAX], tag[XARCH_DIGEST_MAX];
+                                referrers_tag(subject, tag);
+                                r = sink_put_manifest(c->dst, text, strlen(text),
+                                                XARCH_MEDIA_OCI_INDEX, digest, err);
+                                if (r >= 0)
+                                        r = sink_set_named_tag(c->dst, tag, digest,
+                                                        XARCH_MEDIA_OCI_INDEX, strlen(text), err);
+                        }
+                }
+                xarch_blob_buf_release(&have);
+                json_decref(doc);
+        }
+        return r < 0 ? r : 0;
 }
 
 int copy_tree(struct xarch_image *src, struct sink *dst, struct xarch_blob_buf *manifest,
@@ -525,6 +662,13 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
                                                         ? "index"
                                                         : "manifest",
                                         c.nodes[i].digest);
+                        goto out;
+                }
+        }
+        if (opts->referrers) {
+                r = copy_referrers(&c, ctx, jobs, &res->n_referrers, err);
+                if (r < 0) {
+                        xarch_error_wrap(err, "referrers");
                         goto out;
                 }
         }

@@ -14,6 +14,7 @@
 
 #include "image/image.h"
 #include "macro.h"
+#include "registry/referrers.h"
 #include "registry/upload.h"
 #include "xarch/ref.h"
 
@@ -792,8 +793,8 @@ static json_t *descriptor_json(const char *digest, const char *media_type, uint6
 
 /* oci: reads index.json, drops the entry the tag names (or the unnamed one), adds the new one
  * at the end and replaces the file atomically. */
-static int oci_dir_set_tag(struct sink *s, const char *digest, const char *media_type,
-                uint64_t size, struct xarch_error **err) {
+static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err) {
         int r = oci_dir_ready(s, err);
         if (r < 0)
                 return r;
@@ -819,13 +820,13 @@ static int oci_dir_set_tag(struct sink *s, const char *digest, const char *media
                 json_t *ann = json_object_get(json_array_get(list, i), "annotations");
                 const char *name =
                                 json_string_value(json_object_get(ann, XARCH_ANNOTATION_REF_NAME));
-                if (s->tag ? (name && streq(name, s->tag)) : !name)
+                if (tag ? (name && streq(name, tag)) : !name)
                         json_array_remove(list, i);
         }
         json_t *d = descriptor_json(digest, media_type, size);
-        if (d && s->tag)
+        if (d && tag)
                 json_object_set_new(d, "annotations",
-                                json_pack("{s:s}", XARCH_ANNOTATION_REF_NAME, s->tag));
+                                json_pack("{s:s}", XARCH_ANNOTATION_REF_NAME, tag));
         _cleanup_free_ char *text = NULL;
         if (d && json_array_append_new(list, d) == 0)
                 text = json_dumps(index, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -844,7 +845,7 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
         case XARCH_TRANSPORT_REGISTRY:
                 return upload_tag(s->up, digest, media_type, err);
         case XARCH_TRANSPORT_OCI:
-                return oci_dir_set_tag(s, digest, media_type, size, err);
+                return oci_dir_set_tag(s, s->tag, digest, media_type, size, err);
         default:
                 if (s->transport == XARCH_TRANSPORT_DOCKER_ARCHIVE &&
                                 xarch_media_type_is_index(media_type))
@@ -859,6 +860,47 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
                 s->root.size = size;
                 return 0;
         }
+}
+
+int sink_set_named_tag(struct sink *s, const char *tag, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err) {
+        switch (s->transport) {
+        case XARCH_TRANSPORT_REGISTRY:
+                return upload_tag_named(s->up, tag, digest, media_type, err);
+        case XARCH_TRANSPORT_OCI:
+                return oci_dir_set_tag(s, tag, digest, media_type, size, err);
+        default:
+                return xarch_error_set(err, ENOTSUP, "%s holds one tag only", s->name);
+        }
+}
+
+int sink_referrers(struct sink *s, const char *subject, struct xarch_blob_buf *ret, bool *api,
+                struct xarch_error **err) {
+        *ret = (struct xarch_blob_buf){};
+        *api = false;
+        if (s->transport == XARCH_TRANSPORT_REGISTRY) {
+                struct xarch_registry *reg = xarch_image_context_registry(s->ctx, err);
+                if (!reg)
+                        return -EIO;
+                return registry_referrers(reg, &s->ref, subject, ret, api, err);
+        }
+        if (s->transport != XARCH_TRANSPORT_OCI)
+                return xarch_error_set(err, ENOTSUP, "%s holds one tag only", s->name);
+        char tag[XARCH_DIGEST_MAX], *spec = NULL;
+        referrers_tag(subject, tag);
+        if (asprintf(&spec, "oci:%s:%s", s->path, tag) < 0)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        struct xarch_image *img = NULL;
+        struct xarch_error *e = NULL;
+        int r = xarch_image_open(s->ctx, spec, &img, &e);
+        free(spec);
+        if (r >= 0)
+                r = xarch_image_get_root(img, ret, NULL, &e);
+        xarch_image_free(img);
+        xarch_error_free(e);
+        if (r < 0)
+                *ret = (struct xarch_blob_buf){}; /* none yet (or no layout yet) */
+        return 0;
 }
 
 /* manifest.json for docker load: the config and layers of the one image, by their paths. */

@@ -100,6 +100,17 @@ int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *
 int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,
                 struct xarch_error **err);
 
+/* Points another tag of the destination (a registry or an oci: layout) at a manifest already
+ * put; -ENOTSUP for archives, which hold their one tag. */
+int sink_set_named_tag(struct sink *s, const char *tag, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err);
+
+/* What the destination knows of subject's referrers: *api true when it is a registry with the
+ * referrers API (it indexes subjects itself; nothing to maintain), else the current fallback-tag
+ * index in *ret (data NULL when there is none). */
+int sink_referrers(struct sink *s, const char *subject, struct xarch_blob_buf *ret, bool *api,
+                struct xarch_error **err);
+
 /* Finishes the destination: archives get their index.json (and manifest.json) and are renamed
  * into place; for directories and registries this is a no-op. */
 int sink_commit(struct sink *s, struct xarch_error **err);

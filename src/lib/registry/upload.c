@@ -771,6 +771,11 @@ int upload_tag(struct upload_target *t, const char *digest, const char *media_ty
                 struct xarch_error **err) {
         if (!t->ref.tag[0])
                 return 0;
+        return upload_tag_named(t, t->ref.tag, digest, media_type, err);
+}
+
+int upload_tag_named(struct upload_target *t, const char *tag, const char *digest,
+                const char *media_type, struct xarch_error **err) {
         const struct stored *s = NULL;
         pthread_mutex_lock(&t->lock);
         for (s = t->manifests; s && !streq(s->digest, digest); s = s->next)
@@ -779,5 +784,5 @@ int upload_tag(struct upload_target *t, const char *digest, const char *media_ty
         if (!s)
                 return xarch_error_set(
                                 err, EINVAL, "manifest %s was not put before its tag", digest);
-        return put_manifest(t, t->ref.tag, s->data, s->len, media_type, err);
+        return put_manifest(t, tag, s->data, s->len, media_type, err);
 }

@@ -95,4 +95,8 @@ int upload_manifest_put(struct upload_target *t, const void *data, size_t len,
 int upload_tag(struct upload_target *t, const char *digest, const char *media_type,
                 struct xarch_error **err);
 
+/* The same for another tag of the repository (a referrers fallback tag, say). */
+int upload_tag_named(struct upload_target *t, const char *tag, const char *digest,
+                const char *media_type, struct xarch_error **err);
+
 #endif
