@@ -862,8 +862,8 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
         }
 }
 
-int sink_set_named_tag(struct sink *s, const char *tag, const char *digest,
-                const char *media_type, uint64_t size, struct xarch_error **err) {
+int sink_set_named_tag(struct sink *s, const char *tag, const char *digest, const char *media_type,
+                uint64_t size, struct xarch_error **err) {
         switch (s->transport) {
         case XARCH_TRANSPORT_REGISTRY:
                 return upload_tag_named(s->up, tag, digest, media_type, err);

@@ -102,8 +102,8 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
 
 /* Points another tag of the destination (a registry or an oci: layout) at a manifest already
  * put; -ENOTSUP for archives, which hold their one tag. */
-int sink_set_named_tag(struct sink *s, const char *tag, const char *digest,
-                const char *media_type, uint64_t size, struct xarch_error **err);
+int sink_set_named_tag(struct sink *s, const char *tag, const char *digest, const char *media_type,
+                uint64_t size, struct xarch_error **err);
 
 /* What the destination knows of subject's referrers: *api true when it is a registry with the
  * referrers API (it indexes subjects itself; nothing to maintain), else the current fallback-tag
