@@ -83,6 +83,10 @@ enum xarch_audit_risk {
         XARCH_AUDIT_BROKEN,  /* the pods show the failure now */
 };
 
+/* How bad a verdict is, for "the worst over nodes and images": native 0, emulated 1,
+ * emulated-unknown 2 (may crash: a fact the binary did not give up), emulated-crash 3, fails 4. */
+int xarch_audit_verdict_severity(enum xarch_check_verdict v);
+
 /* "ok", "at-risk", "unknown", "broken". */
 const char *xarch_audit_risk_name(enum xarch_audit_risk r);
 
@@ -158,7 +162,7 @@ struct xarch_audit_blocker {
 struct xarch_audit_what_if {
         int platform;     /* index into the report's platforms */
         size_t workloads; /* workloads that could land on the added nodes */
-        size_t native, emulated, crash, fails, unknown;
+        size_t native, emulated, uncertain, crash, fails, unknown; /* uncertain: emulated-unknown */
         size_t pods, pods_native;
         struct xarch_audit_blocker *blockers; /* images not native there, most pods first */
         size_t n_blockers;

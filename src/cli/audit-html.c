@@ -46,6 +46,8 @@ static const char *verdict_class(const struct xarch_audit_cell *c) {
                 return "native";
         case XARCH_VERDICT_EMULATED:
                 return "emulated";
+        case XARCH_VERDICT_EMULATED_UNKNOWN:
+                return "uncertain";
         case XARCH_VERDICT_EMULATED_CRASH:
                 return "crash";
         case XARCH_VERDICT_FAILS:
@@ -60,6 +62,8 @@ static const char *verdict_label(const struct xarch_audit_cell *c) {
                 return "\xc2\xb7"; /* middle dot: cannot land there */
         if (streq(k, "crash"))
                 return "emulated-crash";
+        if (streq(k, "uncertain"))
+                return "emulated-unknown";
         return k;
 }
 
@@ -135,6 +139,7 @@ static const char css[] =
                 ".v-native{color:var(--native);background:var(--native-bg)}"
                 ".v-emulated{color:var(--emulated);background:var(--emulated-bg)}"
                 ".v-crash{color:var(--crash);background:var(--crash-bg)}"
+                ".v-uncertain{color:#9a5b00;background:#fcebd0}"
                 ".v-fails{color:var(--fails);background:var(--fails-bg)}"
                 ".v-unknown{color:var(--unknown);background:var(--unknown-bg)}"
                 ".v-none{color:#c0c4cc}"
@@ -236,12 +241,15 @@ int audit_write_html(FILE *f, const struct xarch_audit_report *r, char **patch_f
         }
         fputs("</select></label><label>Verdict <select id=\"f-verdict\"><option "
               "value=\"\">any</option><option value=\"native\">native</option><option "
-              "value=\"emulated\">emulated</option><option value=\"crash\">emulated-crash</option>"
+              "value=\"emulated\">emulated</option><option "
+              "value=\"uncertain\">emulated-unknown</option>"
+              "<option value=\"crash\">emulated-crash</option>"
               "<option value=\"fails\">fails</option><option value=\"unknown\">unknown</option>"
               "<option value=\"at-risk\">risk: at-risk</option><option value=\"broken\">risk: "
               "broken</option></select></label><label>Find <input id=\"f-text\" "
               "placeholder=\"name, image\"></label><span class=\"legend\"><span "
               "class=\"v-native\">native</span><span class=\"v-emulated\">emulated</span><span "
+              "class=\"v-uncertain\">emulated-unknown</span><span "
               "class=\"v-crash\">emulated-crash</span><span class=\"v-fails\">fails</span><span "
               "class=\"v-unknown\">unknown</span><span class=\"v-none\">&middot; cannot land "
               "there</span></span><span><b id=\"shown\"></b> shown</span></div>",
@@ -323,7 +331,7 @@ int audit_write_html(FILE *f, const struct xarch_audit_report *r, char **patch_f
                                         c->n_pods == 1 ? "" : "s");
                         esc(f, c->reason);
                         fputs("</div>", f);
-                        if (c->fix && c->verdict >= XARCH_VERDICT_EMULATED_CRASH) {
+                        if (c->fix && xarch_audit_verdict_severity(c->verdict) >= 2) {
                                 fputs("<pre>", f);
                                 esc(f, c->fix);
                                 fputs("</pre>", f);
@@ -383,16 +391,17 @@ int audit_write_html(FILE *f, const struct xarch_audit_report *r, char **patch_f
                                 " nodes were added</h2><p>%zu workloads could land there: <span "
                                 "class=\"v-native\">%zu native</span>, <span "
                                 "class=\"v-emulated\">%zu "
-                                "emulated</span>, <span class=\"v-crash\">%zu "
+                                "emulated</span>, <span class=\"v-uncertain\">%zu "
+                                "emulated-unknown</span>, <span class=\"v-crash\">%zu "
                                 "emulated-crash</span>, "
                                 "<span class=\"v-fails\">%zu fail</span>, %zu unknown.</p>"
                                 "<p>Readiness: <b>%.0f%%</b> of workloads (%zu/%zu) and "
                                 "<b>%.0f%%</b> "
                                 "of pods (%zu/%zu) run natively.</p><div class=\"bar\"><i "
                                 "style=\"width:%.0f%%\"></i></div>",
-                                wi->workloads, wi->native, wi->emulated, wi->crash, wi->fails,
-                                wi->unknown, pct, wi->native, wi->workloads, ppct, wi->pods_native,
-                                wi->pods, ppct);
+                                wi->workloads, wi->native, wi->emulated, wi->uncertain, wi->crash,
+                                wi->fails, wi->unknown, pct, wi->native, wi->workloads, ppct,
+                                wi->pods_native, wi->pods, ppct);
                 if (wi->n_blockers) {
                         fputs("<h2 style=\"margin-top:14px\">Blockers, by pods affected</h2><table>"
                               "<thead><tr><th>#</th><th>Image</th><th>Verdict</th><th>Pods</th>"

@@ -226,6 +226,8 @@ static const char *cell_word(const struct xarch_audit_cell *c) {
                 return "native";
         case XARCH_VERDICT_EMULATED:
                 return "emulated";
+        case XARCH_VERDICT_EMULATED_UNKNOWN:
+                return "emu-unknown";
         case XARCH_VERDICT_EMULATED_CRASH:
                 return "crash";
         case XARCH_VERDICT_FAILS:
@@ -337,7 +339,7 @@ static void print_human(const struct xarch_audit_report *r, char **patch_files) 
                         for (size_t p = 0; p < r->n_platforms; p++) {
                                 const struct xarch_audit_cell *c = &im->cells[p];
                                 if (!w->cells[p].n_nodes || !c->known ||
-                                                c->verdict < XARCH_VERDICT_EMULATED_CRASH)
+                                                xarch_audit_verdict_severity(c->verdict) < 2)
                                         continue;
                                 printf("  image %s on %s%s: %s (%s)\n", im->ref,
                                                 r->platforms[p].name,
@@ -367,9 +369,9 @@ static void print_human(const struct xarch_audit_report *r, char **patch_files) 
                 const struct xarch_audit_what_if *wi = &r->what_if[i];
                 const char *pn = r->platforms[wi->platform].name;
                 printf("\nWhat if %s nodes were added: %zu workloads could land there: %zu native, "
-                       "%zu emulated, %zu crash, %zu fail, %zu unknown\n",
-                                pn, wi->workloads, wi->native, wi->emulated, wi->crash, wi->fails,
-                                wi->unknown);
+                       "%zu emulated, %zu emulated-unknown, %zu crash, %zu fail, %zu unknown\n",
+                                pn, wi->workloads, wi->native, wi->emulated, wi->uncertain,
+                                wi->crash, wi->fails, wi->unknown);
                 printf("  readiness: %zu/%zu workloads (%.0f%%), %zu/%zu pods (%.0f%%) run "
                        "natively\n",
                                 wi->native, wi->workloads,
@@ -507,11 +509,12 @@ static json_t *report_json(const struct xarch_audit_report *r, char **patch_file
                                                         "workloads",
                                                         (json_int_t) wi->blockers[b].n_workloads));
                 json_array_append_new(wifs,
-                                json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+                                json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                                                 "platform", r->platforms[wi->platform].name,
                                                 "workloads", (json_int_t) wi->workloads, "native",
                                                 (json_int_t) wi->native, "emulated",
-                                                (json_int_t) wi->emulated, "emulated_crash",
+                                                (json_int_t) wi->emulated, "emulated_unknown",
+                                                (json_int_t) wi->uncertain, "emulated_crash",
                                                 (json_int_t) wi->crash, "fails",
                                                 (json_int_t) wi->fails, "unknown",
                                                 (json_int_t) wi->unknown, "pods",

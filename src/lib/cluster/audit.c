@@ -34,6 +34,25 @@ const char *xarch_audit_risk_name(enum xarch_audit_risk r) {
         return "unknown";
 }
 
+int xarch_audit_verdict_severity(enum xarch_check_verdict v) {
+        switch (v) {
+        case XARCH_VERDICT_NATIVE:
+                return 0;
+        case XARCH_VERDICT_EMULATED:
+                return 1;
+        case XARCH_VERDICT_EMULATED_UNKNOWN:
+                return 2;
+        case XARCH_VERDICT_EMULATED_CRASH:
+                return 3;
+        case XARCH_VERDICT_FAILS:
+                return 4;
+        }
+        return 4;
+}
+
+#define SEV(v)   xarch_audit_verdict_severity(v)
+#define SEV_RISK 2 /* emulated-unknown and worse: may not run */
+
 int xarch_audit_emulation_rule_parse(
                 char *s, struct xarch_audit_emulation_rule *ret, struct xarch_error **err) {
         *ret = (struct xarch_audit_emulation_rule){0};
@@ -793,6 +812,7 @@ static const struct xarch_check_result *node_result(
         const struct xarch_check_result *with = &im->res[n->platform * 2 + 1];
         const struct xarch_check_result *without = &im->res[n->platform * 2];
         if (with->verdict == XARCH_VERDICT_EMULATED ||
+                        with->verdict == XARCH_VERDICT_EMULATED_UNKNOWN ||
                         with->verdict == XARCH_VERDICT_EMULATED_CRASH) {
                 struct xarch_platform p;
                 if (with->image_platform[0] &&
@@ -910,7 +930,7 @@ static int status_evidence(struct xarch_audit_workload *w, const struct kube_obj
 /* ---- the report ---- */
 
 static int verdict_rank(const struct xarch_audit_cell *c) {
-        return c->known ? (int) c->verdict : -1;
+        return c->known ? SEV(c->verdict) : -1;
 }
 
 static int workload_cmp(const void *a, const void *b) {
@@ -1023,10 +1043,10 @@ static int build_workload_report(
                                                 node_result(st, im, &st->nodes[n]);
                                 if (r->verdict == XARCH_VERDICT_EMULATED)
                                         c->emulated_somewhere = true;
-                                if (!worst || r->verdict > worst->verdict)
+                                if (!worst || SEV(r->verdict) > SEV(worst->verdict))
                                         worst = r;
                         }
-                        if (worst && (!c->known || (int) worst->verdict > verdict_rank(c)) &&
+                        if (worst && (!c->known || SEV(worst->verdict) > verdict_rank(c)) &&
                                         fill_cell(c, worst, w->n_images > 1 ? im->ref : NULL) < 0)
                                 return -ENOMEM;
                 }
@@ -1068,7 +1088,7 @@ static int build_workload_report(
                                 for (size_t m = 0; m < w->n_images && runs; m++) {
                                         const struct xarch_check_result *r = node_result(
                                                         st, &st->imgs[w->images[m]], &st->nodes[n]);
-                                        runs = r->verdict <= XARCH_VERDICT_EMULATED;
+                                        runs = SEV(r->verdict) <= SEV(XARCH_VERDICT_EMULATED);
                                 }
                         }
                 }
@@ -1085,7 +1105,7 @@ static int build_workload_report(
         bool reach_fail = false, reach_fail_now = false;
         for (size_t p = 0; p < st->n_plats; p++) {
                 const struct xarch_audit_cell *c = &out->cells[p];
-                if (c->n_nodes && c->known && c->verdict >= XARCH_VERDICT_EMULATED_CRASH) {
+                if (c->n_nodes && c->known && SEV(c->verdict) >= SEV_RISK) {
                         reach_fail = true;
                         if (!st->plats[p].what_if)
                                 reach_fail_now = true;
@@ -1107,16 +1127,17 @@ static int build_workload_report(
                 out->risk = XARCH_AUDIT_AT_RISK;
                 for (size_t p = 0; p < st->n_plats && !out->risk_reason; p++) {
                         const struct xarch_audit_cell *c = &out->cells[p];
-                        if (c->n_nodes && c->known && c->verdict >= XARCH_VERDICT_EMULATED_CRASH &&
+                        if (c->n_nodes && c->known && SEV(c->verdict) >= SEV_RISK &&
                                         !st->plats[p].what_if)
                                 out->risk_reason = xasprintf(
                                                 "can be scheduled on %zu %s node%s where it %s "
                                                 "(%s)",
                                                 c->n_nodes, st->plats[p].name,
                                                 c->n_nodes == 1 ? "" : "s",
-                                                c->verdict == XARCH_VERDICT_FAILS
-                                                                ? "fails"
-                                                                : "crashes under emulation",
+                                                c->verdict == XARCH_VERDICT_FAILS ? "fails"
+                                                : c->verdict == XARCH_VERDICT_EMULATED_CRASH
+                                                                ? "crashes under emulation"
+                                                                : "may crash under emulation",
                                                 c->code);
                 }
         } else {
@@ -1185,6 +1206,9 @@ static int build_what_if(struct state *st, struct xarch_audit_report *rep) {
                                 break;
                         case XARCH_VERDICT_EMULATED:
                                 wi->emulated++;
+                                break;
+                        case XARCH_VERDICT_EMULATED_UNKNOWN:
+                                wi->uncertain++;
                                 break;
                         case XARCH_VERDICT_EMULATED_CRASH:
                                 wi->crash++;
@@ -1290,7 +1314,7 @@ static int build_report(struct state *st, struct xarch_audit_report *rep) {
                                                 node_result(st, im, &st->nodes[n]);
                                 if (r->verdict == XARCH_VERDICT_EMULATED)
                                         o->cells[p].emulated_somewhere = true;
-                                if (!worst || r->verdict > worst->verdict)
+                                if (!worst || SEV(r->verdict) > SEV(worst->verdict))
                                         worst = r;
                         }
                         if (!worst) /* no node of it (cannot happen): the plain verdict */
