@@ -68,9 +68,17 @@ struct xarch_descriptor {
         bool has_platform;
         struct xarch_platform platform; /* as written, not normalised */
         char *os_version;               /* platform.os.version, NULL when absent */
-        char *ref_type;                 /* annotation vnd.docker.reference.type, or NULL */
-        char *ref_digest;               /* annotation vnd.docker.reference.digest, or NULL */
-        char *ref_name;                 /* annotation org.opencontainers.image.ref.name, or NULL */
+        char *os_features;              /* platform.os.features joined by ',', NULL when none */
+        size_t n_os_features;
+        /* An odd platform that containerd still parses: no os ("" here; containerd reads it as
+         * the node's OS), no architecture, a field over XARCH_PLATFORM_FIELD_MAX - 1 bytes or
+         * with control bytes. Such entries are kept and shown; `platform_problem` says what is
+         * odd, and `never_matches` is set when no node's platform can equal it. */
+        char *platform_problem;
+        bool never_matches;
+        char *ref_type;   /* annotation vnd.docker.reference.type, or NULL */
+        char *ref_digest; /* annotation vnd.docker.reference.digest, or NULL */
+        char *ref_name;   /* annotation org.opencontainers.image.ref.name, or NULL */
         enum xarch_entry_kind kind;
 };
 
@@ -106,6 +114,7 @@ bool xarch_media_type_is_index(const char *media_type);
 struct xarch_image_config {
         struct xarch_platform platform; /* os/architecture/variant as written */
         char *os_version;               /* NULL when absent */
+        size_t n_os_features;           /* entries of "os.features" */
         char *created;                  /* NULL when absent */
         char *user;                     /* NULL when absent */
         char **entrypoint;              /* NULL-terminated, NULL when absent */
@@ -192,10 +201,11 @@ struct xarch_inspect_options {
         const struct xarch_platform *platform; /* select for this node platform; NULL = don't */
         const struct xarch_platform *spelling; /* platform as the user wrote it (raw), or NULL */
         enum xarch_match_mode mode;
-        bool want_config;     /* fetch the config of the selected (or only) image */
-        bool skip_children;   /* don't fetch child manifests (no layer counts) */
-        bool include_hidden;  /* also fetch attestation children (for --all) */
-        unsigned concurrency; /* child manifests fetched at once; 0 = 8 */
+        const struct xarch_runtime *runtime; /* the node's runtime; NULL = the newest containerd */
+        bool want_config;                    /* fetch the config of the selected (or only) image */
+        bool skip_children;                  /* don't fetch child manifests (no layer counts) */
+        bool include_hidden;                 /* also fetch attestation children (for --all) */
+        unsigned concurrency;                /* child manifests fetched at once; 0 = 8 */
 };
 
 struct xarch_inspect_entry {
@@ -228,6 +238,13 @@ struct xarch_inspect {
         int selected; /* entry index (index), 0 (single image that matches) or -1: no match */
         enum xarch_match_rule rule;
         char selected_digest[XARCH_DIGEST_MAX]; /* the image manifest a node would pull */
+        int selected_depth; /* 0: an entry of the root; 1+: inside that many nested indexes */
+        /* The runtime commits to an entry and then fails (a nested index with nothing that
+         * matches inside, a media type it cannot pull, ...): why; selected is then -1. */
+        char *selection_error;
+        /* The pulled manifest is not a runnable image (artifactType, a signature or other
+         * reference type, an attestation): what it is. The node pulls it all the same. */
+        char *selection_warning;
 
         /* options->want_config: the selected (or only) image's config, exact bytes */
         struct xarch_blob_buf config;
@@ -235,10 +252,14 @@ struct xarch_inspect {
 
 /*
  * Reads the root document, then (for an index) every child manifest concurrently for layer
- * counts, and selects for options->platform with containerd's rules: candidates with a platform
- * in index order by vector rank, then entries without one by their config platform. A failing
- * child is recorded in its entry, not fatal. want_config with an index and no platform fails
- * with -EINVAL.
+ * counts, and selects for options->platform as options->runtime's image pull does
+ * (docs/runtimes.md): containerd (images.Manifest with LimitManifests(1)) sorts the entries
+ * whose platform matches by vector rank, index order breaking ties, entries without a
+ * platform last; it considers only the first: one without a platform must match by its
+ * config, a nested index is descended into and, once chosen, must hold a match. Artifacts
+ * and signatures are not skipped (selection_warning says so). Odd entries are kept and never
+ * fail the index. A failing child is recorded in its entry, not fatal. want_config with an
+ * index and no platform fails with -EINVAL.
  */
 int xarch_image_inspect(struct xarch_image *img, const struct xarch_inspect_options *opts,
                 struct xarch_inspect **ret, struct xarch_error **err);

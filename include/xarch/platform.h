@@ -117,6 +117,68 @@ int xarch_host_detect(struct xarch_host *ret, struct xarch_error **err);
 /* "linux/amd64/v3" style: the host platform with the x86-64 level as variant (v1 omitted). */
 int xarch_host_format_with_level(const struct xarch_host *host, char *buf, size_t size);
 
+/* ---- container runtimes ------------------------------------------------------------------
+ *
+ * Which manifest a node pulls depends on its runtime and that runtime's version (docs/
+ * runtimes.md cites the source of each rule). A runtime is part of the node. */
+
+enum xarch_runtime_kind {
+        XARCH_RUNTIME_CONTAINERD = 0,
+        XARCH_RUNTIME_CRIO,   /* CRI-O: containers/image's instance choice */
+        XARCH_RUNTIME_DOCKER, /* dockerd */
+};
+
+struct xarch_runtime {
+        enum xarch_runtime_kind kind;
+        unsigned major, minor, patch; /* patch 0 when not given */
+};
+
+/* The platform matcher a runtime version uses (see docs/runtimes.md). */
+enum xarch_matcher {
+        XARCH_MATCHER_CONTAINERD_1_6,   /* containerd 1.6/1.7 (in-tree platforms, v0.2.1) */
+        XARCH_MATCHER_CONTAINERD_RC0,   /* containerd 2.0.0-2.0.1 (containerd/platforms rc.0) */
+        XARCH_MATCHER_CONTAINERD_RC1,   /* 2.0.2+, 2.1, 2.2 (rc.1, rc.2): arm64 table to v9.7 */
+        XARCH_MATCHER_CONTAINERD_RC4,   /* 2.3 (rc.4): os.features must be the node's */
+        XARCH_MATCHER_CONTAINERS_IMAGE, /* CRI-O: containers/image WantedPlatforms */
+};
+
+/* Longest formatted runtime including the NUL ("containerd-2.3.14"). */
+#define XARCH_RUNTIME_STRING_MAX 48
+
+/* The newest containerd xarch models (the default runtime). */
+void xarch_runtime_default(struct xarch_runtime *ret);
+
+/* Parses "containerd-1.7", "containerd-1.7.22", "cri-o-1.30", "docker-24", a bare
+ * "containerd" (the default), and Kubernetes' status.nodeInfo.containerRuntimeVersion strings
+ * ("containerd://1.7.22", "cri-o://1.30.1", "docker://24.0.7", a leading "v" and a suffix
+ * such as "-rc.1" or "+k3s1" after the version are accepted). containerd before 1.6 fails with
+ * -ERANGE, unknown runtimes and malformed versions with -EINVAL. */
+int xarch_runtime_parse(const char *spec, struct xarch_runtime *ret, struct xarch_error **err);
+
+/* "containerd-1.7" (patch shown when non-zero); the length or -ENOBUFS. */
+int xarch_runtime_format(const struct xarch_runtime *rt, char *buf, size_t size);
+
+enum xarch_matcher xarch_runtime_matcher(const struct xarch_runtime *rt);
+
+/* Whether the runtime reads an index entry's missing platform from the whole config platform
+ * (containerd 2.0+: images.ConfigPlatform) rather than only its os and architecture (1.6/1.7). */
+bool xarch_runtime_config_variant(const struct xarch_runtime *rt);
+
+/* Whether the runtime's platform parser accepts dots in a variant ("arm64/v8.2"): containerd
+ * 2.0+ (platforms rc.0 specifierRe). */
+bool xarch_runtime_variant_dots(const struct xarch_runtime *rt);
+
+/* A candidate's rank for a node of platform `want` (normalised or not) running `rt`: 0 is the
+ * best; -ENOENT when the runtime never takes it. n_os_features is the candidate's count of
+ * platform.os.features (a node has none: containerd's DefaultSpec sets none on Linux). */
+int xarch_runtime_rank(const struct xarch_runtime *rt, const struct xarch_platform *want,
+                const struct xarch_platform *candidate, size_t n_os_features);
+
+/* Like xarch_platform_parse, and refuses what the runtime's own parser refuses (dots in a
+ * variant before containerd 2.0). */
+int xarch_runtime_parse_platform(const struct xarch_runtime *rt, const char *spec,
+                struct xarch_platform *ret, struct xarch_error **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,10 @@ static void usage(void) {
               "\n"
               "Options:\n"
               "  -p, --platform P   which entry a containerd node of platform P pulls, and why\n"
+              "      --runtime R    the node's runtime: containerd-1.6 ... containerd-2.3, "
+              "cri-o-X.Y,\n"
+              "                     docker-X, or containerd://1.7.22 as Kubernetes reports it\n"
+              "                     (default: the newest containerd; docs/runtimes.md)\n"
               "      --strict       match like containerd's OnlyStrict (no fallbacks)\n"
               "  -a, --all          also show attestations and other non-image entries\n"
               "      --raw          print the exact manifest or index bytes\n"
@@ -104,7 +108,11 @@ static void format_platform(const struct xarch_platform *p, char *buf, size_t si
 }
 
 static const char *entry_platform(const struct xarch_inspect_entry *e, char *buf, size_t size) {
-        if (e->desc->has_platform)
+        if (e->desc->has_platform && e->desc->platform_problem) {
+                const struct xarch_platform *p = &e->desc->platform;
+                snprintf(buf, size, "%s/%s%s%s", p->os[0] ? p->os : "?", p->arch[0] ? p->arch : "?",
+                                p->variant[0] ? "/" : "", p->variant);
+        } else if (e->desc->has_platform)
                 format_platform(&e->desc->platform, buf, size);
         else if (e->has_config_platform) {
                 char p[XARCH_PLATFORM_STRING_MAX];
@@ -129,25 +137,41 @@ static void report_failure(const char *spec, const char *msg) {
 struct output {
         bool all, raw, config, json;
         const char *platform_arg;
+        char runtime[XARCH_RUNTIME_STRING_MAX];
+        bool runtime_given;
         json_t *array;
         size_t printed;
 };
 
-static void print_selection_human(const struct xarch_inspect *res, const char *platform_arg) {
+static void print_selection_human(const struct xarch_inspect *res, const struct output *o) {
+        char msg[1024];
         if (!res->selection_done)
                 return;
+        printf("  runtime     %s%s\n", o->runtime, o->runtime_given ? "" : " (the default)");
+        if (res->selected < 0 && res->selection_error) {
+                printf("  %s node: the pull fails: %s\n", o->platform_arg,
+                                cli_printable(res->selection_error, msg, sizeof(msg)));
+                return;
+        }
         if (res->selected < 0) {
-                printf("  %s node: no match for platform in manifest %s (the pull would fail)\n",
-                                platform_arg, res->root.digest);
+                printf("  %s node: no match for platform in manifest %s (the pull would "
+                       "fail)\n",
+                                o->platform_arg, res->root.digest);
                 return;
         }
         char p[XARCH_PLATFORM_STRING_MAX + 2];
-        if (res->manifest->kind == XARCH_MANIFEST_INDEX)
+        if (res->manifest->kind == XARCH_MANIFEST_INDEX && res->selected_depth > 0)
+                snprintf(p, sizeof(p), "(nested)");
+        else if (res->manifest->kind == XARCH_MANIFEST_INDEX)
                 entry_platform(&res->entries[res->selected], p, sizeof(p));
         else
                 format_platform(&res->config_platform, p, sizeof(p));
-        printf("  %s node pulls %s %s (rule: %s)\n", platform_arg, p, res->selected_digest,
+        printf("  %s node pulls %s %s (rule: %s)\n", o->platform_arg, p, res->selected_digest,
                         xarch_match_rule_name(res->rule));
+        if (res->selected_depth > 0)
+                printf("    from the nested index %s\n", res->entries[res->selected].desc->digest);
+        if (res->selection_warning)
+                printf("  WARNING: %s\n", cli_printable(res->selection_warning, msg, sizeof(msg)));
 }
 
 static void print_human(const struct xarch_inspect *res, struct output *o) {
@@ -167,7 +191,7 @@ static void print_human(const struct xarch_inspect *res, struct output *o) {
                 format_size(m->layers_size, size, sizeof(size));
                 printf("  platform    %s (from the config)\n", p);
                 printf("  layers      %zu (%s)\n", m->n_layers, size);
-                print_selection_human(res, o->platform_arg);
+                print_selection_human(res, o);
                 return;
         }
         size_t hidden = 0, shown = 0;
@@ -183,7 +207,7 @@ static void print_human(const struct xarch_inspect *res, struct output *o) {
                                 hidden == 1 ? "y" : "ies", hidden == 1 ? "it" : "them");
         putchar('\n');
         if (shown == 0)
-                return print_selection_human(res, o->platform_arg);
+                return print_selection_human(res, o);
         printf("    %-20s %6s %-10s %s%s\n", "PLATFORM", "LAYERS", "SIZE", "DIGEST",
                         o->all ? "  KIND" : "");
         for (size_t i = 0; i < res->n_entries; i++) {
@@ -205,8 +229,11 @@ static void print_human(const struct xarch_inspect *res, struct output *o) {
                 putchar('\n');
                 if (e->error)
                         printf("      ! %s\n", cli_printable(e->error, msg, sizeof(msg)));
+                if (e->desc->platform_problem)
+                        printf("      odd: %s\n",
+                                        cli_printable(e->desc->platform_problem, msg, sizeof(msg)));
         }
-        print_selection_human(res, o->platform_arg);
+        print_selection_human(res, o);
 }
 
 static json_t *platform_json(const struct xarch_platform *p) {
@@ -273,20 +300,38 @@ static json_t *result_json(const struct xarch_inspect *res, const struct output 
                                                 json_string(e->desc->ref_digest));
                         if (e->error)
                                 json_object_set_new(d, "error", json_string(e->error));
+                        if (e->desc->platform_problem) {
+                                json_object_set_new(d, "platformProblem",
+                                                json_string(e->desc->platform_problem));
+                                json_object_set_new(d, "neverMatches",
+                                                json_boolean(e->desc->never_matches));
+                        }
+                        if (e->desc->os_features)
+                                json_object_set_new(d, "osFeatures",
+                                                cli_json_bytes(e->desc->os_features));
                         json_array_append_new(arr, d);
                 }
                 json_object_set_new(j, "platforms", arr);
                 json_object_set_new(j, "hidden", json_integer((json_int_t) hidden));
         }
         if (res->selection_done) {
-                json_t *s = json_pack("{s:s, s:b}", "platform", o->platform_arg, "matched",
-                                res->selected >= 0);
+                json_t *s = json_pack("{s:s, s:s, s:b}", "platform", o->platform_arg, "runtime",
+                                o->runtime, "matched", res->selected >= 0);
                 if (s && res->selected >= 0) {
                         json_object_set_new(
                                         s, "rule", json_string(xarch_match_rule_name(res->rule)));
                         json_object_set_new(s, "digest", json_string(res->selected_digest));
                         if (m->kind == XARCH_MANIFEST_INDEX)
                                 json_object_set_new(s, "entry", json_integer(res->selected));
+                        if (res->selected_depth > 0)
+                                json_object_set_new(s, "nestedDepth",
+                                                json_integer(res->selected_depth));
+                        if (res->selection_warning)
+                                json_object_set_new(s, "warning",
+                                                cli_json_bytes(res->selection_warning));
+                } else if (s && res->selection_error) {
+                        json_object_set_new(s, "error", cli_json_bytes(res->selection_error));
+                        json_object_set_new(s, "committed", json_true());
                 } else if (s) {
                         char msg[XARCH_DIGEST_MAX + 64];
                         snprintf(msg, sizeof(msg), "no match for platform in manifest %s",
@@ -331,10 +376,15 @@ static bool emit(struct job *j, struct output *o, bool several) {
         if (res->selection_done && res->selected < 0) {
                 failed = true;
                 /* the human and JSON outputs say so themselves */
-                if (o->raw || o->config)
+                if ((o->raw || o->config) && res->selection_error)
+                        cli_error("%s: %s", res->name, res->selection_error);
+                else if (o->raw || o->config)
                         cli_error("%s: no match for platform in manifest %s", res->name,
                                         res->root.digest);
         }
+        /* loud: the node pulls something that is not an image */
+        if (res->selection_warning)
+                cli_error("warning: %s: %s", res->name, res->selection_warning);
         if (o->raw)
                 print_bytes(res->root.data, res->root.len, several);
         else if (o->config)
@@ -352,6 +402,7 @@ int cmd_inspect(int argc, char **argv) {
                 OPT_CONFIG,
                 OPT_JSON,
                 OPT_STRICT,
+                OPT_RUNTIME,
         };
         static const struct option options[] = {
                         {"help", no_argument, NULL, 'h'},
@@ -363,16 +414,19 @@ int cmd_inspect(int argc, char **argv) {
                         {"json", no_argument, NULL, OPT_JSON},
                         CLI_IMAGE_LONGOPTS,
                         {"strict", no_argument, NULL, OPT_STRICT},
+                        {"runtime", required_argument, NULL, OPT_RUNTIME},
                         {},
         };
         struct output o = {0};
         struct xarch_image_options image_opts = {0};
         struct xarch_inspect_options opts = {0};
         struct xarch_platform want, spelling;
+        struct xarch_runtime runtime;
         struct xarch_error *err = NULL;
         unsigned jobs = DEFAULT_JOBS;
         int c;
 
+        xarch_runtime_default(&runtime);
         while ((c = getopt_long(argc, argv, ":hp:aj:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
@@ -407,6 +461,15 @@ int cmd_inspect(int argc, char **argv) {
                 case OPT_STRICT:
                         opts.mode = XARCH_MATCH_MODE_STRICT;
                         break;
+                case OPT_RUNTIME:
+                        if (xarch_runtime_parse(optarg, &runtime, &err) < 0) {
+                                int rc = cli_usage_error(verb, "%s",
+                                                err && err->msg ? err->msg : "invalid runtime");
+                                xarch_error_free(err);
+                                return rc;
+                        }
+                        o.runtime_given = true;
+                        break;
                 case ':':
                         return cli_option_error(verb, c, argc, argv);
                 default:
@@ -420,8 +483,11 @@ int cmd_inspect(int argc, char **argv) {
         if (o.raw + o.config + o.json > 1)
                 return cli_usage_error(verb, "--raw, --config and --json exclude each other");
 
+        opts.runtime = &runtime;
+        if (xarch_runtime_format(&runtime, o.runtime, sizeof(o.runtime)) < 0)
+                snprintf(o.runtime, sizeof(o.runtime), "?");
         if (o.platform_arg) {
-                if (xarch_platform_parse(o.platform_arg, &want, &err) < 0) {
+                if (xarch_runtime_parse_platform(&runtime, o.platform_arg, &want, &err) < 0) {
                         int rc = cli_usage_error(verb, "%s",
                                         err && err->msg ? err->msg : "invalid platform");
                         xarch_error_free(err);

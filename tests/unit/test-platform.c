@@ -421,7 +421,139 @@ static void test_vector_table(void **state) {
         /* arm64 variants missing from containerd's table: an empty vector. */
         check_vector("linux/arm64/v10", NULL, 0);
         check_vector("linux/arm64/v8.10", NULL, 0);
-        check_vector("linux/arm64/v9.6", NULL, 0);
+        check_vector("linux/arm64/v9.8", NULL, 0);
+        /* the table runs to v9.7 (containerd/platforms rc.1 arm64variantToVersion); it stopped
+         * at v9.5 before */
+        VECTOR("linux/arm64/v9.7", "linux/arm64/v9.7", "linux/arm64/v9.6", "linux/arm64/v9.5",
+                        "linux/arm64/v9.4", "linux/arm64/v9.3", "linux/arm64/v9.2",
+                        "linux/arm64/v9.1", "linux/arm64/v9", "linux/arm64/v8.9",
+                        "linux/arm64/v8.8", "linux/arm64/v8.7", "linux/arm64/v8.6",
+                        "linux/arm64/v8.5", "linux/arm64/v8.4", "linux/arm64/v8.3",
+                        "linux/arm64/v8.2", "linux/arm64/v8.1", "linux/arm64", "linux/arm/v8",
+                        "linux/arm/v7", "linux/arm/v6", "linux/arm/v5");
+}
+
+static struct xarch_runtime RT(const char *spec) {
+        struct xarch_runtime rt;
+        assert_int_equal(xarch_runtime_parse(spec, &rt, NULL), 0);
+        return rt;
+}
+
+static void
+test_runtime_parse(void **state) {
+        (void) state;
+        static const struct {
+                const char *spec, *formatted;
+                enum xarch_matcher matcher;
+        } ok[] = {
+                        {"containerd", "containerd-2.3", XARCH_MATCHER_CONTAINERD_RC4},
+                        {"containerd-1.6", "containerd-1.6", XARCH_MATCHER_CONTAINERD_1_6},
+                        {"containerd-1.7", "containerd-1.7", XARCH_MATCHER_CONTAINERD_1_6},
+                        {"containerd-2.0", "containerd-2.0", XARCH_MATCHER_CONTAINERD_RC0},
+                        {"containerd-2.0.2", "containerd-2.0.2", XARCH_MATCHER_CONTAINERD_RC1},
+                        {"containerd-2.1", "containerd-2.1", XARCH_MATCHER_CONTAINERD_RC1},
+                        {"containerd-2.2", "containerd-2.2", XARCH_MATCHER_CONTAINERD_RC1},
+                        {"containerd-2.3", "containerd-2.3", XARCH_MATCHER_CONTAINERD_RC4},
+                        {"containerd-2.4", "containerd-2.4", XARCH_MATCHER_CONTAINERD_RC4},
+                        /* status.nodeInfo.containerRuntimeVersion */
+                        {"containerd://1.7.22", "containerd-1.7.22", XARCH_MATCHER_CONTAINERD_1_6},
+                        {"containerd://2.1.4-k3s1", "containerd-2.1.4",
+                                        XARCH_MATCHER_CONTAINERD_RC1},
+                        {"containerd://v2.0.0", "containerd-2.0", XARCH_MATCHER_CONTAINERD_RC0},
+                        {"cri-o://1.30.1", "cri-o-1.30.1", XARCH_MATCHER_CONTAINERS_IMAGE},
+                        {"cri-o-1.30", "cri-o-1.30", XARCH_MATCHER_CONTAINERS_IMAGE},
+                        {"crio-1.31", "cri-o-1.31", XARCH_MATCHER_CONTAINERS_IMAGE},
+                        {"docker://24.0.7", "docker-24.0.7", XARCH_MATCHER_CONTAINERD_1_6},
+                        {"docker-27", "docker-27", XARCH_MATCHER_CONTAINERD_1_6},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                struct xarch_runtime rt = RT(ok[i].spec);
+                char buf[XARCH_RUNTIME_STRING_MAX];
+                assert_true(xarch_runtime_format(&rt, buf, sizeof(buf)) > 0);
+                assert_string_equal(buf, ok[i].formatted);
+                assert_int_equal(xarch_runtime_matcher(&rt), ok[i].matcher);
+        }
+        static const char *const bad[] = {"", "podman-4", "containerd-", "containerd-x",
+                        "containerd-1", "containerd://", "cri-o", "docker", "containerd-0.9",
+                        "containerd-1.7;rm", "containerd1.7", "docker-24.0.7.1"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct xarch_runtime rt;
+                struct xarch_error *err = NULL;
+                assert_int_equal(xarch_runtime_parse(bad[i], &rt, &err), -EINVAL);
+                assert_non_null(err);
+                xarch_error_free(err);
+        }
+        /* 1.6/1.7 read only os/arch from a platform-less entry's config, 2.0+ the whole */
+        struct xarch_runtime r17 = RT("containerd-1.7"), r20 = RT("containerd-2.0");
+        assert_false(xarch_runtime_config_variant(&r17));
+        assert_true(xarch_runtime_config_variant(&r20));
+}
+
+/* rank of candidate c for node w under runtime r; -1 when never taken */
+static int rk(const char *r, const char *w, const char *c, size_t features) {
+        struct xarch_runtime rt = RT(r);
+        struct xarch_platform want, cand;
+        assert_int_equal(xarch_platform_parse(w, &want, NULL), 0);
+        assert_int_equal(xarch_platform_parse_raw(c, &cand, NULL), 0);
+        int k = xarch_runtime_rank(&rt, &want, &cand, features);
+        return k < 0 ? -1 : k;
+}
+
+/* The differences between runtime versions. Only containerd 1.6 runs here (the oracle test,
+ * tests/cli/containerd-oracle.t, checks it against ctr); the expectations for the others are
+ * derived from their source: containerd/platforms compare.go platformVector at v0.2.1 (1.7),
+ * v1.0.0-rc.0 (2.0.0-2.0.1), rc.1 (2.0.2+, 2.1; rc.2 in 2.2 has the same vector), rc.4 (2.3:
+ * matcher.Match checks os.features), and containers/image internal/pkg/platform
+ * platform_matcher.go (WantedPlatforms, MatchesPlatform) for CRI-O. */
+static void test_runtime_versions(void **state) {
+        (void) state;
+        /* arm64 -> arm: 1.6/1.7 build arm's vector from Atoi("8"): arm/v8, v7, v6, v5 */
+        assert_int_equal(rk("containerd-1.6", "linux/arm64", "linux/arm/v7", 0), 2);
+        assert_int_equal(rk("containerd-2.3", "linux/arm64", "linux/arm/v7", 0), 2);
+        /* unknown arm64 variants fall back to arm up to 2.0, match nothing from 2.1 */
+        assert_int_equal(rk("containerd-1.7", "linux/arm64/v10", "linux/arm/v7", 0), 4);
+        assert_int_equal(rk("containerd-2.0", "linux/arm64/v10", "linux/arm/v7", 0), 4);
+        assert_int_equal(rk("containerd-2.1", "linux/arm64/v10", "linux/arm/v7", 0), -1);
+        assert_int_equal(rk("containerd-2.1", "linux/arm64/v10", "linux/arm64/v10", 0), -1);
+        assert_int_equal(rk("containerd-1.7", "linux/arm64/v10", "linux/arm64/v10", 0), 0);
+        /* v9.7: a table entry from rc.1; rc.0 computes v9.6..v9, v8.9..v8; 1.7: no arm64 chain */
+        assert_int_equal(rk("containerd-2.1", "linux/arm64/v9.7", "linux/arm64/v9.6", 0), 1);
+        assert_int_equal(rk("containerd-2.0", "linux/arm64/v9.7", "linux/arm64/v9.6", 0), 1);
+        assert_int_equal(rk("containerd-2.0", "linux/arm64/v9.7", "linux/arm64/v8.9", 0), 8);
+        assert_int_equal(rk("containerd-1.7", "linux/arm64/v9.7", "linux/arm64/v9.6", 0), -1);
+        /* 1.7: arm64/v8.2 matches itself and arm/v8.2, not arm64/v8.1 */
+        assert_int_equal(rk("containerd-1.7", "linux/arm64/v8.2", "linux/arm64/v8.1", 0), -1);
+        assert_int_equal(rk("containerd-1.7", "linux/arm64/v8.2", "linux/arm/v8.2", 0), 1);
+        assert_int_equal(rk("containerd-2.2", "linux/arm64/v8.2", "linux/arm64/v8.1", 0), 1);
+        /* rc.0 quirk: "v9" (no dot) keeps its arm fallback as arm/v9 */
+        assert_int_equal(rk("containerd-2.0", "linux/arm64/v9", "linux/arm/v9", 0), 7);
+        assert_int_equal(rk("containerd-2.1", "linux/arm64/v9", "linux/arm/v9", 0), -1);
+        /* os.features: from 2.3 an entry's features must be the node's (it has none) */
+        assert_int_equal(rk("containerd-2.2", "linux/amd64", "linux/amd64", 1), 0);
+        assert_int_equal(rk("containerd-2.3", "linux/amd64", "linux/amd64", 1), -1);
+        assert_int_equal(rk("containerd-2.3", "linux/amd64", "linux/amd64", 0), 0);
+        /* amd64 and arm vectors are the same in every containerd */
+        assert_int_equal(rk("containerd-1.6", "linux/amd64/v3", "linux/amd64/v2", 0), 1);
+        assert_int_equal(rk("containerd-1.6", "linux/amd64", "linux/386", 0), 1);
+        /* CRI-O: exact strings, arm/arm64 compatibility lists, no 386, no amd64 levels */
+        assert_int_equal(rk("cri-o-1.30", "linux/amd64", "linux/amd64", 0), 0);
+        assert_int_equal(rk("cri-o-1.30", "linux/amd64", "linux/386", 0), -1);
+        assert_int_equal(rk("cri-o-1.30", "linux/amd64/v3", "linux/amd64/v2", 0), -1);
+        assert_int_equal(rk("cri-o-1.30", "linux/amd64/v3", "linux/amd64", 0), 1);
+        assert_int_equal(rk("cri-o-1.30", "linux/amd64", "linux/x86_64", 0), -1);
+        assert_int_equal(rk("cri-o-1.30", "linux/arm64", "linux/arm64/v8", 0), 0);
+        assert_int_equal(rk("cri-o-1.30", "linux/arm64", "linux/arm64", 0), 1);
+        assert_int_equal(rk("cri-o-1.30", "linux/arm64", "linux/arm/v7", 0), -1);
+        assert_int_equal(rk("cri-o-1.30", "linux/arm/v7", "linux/arm/v6", 0), 1);
+        assert_int_equal(rk("cri-o-1.30", "linux/arm/v7", "linux/arm", 0), 3);
+        /* dots in a node's variant: refused by 1.6/1.7's Parse, accepted from 2.0 */
+        struct xarch_platform p;
+        struct xarch_runtime r16 = RT("containerd-1.6"), r20 = RT("containerd-2.0");
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_runtime_parse_platform(&r16, "linux/arm64/v8.2", &p, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "dots"));
+        xarch_error_free(err);
+        assert_int_equal(xarch_runtime_parse_platform(&r20, "linux/arm64/v8.2", &p, NULL), 0);
 }
 
 static void test_vector_rank_consistency(void **state) {
@@ -996,6 +1128,8 @@ int main(void) {
                         cmocka_unit_test(test_format),
                         cmocka_unit_test(test_vector_table),
                         cmocka_unit_test(test_vector_rank_consistency),
+                        cmocka_unit_test(test_runtime_parse),
+                        cmocka_unit_test(test_runtime_versions),
                         cmocka_unit_test(test_match_edge_cases),
                         cmocka_unit_test(test_match_rules_and_ties),
                         cmocka_unit_test(test_match_unknown_never),

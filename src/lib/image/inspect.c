@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@ void xarch_inspect_free(struct xarch_inspect *r) {
         for (size_t i = 0; i < r->n_entries; i++)
                 free(r->entries[i].error);
         free(r->entries);
+        free(r->selection_error);
+        free(r->selection_warning);
         xarch_manifest_free(r->manifest);
         xarch_blob_buf_release(&r->root);
         xarch_blob_buf_release(&r->config);
@@ -127,52 +131,246 @@ static void fetch_children(struct xarch_image *img, struct xarch_inspect *res, s
         pthread_mutex_destroy(&job.lock);
 }
 
-static bool entry_is_pullable(const struct xarch_descriptor *d) {
-        /* containerd only descends into manifests and indexes */
-        return d->kind == XARCH_ENTRY_IMAGE || d->kind == XARCH_ENTRY_INDEX ||
-               d->kind == XARCH_ENTRY_ATTESTATION;
+/* Nested indexes deeper than this are not followed (containerd has no limit; a registry has
+ * to serve each level, and a loop of digests is impossible). */
+#define NESTING_MAX 8
+
+struct select_ctx {
+        struct xarch_image *img;
+        const struct xarch_inspect_options *opts;
+        struct xarch_runtime runtime;
+        struct xarch_platform want; /* normalised */
+        char *error;                /* the runtime commits and fails: why */
+        char *warning;
+};
+
+static bool is_image_manifest_type(const char *mt) {
+        return xarch_media_type_is_manifest(mt) && !xarch_media_type_is_index(mt);
 }
 
-static int select_from_index(struct xarch_inspect *res, const struct xarch_inspect_options *opts,
-                struct xarch_error **err) {
-        size_t n = res->n_entries;
-        _cleanup_free_ struct xarch_platform *cands = calloc(n ? n : 1, sizeof(*cands));
-        _cleanup_free_ size_t *map = calloc(n ? n : 1, sizeof(*map));
-        size_t n_cands = 0;
-        enum xarch_match_rule rule = XARCH_MATCH_NONE;
+static int rank_for(const struct select_ctx *s, const struct xarch_platform *p, size_t n_features) {
+        if (s->opts->mode == XARCH_MATCH_MODE_STRICT) {
+                if (xarch_runtime_matcher(&s->runtime) == XARCH_MATCHER_CONTAINERD_RC4 &&
+                                n_features > 0)
+                        return -ENOENT;
+                return xarch_platform_rank(&s->want, p, XARCH_MATCH_MODE_STRICT);
+        }
+        return xarch_runtime_rank(&s->runtime, &s->want, p, n_features);
+}
 
-        if (!cands || !map)
-                return xarch_error_set(err, ENOMEM, "out of memory");
-        res->selection_done = true;
-        res->selected = -1;
-        /* containerd sorts entries with a platform first (by vector rank, stable in index
-         * order); entries without one come last and count only if their config matches */
-        for (size_t pass = 0; pass < 2 && res->selected < 0; pass++) {
-                n_cands = 0;
-                for (size_t i = 0; i < n; i++) {
-                        const struct xarch_inspect_entry *e = &res->entries[i];
-                        if (!entry_is_pullable(e->desc))
-                                continue;
-                        if (pass == 0 && e->desc->has_platform)
-                                cands[n_cands] = e->desc->platform;
-                        else if (pass == 1 && !e->desc->has_platform && e->has_config_platform)
-                                cands[n_cands] = e->config_platform;
-                        else
-                                continue;
-                        map[n_cands++] = i;
-                }
-                if (n_cands == 0)
+static enum xarch_match_rule rule_for(
+                const struct select_ctx *s, const struct xarch_platform *raw, int rank) {
+        if (rank > 0)
+                return XARCH_MATCH_FALLBACK;
+        enum xarch_match_rule rule = XARCH_MATCH_NORMALIZED;
+        if (xarch_platform_match_spelled(s->opts->platform, s->opts->spelling, raw, 1,
+                            XARCH_MATCH_MODE_STRICT, &rule) < 0)
+                rule = XARCH_MATCH_NORMALIZED;
+        return rule == XARCH_MATCH_NONE ? XARCH_MATCH_NORMALIZED : rule;
+}
+
+/* The one descriptor the runtime considers (LimitManifests(…, 1) after FilterPlatforms): the
+ * lowest rank among entries with a matching platform, earliest on ties; else the first entry
+ * without a platform. -1 when there is none. */
+static int first_considered(const struct select_ctx *s, const struct xarch_descriptor *ds, size_t n,
+                int *ret_rank) {
+        int best = -1, best_rank = INT_MAX, first_bare = -1;
+        for (size_t i = 0; i < n && i < INT_MAX; i++) {
+                const struct xarch_descriptor *d = &ds[i];
+                if (!d->has_platform) {
+                        if (first_bare < 0)
+                                first_bare = (int) i;
                         continue;
-                int k = xarch_platform_match_spelled(
-                                opts->platform, opts->spelling, cands, n_cands, opts->mode, &rule);
-                if (k >= 0) {
-                        res->selected = (int) map[k];
-                        res->rule = rule;
-                        snprintf(res->selected_digest, sizeof(res->selected_digest), "%s",
-                                        res->entries[map[k]].desc->digest);
+                }
+                if (d->never_matches)
+                        continue;
+                int rank = rank_for(s, &d->platform, d->n_os_features);
+                if (rank >= 0 && rank < best_rank) {
+                        best = (int) i;
+                        best_rank = rank;
                 }
         }
-        return 0;
+        *ret_rank = best >= 0 ? best_rank : -1;
+        return best >= 0 ? best : first_bare;
+}
+
+static void set_once(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_once(char **slot, const char *fmt, ...) {
+        if (*slot)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(slot, fmt, ap) < 0)
+                *slot = NULL;
+        va_end(ap);
+}
+
+static void note_not_image(struct select_ctx *s, const struct xarch_descriptor *d,
+                const struct xarch_manifest *m) {
+        const char *artifact = d->artifact_type ? d->artifact_type
+                                                : (m && m->artifact_type ? m->artifact_type : NULL);
+        if (d->ref_type && !streq(d->ref_type, XARCH_REF_TYPE_ATTESTATION))
+                set_once(&s->warning,
+                                "%s is not an image: a '%s' reference (%s %s); the node "
+                                "pulls it all the same",
+                                d->digest, d->ref_type, XARCH_ANNOTATION_REF_TYPE, d->ref_type);
+        else if (artifact)
+                set_once(&s->warning,
+                                "%s is not an image: an artifact of type '%s'; the node pulls it "
+                                "all the same",
+                                d->digest, artifact);
+        else if (d->kind == XARCH_ENTRY_ATTESTATION)
+                set_once(&s->warning,
+                                "%s is not an image: an attestation; the node pulls it all the "
+                                "same",
+                                d->digest);
+}
+
+/* Reads and parses the manifest a descriptor names. */
+static int read_child(struct xarch_image *img, const struct xarch_descriptor *d,
+                struct xarch_manifest **ret, struct xarch_error **err) {
+        struct xarch_blob_buf buf = {0};
+        int r = xarch_image_get_manifest(img, d->digest, d->media_type, &buf, err);
+        if (r >= 0)
+                r = xarch_manifest_parse(buf.data, buf.len,
+                                d->media_type[0] ? d->media_type : buf.media_type, ret, err);
+        xarch_blob_buf_release(&buf);
+        return r;
+}
+
+/* Follows the runtime's choice inside one index. Returns 1 with ret_digest and ret_rule set when
+ * an image is pulled, 0 when nothing matches (no error: "no match"), -errno when reading
+ * failed (err set). s->error is set when the runtime commits and then fails. */
+static int select_in(struct select_ctx *s, const struct xarch_descriptor *ds, size_t n, int depth,
+                int *ret_index, char ret_digest[XARCH_DIGEST_MAX], enum xarch_match_rule *ret_rule,
+                int *ret_depth, struct xarch_error **err) {
+        int rank;
+        int k = first_considered(s, ds, n, &rank);
+        *ret_index = k;
+        if (k < 0)
+                return 0;
+        const struct xarch_descriptor *d = &ds[k];
+        bool crio = xarch_runtime_matcher(&s->runtime) == XARCH_MATCHER_CONTAINERS_IMAGE;
+
+        if (xarch_media_type_is_index(d->media_type)) {
+                if (crio) {
+                        set_once(&s->error,
+                                        "the runtime chooses %s, a nested index, and "
+                                        "containers/image copies a single image from it",
+                                        d->digest);
+                        return 0;
+                }
+                if (depth >= NESTING_MAX) {
+                        set_once(&s->error, "%s: indexes nested more than %d deep", d->digest,
+                                        NESTING_MAX);
+                        return 0;
+                }
+                struct xarch_manifest *m = NULL;
+                int r = read_child(s->img, d, &m, err);
+                if (r < 0)
+                        return r;
+                if (m->kind != XARCH_MANIFEST_INDEX) {
+                        xarch_manifest_free(m);
+                        set_once(&s->error, "%s: the entry says index, the document is not one",
+                                        d->digest);
+                        return 0;
+                }
+                int inner;
+                r = select_in(s, m->manifests, m->n_manifests, depth + 1, &inner, ret_digest,
+                                ret_rule, ret_depth, err);
+                xarch_manifest_free(m);
+                if (r == 0)
+                        set_once(&s->error,
+                                        "the runtime commits to the nested index %s%s and finds "
+                                        "no match for platform inside it",
+                                        d->digest,
+                                        d->has_platform ? " (its platform matches)" : "");
+                return r;
+        }
+        if (!is_image_manifest_type(d->media_type) && !crio) {
+                /* images.Manifest: "unexpected media type" */
+                set_once(&s->error,
+                                "the runtime chooses %s, of media type '%s', which it cannot "
+                                "pull as an image (unexpected media type)",
+                                d->digest, d->media_type[0] ? d->media_type : "(none)");
+                return 0;
+        }
+
+        struct xarch_manifest *m = NULL;
+        if (!d->has_platform && !crio) {
+                /* images.Manifest checks a platform-less entry's config (ConfigPlatform) */
+                int r = read_child(s->img, d, &m, err);
+                if (r < 0)
+                        return r;
+                struct xarch_platform cp;
+                struct xarch_image_config *c = NULL;
+                struct xarch_blob_buf buf = {0};
+                if (m->kind != XARCH_MANIFEST_IMAGE)
+                        r = xarch_error_set(err, EBADMSG, "%s is not an image manifest", d->digest);
+                if (r >= 0)
+                        r = xarch_image_get_blob_buf(
+                                        s->img, m->config.digest, XARCH_CONFIG_MAX, &buf, err);
+                if (r >= 0)
+                        r = xarch_image_config_parse(buf.data, buf.len, &c, err);
+                xarch_blob_buf_release(&buf);
+                if (r < 0) {
+                        xarch_manifest_free(m);
+                        return r;
+                }
+                cp = c->platform;
+                size_t n_features = c->n_os_features;
+                xarch_image_config_free(c);
+                /* 1.6/1.7 read only os and architecture from the config */
+                if (!xarch_runtime_config_variant(&s->runtime)) {
+                        cp.variant[0] = '\0';
+                        n_features = 0;
+                }
+                rank = rank_for(s, &cp, n_features);
+                if (rank < 0) {
+                        xarch_manifest_free(m);
+                        *ret_index = -1;
+                        return 0;
+                }
+                *ret_rule = rule_for(s, &cp, rank);
+        } else {
+                *ret_rule = d->has_platform ? rule_for(s, &d->platform, rank)
+                                            : XARCH_MATCH_FALLBACK;
+        }
+        note_not_image(s, d, m);
+        xarch_manifest_free(m);
+        snprintf(ret_digest, XARCH_DIGEST_MAX, "%s", d->digest);
+        *ret_depth = depth;
+        return 1;
+}
+
+static int select_from_index(struct xarch_inspect *res, struct xarch_image *img,
+                const struct xarch_inspect_options *opts, struct xarch_error **err) {
+        struct select_ctx s = {.img = img, .opts = opts, .want = *opts->platform};
+        if (opts->runtime)
+                s.runtime = *opts->runtime;
+        else
+                xarch_runtime_default(&s.runtime);
+        xarch_platform_normalize(&s.want);
+
+        res->selection_done = true;
+        res->selected = -1;
+        int index;
+        enum xarch_match_rule rule = XARCH_MATCH_NONE;
+        int depth = 0;
+        int r = select_in(&s, res->manifest->manifests, res->manifest->n_manifests, 0, &index,
+                        res->selected_digest, &rule, &depth, err);
+        if (r > 0) {
+                res->selected = index;
+                res->rule = rule;
+                res->selected_depth = depth;
+        } else {
+                res->selected_digest[0] = '\0';
+        }
+        res->selection_error = s.error;
+        res->selection_warning = r > 0 ? s.warning : NULL;
+        if (r <= 0)
+                free(s.warning);
+        return r < 0 ? r : 0;
 }
 
 int xarch_image_inspect(struct xarch_image *img, const struct xarch_inspect_options *opts,
@@ -226,7 +424,7 @@ int xarch_image_inspect(struct xarch_image *img, const struct xarch_inspect_opti
                 }
                 fetch_children(img, res, todo, n_todo, opts->concurrency);
                 if (opts->platform) {
-                        r = select_from_index(res, opts, err);
+                        r = select_from_index(res, img, opts, err);
                         if (r < 0)
                                 goto fail;
                 }
@@ -243,19 +441,17 @@ int xarch_image_inspect(struct xarch_image *img, const struct xarch_inspect_opti
                                                 res->root.digest);
                                 goto fail;
                         }
-                        const struct xarch_descriptor *d = res->entries[res->selected].desc;
                         struct xarch_blob_buf child = {0};
                         struct xarch_manifest *cm = NULL;
                         struct xarch_platform ignored;
-                        r = xarch_image_get_manifest(img, d->digest, d->media_type, &child, err);
+                        r = xarch_image_get_manifest(img, res->selected_digest, NULL, &child, err);
                         if (r >= 0)
-                                r = xarch_manifest_parse(child.data, child.len,
-                                                d->media_type[0] ? d->media_type : child.media_type,
-                                                &cm, err);
+                                r = xarch_manifest_parse(
+                                                child.data, child.len, child.media_type, &cm, err);
                         if (r >= 0 && cm->kind != XARCH_MANIFEST_IMAGE)
                                 r = xarch_error_set(err, EMEDIUMTYPE,
-                                                "%s: the selected entry %s is a nested index",
-                                                res->name, d->digest);
+                                                "%s: the selected entry %s is not an image",
+                                                res->name, res->selected_digest);
                         if (r >= 0)
                                 r = config_platform(img, cm, &ignored, &res->config, err);
                         xarch_manifest_free(cm);

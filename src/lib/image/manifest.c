@@ -83,6 +83,8 @@ static void descriptor_done(struct xarch_descriptor *d) {
         free(d->media_type);
         free(d->artifact_type);
         free(d->os_version);
+        free(d->os_features);
+        free(d->platform_problem);
         free(d->ref_type);
         free(d->ref_digest);
         free(d->ref_name);
@@ -105,28 +107,100 @@ static enum xarch_entry_kind classify(const struct xarch_descriptor *d) {
         return XARCH_ENTRY_UNKNOWN;
 }
 
+/* One platform string field. Wrong JSON types fail: containerd's json.Unmarshal of the whole
+ * index fails on them too. Control bytes and overlong values are odd, not fatal. */
+static int platform_field(json_t *p, const char *key, char *dst, const char **problem) {
+        json_t *v = json_object_get(p, key);
+        dst[0] = '\0';
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v))
+                return -EBADMSG;
+        const char *s;
+        if (get_string(p, key, &s) < 0) {
+                *problem = "has control bytes";
+                return 1;
+        }
+        if (copy_field(dst, s) < 0) {
+                *problem = "is longer than 31 bytes";
+                return 1;
+        }
+        return 0;
+}
+
+static int parse_os_features(json_t *p, struct xarch_descriptor *d) {
+        json_t *f = json_object_get(p, "os.features");
+        if (!f || json_is_null(f))
+                return 0;
+        if (!json_is_array(f))
+                return -EBADMSG;
+        char joined[256] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < json_array_size(f); i++) {
+                json_t *v = json_array_get(f, i);
+                if (!json_is_string(v))
+                        return -EBADMSG;
+                const char *s = json_string_value(v);
+                bool printable = strlen(s) == json_string_length(v);
+                for (const unsigned char *c = (const unsigned char *) s; printable && *c; c++)
+                        printable = *c >= 0x20 && *c != 0x7f;
+                int n = snprintf(joined + used, sizeof(joined) - used, "%s%s", used ? "," : "",
+                                printable ? s : "?");
+                if (n > 0)
+                        used = used + (size_t) n < sizeof(joined) ? used + (size_t) n
+                                                                  : sizeof(joined) - 1;
+                d->n_os_features++;
+        }
+        if (d->n_os_features > 0 && !(d->os_features = strdup(joined)))
+                return -ENOMEM;
+        return 0;
+}
+
 static int parse_platform(json_t *p, struct xarch_descriptor *d, const char *where,
                 struct xarch_error **err) {
-        const char *os, *arch, *variant, *os_version;
+        const char *os_version;
         if (!json_is_object(p))
                 return xarch_error_set(err, EBADMSG, "%s: platform is not an object", where);
-        if (get_string(p, "os", &os) < 0 || get_string(p, "architecture", &arch) < 0 ||
-                        get_string(p, "variant", &variant) < 0 ||
-                        get_string(p, "os.version", &os_version) < 0)
-                return xarch_error_set(err, EBADMSG, "%s: platform field is not a printable string",
-                                where);
-        if (!os || !arch)
+        const char *problem = NULL, *bad_key = NULL;
+        static const char *const keys[] = {"os", "architecture", "variant"};
+        char *dst[] = {d->platform.os, d->platform.arch, d->platform.variant};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                int r = platform_field(p, keys[i], dst[i], &problem);
+                if (r < 0)
+                        return xarch_error_set(err, EBADMSG, "%s: platform %s is not a string",
+                                        where, keys[i]);
+                if (r > 0 && !bad_key)
+                        bad_key = keys[i];
+        }
+        json_t *ov = json_object_get(p, "os.version");
+        if (ov && !json_is_null(ov) && !json_is_string(ov))
                 return xarch_error_set(
-                                err, EBADMSG, "%s: platform lacks os or architecture", where);
-        if (copy_field(d->platform.os, os) < 0 || copy_field(d->platform.arch, arch) < 0 ||
-                        (variant && copy_field(d->platform.variant, variant) < 0))
-                return xarch_error_set(err, EBADMSG, "%s: platform field longer than %d bytes",
-                                where, XARCH_PLATFORM_FIELD_MAX - 1);
-        if (os_version) {
+                                err, EBADMSG, "%s: platform os.version is not a string", where);
+        if (get_string(p, "os.version", &os_version) == 0 && os_version) {
                 d->os_version = strdup(os_version);
                 if (!d->os_version)
                         return xarch_error_set(err, ENOMEM, "out of memory");
         }
+        int r = parse_os_features(p, d);
+        if (r == -ENOMEM)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        if (r < 0)
+                return xarch_error_set(err, EBADMSG,
+                                "%s: platform os.features is not a list of strings", where);
+
+        char why[128] = "";
+        if (bad_key) {
+                snprintf(why, sizeof(why), "platform %s %s: no node matches it", bad_key, problem);
+                d->never_matches = true;
+        } else if (!d->platform.arch[0]) {
+                snprintf(why, sizeof(why), "platform has no architecture: no node matches it");
+                d->never_matches = true;
+        } else if (!d->platform.os[0]) {
+                snprintf(why, sizeof(why),
+                                "platform has no os: containerd reads it as the node's OS");
+        }
+        if (why[0] && !(d->platform_problem = strdup(why)))
+                return xarch_error_set(err, ENOMEM, "out of memory");
         d->has_platform = true;
         return 0;
 }
@@ -426,6 +500,13 @@ int xarch_image_config_parse(const void *data, size_t len, struct xarch_image_co
                                 XARCH_PLATFORM_FIELD_MAX - 1);
         }
         r = dup_string(j, "os.version", &c->os_version);
+        json_t *features = json_object_get(j, "os.features");
+        if (r == 0 && features && !json_is_null(features)) {
+                if (!json_is_array(features))
+                        r = -EBADMSG;
+                else
+                        c->n_os_features = json_array_size(features);
+        }
         if (r == 0)
                 r = dup_string(j, "created", &c->created);
         json_t *cfg = json_object_get(j, "config");

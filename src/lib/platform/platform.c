@@ -64,7 +64,8 @@ static const char *const known_arch[] = {
 };
 
 /* arm64 variants (normalised) that have a fallback chain, as {major, minor}: v8.0-v8.9 and
- * v9.0-v9.5 (the GOARM64 range). Any other arm64 variant has an empty vector. */
+ * v9.0-v9.7 (arm64variantToVersion in containerd/platforms rc.1+). Any other arm64 variant has an
+ * empty vector. */
 static const struct {
         const char *variant;
         int major, minor;
@@ -85,6 +86,8 @@ static const struct {
                 {"v9.3", 9, 3},
                 {"v9.4", 9, 4},
                 {"v9.5", 9, 5},
+                {"v9.6", 9, 6},
+                {"v9.7", 9, 7},
 };
 
 /* Armv9.N carries the Armv8.(N+5) baseline; the v8 line stops at .9. */
