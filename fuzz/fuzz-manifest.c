@@ -30,7 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < m->n_manifests; i++)
                         total += strlen(xarch_entry_kind_name(m->manifests[i].kind)) +
                                  strlen(m->manifests[i].digest) +
-                                 strlen(m->manifests[i].media_type);
+                                 strlen(m->manifests[i].media_type) +
+                                 (m->manifests[i].platform_problem
+                                                                 ? strlen(m->manifests[i].platform_problem)
+                                                                 : 0) +
+                                 (m->manifests[i].os_features ? strlen(m->manifests[i].os_features)
+                                                              : 0);
+                /* an odd entry that never matches is never a plain one */
+                for (size_t i = 0; i < m->n_manifests; i++)
+                        if (m->manifests[i].never_matches && !m->manifests[i].platform_problem)
+                                __builtin_trap();
                 (void) total;
                 xarch_manifest_free(m);
         }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Platform parsing, normalisation, formatting, vectors and matching, checked by round trips and
- * invariants; plus the /proc text parsers. Input: line 1 is WANT, further lines candidates; the
- * whole input is also fed to the cpuinfo and maps parsers.
+ * invariants; plus the /proc text parsers and the runtime model. Input: line 1 is WANT, further
+ * lines candidates; every line is also parsed as a runtime ("containerd://1.7.22"), and the
+ * whole input is fed to the cpuinfo and maps parsers. Each candidate is ranked under every
+ * runtime generation.
  */
 #include <errno.h>
 #include <limits.h>
@@ -83,6 +85,42 @@ static void check_match(const struct xarch_platform *want, const struct xarch_pl
         check(rule != XARCH_MATCH_NONE);
 }
 
+static void check_runtime(const char *spec) {
+        struct xarch_runtime rt;
+        struct xarch_error *err = NULL;
+        if (xarch_runtime_parse(spec, &rt, &err) < 0) {
+                check(err && err->msg);
+                xarch_error_free(err);
+                return;
+        }
+        /* format(parse(s)) parses back to the same runtime */
+        char s[XARCH_RUNTIME_STRING_MAX];
+        check(xarch_runtime_format(&rt, s, sizeof(s)) > 0);
+        struct xarch_runtime again;
+        check(xarch_runtime_parse(s, &again, NULL) == 0);
+        check(again.kind == rt.kind && again.major == rt.major && again.minor == rt.minor &&
+                        again.patch == rt.patch);
+        check(xarch_runtime_matcher(&rt) <= XARCH_MATCHER_CONTAINERS_IMAGE);
+}
+
+/* Ranks under each runtime generation: never a crash, ranks >= 0 or -ENOENT, and a platform
+ * matches itself at rank 0 whenever it matches at all. */
+static void check_runtime_ranks(
+                const struct xarch_platform *want, const struct xarch_platform *c, size_t n) {
+        static const char *const runtimes[] = {"containerd-1.6", "containerd-2.0", "containerd-2.1",
+                        "containerd-2.3", "cri-o-1.30", "docker-27"};
+        for (size_t r = 0; r < ELEMENTSOF(runtimes); r++) {
+                struct xarch_runtime rt;
+                check(xarch_runtime_parse(runtimes[r], &rt, NULL) == 0);
+                for (size_t i = 0; i < n; i++) {
+                        int rank = xarch_runtime_rank(&rt, want, &c[i], i % 2);
+                        check(rank >= 0 || rank == -ENOENT);
+                }
+                int self = xarch_runtime_rank(&rt, want, want, 0);
+                check(self == 0 || self == -ENOENT);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 64 * 1024)
                 return 0;
@@ -107,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 check_round_trip(line);
+                check_runtime(line);
                 if (!have_want)
                         have_want = xarch_platform_parse_containerd(line, &want, NULL) == 0;
                 else if (n < CANDIDATES_MAX &&
@@ -116,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (have_want) {
                 check_match(&want, candidates, n, XARCH_MATCH_MODE_DEFAULT);
                 check_match(&want, candidates, n, XARCH_MATCH_MODE_STRICT);
+                check_runtime_ranks(&want, candidates, n);
         }
         return 0;
 }

@@ -285,6 +285,37 @@ static size_t arm64_vector_rc0(const struct xarch_platform *w, struct xarch_plat
         return n;
 }
 
+/* Normalize as the matcher's own database.go does: normalizeArch's arm64 variants differ
+ * (1.6/1.7: only 8 and v8 -> ""; rc.0: "vM[.N]" with ".0" dropped and 8 -> ""; rc.1+: 8, v8,
+ * v8.0 -> "" and 9, 9.0, v9.0 -> v9, which xarch_platform_normalize does). */
+static void normalize_for(enum xarch_matcher m, struct xarch_platform *p) {
+        char raw[XARCH_PLATFORM_FIELD_MAX];
+        snprintf(raw, sizeof(raw), "%s", p->variant);
+        for (char *c = raw; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char) (*c - 'A' + 'a');
+        xarch_platform_normalize(p);
+        if (!streq(p->arch, "arm64"))
+                return;
+        if (m == XARCH_MATCHER_CONTAINERD_1_6) {
+                snprintf(p->variant, sizeof(p->variant), "%s",
+                                streq(raw, "8") || streq(raw, "v8") ? "" : raw);
+        } else if (m == XARCH_MATCHER_CONTAINERD_RC0) {
+                char *dot = strchr(raw, '.');
+                const char *minor = dot ? dot + 1 : NULL;
+                if (dot)
+                        *dot = '\0';
+                const char *major = raw[0] == 'v' ? raw + 1 : raw;
+                if (minor && streq(minor, "0"))
+                        minor = NULL;
+                if ((major[0] == '\0' || streq(major, "8")) && !minor)
+                        p->variant[0] = '\0';
+                else
+                        snprintf(p->variant, sizeof(p->variant), "v%s%s%s", major, minor ? "." : "",
+                                        minor ? minor : "");
+        }
+}
+
 static long long rank_in(
                 const struct xarch_platform *vec, size_t n, const struct xarch_platform *c) {
         for (size_t i = 0; i < n; i++)
@@ -358,9 +389,8 @@ int xarch_runtime_rank(const struct xarch_runtime *rt, const struct xarch_platfo
                         w.variant[XARCH_PLATFORM_FIELD_MAX - 1] = '\0';
         c.os[XARCH_PLATFORM_FIELD_MAX - 1] = c.arch[XARCH_PLATFORM_FIELD_MAX - 1] =
                         c.variant[XARCH_PLATFORM_FIELD_MAX - 1] = '\0';
-        xarch_platform_normalize(&w);
-
         enum xarch_matcher m = xarch_runtime_matcher(rt);
+        normalize_for(m, &w);
         long long rank = -1;
         if (m == XARCH_MATCHER_CONTAINERS_IMAGE) {
                 rank = rank_containers_image(&w, &c);
@@ -368,7 +398,7 @@ int xarch_runtime_rank(const struct xarch_runtime *rt, const struct xarch_platfo
                 /* rc.3+: the entry's os.features must be the node's, and a node has none */
                 if (m == XARCH_MATCHER_CONTAINERD_RC4 && n_os_features > 0)
                         return -ENOENT;
-                xarch_platform_normalize(&c);
+                normalize_for(m, &c);
                 if (streq(w.arch, "arm64") && m != XARCH_MATCHER_CONTAINERD_RC1 &&
                                 m != XARCH_MATCHER_CONTAINERD_RC4) {
                         struct xarch_platform vec[VECTOR_MAX];
