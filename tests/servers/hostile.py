@@ -31,6 +31,12 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
   upload       blob uploads (POST .../blobs/uploads/, PATCH chunks with or without
                Content-Length, PUT ?digest=) behind bearer auth that wants a push token
                ("repository:<name>:pull,push"); once the PUT checks out the blob can be pulled
+  slowbody     manifests and blobs: the headers at once, then the body at 2 bytes/s
+  slowheaders  a status line, then one header line a second, without end
+  endless1xx   "102 Processing" interim answers twice a second, without end
+  endlesstrailers  a chunked manifest whose trailer lines come one a second, without end
+  fastbig      blobs/<digest of BIG>: 8 MiB in 256 KiB pieces at about 2 MiB/s (a download that
+               takes seconds but keeps moving)
 GET /__stats returns JSON counters (requests per path, authorization headers seen).
 """
 import hashlib
@@ -65,6 +71,7 @@ HUGE = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+j
     b"x" * (5 * 1024 * 1024) + b'"}'
 BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
 MT = "application/vnd.oci.image.manifest.v1+json"
+BIG = bytes((i * 31 + (i >> 12)) & 0xFF for i in range(8 * 1024 * 1024))
 BIG_TOKENS = {"bigtoken": "b" * 10000, "hugetoken": "h" * 20000}
 
 UPLOADS = {}
@@ -159,6 +166,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTALE")
             self.wfile.flush()
             return
+        if scenario in ("slowheaders", "endless1xx", "endlesstrailers") and not head:
+            return self.trickle_headers(scenario)
+        if scenario == "fastbig" and kind == "blobs" and ref == sha(BIG):
+            return self.paced(BIG)
         if scenario == "nameunknown":
             return self.error(404, "NAME_UNKNOWN", "repository name not known to registry", None, head)
         if scenario == "tagunknown" and kind == "manifests":
@@ -180,6 +191,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 h["Docker-Content-Digest"] = sha(b"not the manifest") if scenario == "wrongdigest" else sha(body)
             if scenario == "truncated" and not head:
                 return self.truncate(body, h)
+            if scenario == "slowbody" and not head:
+                return self.slow_body(body, h)
             return self.send(200, body, h, head)
 
         # blobs
@@ -196,6 +209,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, b"", {**h, "Content-Length": str(len(blob))}, True)
         if scenario == "truncated":
             return self.truncate(blob, h)
+        if scenario == "slowbody":
+            return self.slow_body(blob[:4000], h)
         if scenario in ("reset", "resetnorange", "resetrange0", "resetgap") and n == 1:
             return self.reset_midway(blob, h)
         rng = self.headers.get("Range")
@@ -210,6 +225,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
             h["Content-Range"] = "bytes %d-%d/%d" % (start, len(blob) - 1, len(blob))
             return self.send(206, part, h)
         return self.send(200, blob, h)
+
+    def slow_body(self, body, h):
+        """All headers at once, then 2 bytes a second (until the client gives up)."""
+        self.send_response(200)
+        for k, v in h.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(0, min(len(body), 600), 2):
+            self.wfile.write(body[i:i + 2])
+            self.wfile.flush()
+            time.sleep(1)
+        self.close_connection = True
+
+    def trickle_headers(self, scenario):
+        """Answers that never finish their headers, each line well within a stall timeout."""
+        w = self.wfile
+        if scenario == "endless1xx":
+            for _ in range(600):
+                w.write(b"HTTP/1.1 102 Processing\r\n\r\n")
+                w.flush()
+                time.sleep(0.5)
+        elif scenario == "slowheaders":
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Type: " + MT.encode() + b"\r\n")
+            for i in range(300):
+                w.write(b"X-Slow-%d: yes\r\n" % i)
+                w.flush()
+                time.sleep(1)
+        else:
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Type: " + MT.encode() +
+                    b"\r\nTransfer-Encoding: chunked\r\nTrailer: X-Never\r\n\r\n")
+            w.write(b"%x\r\n%s\r\n0\r\n" % (len(MANIFEST), MANIFEST))
+            for i in range(300):
+                w.write(b"X-Trailer-%d: yes\r\n" % i)
+                w.flush()
+                time.sleep(1)
+        self.close_connection = True
+
+    def paced(self, body):
+        """The whole body, 256 KiB every 1/8 s."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for i in range(0, len(body), 256 * 1024):
+            self.wfile.write(body[i:i + 256 * 1024])
+            self.wfile.flush()
+            time.sleep(0.125)
 
     def truncate(self, body, h):
         self.send_response(200)

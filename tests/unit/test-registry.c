@@ -846,6 +846,68 @@ static void test_threads_share_client(void **state) {
         xarch_registry_free(r);
 }
 
+/* A client whose requests have a short overall deadline (2 s plus 1 s per 32 KiB moved). */
+static struct xarch_registry *client_short_deadline(void) {
+        setenv("XARCH_HTTP_DEADLINE_MS", "2000", 1);
+        struct xarch_registry *r = client(NULL, NULL);
+        unsetenv("XARCH_HTTP_DEADLINE_MS");
+        return r;
+}
+
+/* Servers that keep sending, each byte within the stall detector's patience, never finish:
+ * the overall deadline ends every one of them, on both transports. */
+static void test_deadline_tricklers(void **state) {
+        static const char *const scenarios[] = {
+                        "slowbody", "slowheaders", "endless1xx", "endlesstrailers"};
+        struct xarch_registry *r = client_short_deadline();
+        for (size_t i = 0; i < sizeof(scenarios) / sizeof(*scenarios); i++) {
+                struct xarch_ref ref;
+                struct xarch_blob_buf b = {};
+                struct xarch_error *err = NULL;
+                ref_for(scenarios[i], &ref);
+                int rc = xarch_registry_get_manifest(r, &ref, NULL, &b, &err);
+                fprintf(stderr, "# %s: %s\n", scenarios[i], err ? err->msg : "(no error)");
+                assert_int_equal(rc, -EHOSTUNREACH);
+                assert_non_null(err);
+                assert_non_null(strstr(err->msg, "deadline"));
+                xarch_error_free(err);
+        }
+        /* a blob trickled the same way */
+        struct xarch_ref ref;
+        struct xarch_error *err = NULL;
+        ref_for("slowbody", &ref);
+        struct sink_buf got = {};
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &got, &err),
+                        -EHOSTUNREACH);
+        assert_non_null(strstr(err->msg, "deadline"));
+        xarch_error_free(err);
+        free(got.data);
+        xarch_registry_free(r);
+}
+
+/* A large blob that keeps moving finishes although it takes longer than the base deadline. */
+static void test_deadline_large_blob(void **state) {
+        size_t n = 8u * 1024 * 1024;
+        char *big = malloc(n);
+        assert_non_null(big);
+        for (size_t i = 0; i < n; i++)
+                big[i] = (char) ((i * 31 + (i >> 12)) & 0xff);
+        char digest[XARCH_DIGEST_MAX];
+        assert_int_equal(xarch_digest_buffer(NULL, big, n, digest), 0);
+        struct xarch_registry *r = client_short_deadline();
+        struct xarch_ref ref;
+        struct xarch_error *err = NULL;
+        ref_for("fastbig", &ref);
+        struct sink_buf got = {};
+        assert_int_equal(xarch_registry_get_blob(r, &ref, digest, n, sink_collect, &got, &err), 0);
+        assert_null(err);
+        assert_int_equal(got.len, n);
+        assert_memory_equal(got.data, big, n);
+        free(got.data);
+        free(big);
+        xarch_registry_free(r);
+}
+
 /* A read callback that hands out a buffer in pieces of at most 1000 bytes (no rewind). */
 struct piece_source {
         const char *data;
@@ -973,6 +1035,8 @@ int main(void) {
 #endif
                         cmocka_unit_test(test_threads_share_client),
                         cmocka_unit_test(test_upload_request),
+                        cmocka_unit_test(test_deadline_tricklers),
+                        cmocka_unit_test(test_deadline_large_blob),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

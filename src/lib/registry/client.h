@@ -74,7 +74,8 @@ struct xarch_registry {
         unsigned max_retries;
         unsigned backoff_base_ms;
 
-        bool direct_http; /* plain-HTTP requests go through http1.c, not libcurl */
+        bool direct_http;     /* plain-HTTP requests go through http1.c, not libcurl */
+        int deadline_base_ms; /* see HTTP_DEADLINE_BASE_MS in transport.h */
 
         pthread_mutex_t curl_lock; /* guards loading libcurl and creating `share` */
         CURLSH *share;             /* NULL until the first request through libcurl */

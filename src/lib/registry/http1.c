@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -238,6 +239,10 @@ void http1_conn_init(struct http1_conn *c, int fd, http1_read_fn read_fn, void *
         c->low_speed_bytes = 60;
         c->reused = false;
         c->pos = c->len = 0;
+        c->deadline_start_ms = 0;
+        c->deadline_base_ms = 0;
+        c->deadline_rate = 0;
+        c->deadline_bytes = 0;
 }
 
 void http1_close(struct http1_conn *c) {
@@ -257,6 +262,33 @@ static int64_t now_ms(void) {
 static long ms_left(int64_t deadline) {
         int64_t ms = deadline - now_ms();
         return ms > 0 ? (long) ms : 0;
+}
+
+void http1_deadline_start(struct http1_conn *c, int base_ms, unsigned rate) {
+        c->deadline_start_ms = base_ms > 0 ? now_ms() : 0;
+        c->deadline_base_ms = base_ms;
+        c->deadline_rate = rate;
+        c->deadline_bytes = 0;
+}
+
+/* Milliseconds the current request has left: INT_MAX without a deadline, 0 when past. */
+static int deadline_left(const struct http1_conn *c) {
+        if (!c->deadline_start_ms)
+                return INT_MAX;
+        int64_t allowed = c->deadline_base_ms;
+        if (c->deadline_rate)
+                allowed += (int64_t) (c->deadline_bytes / c->deadline_rate) * 1000 +
+                           (int64_t) (c->deadline_bytes % c->deadline_rate) * 1000 /
+                                           c->deadline_rate;
+        int64_t left = c->deadline_start_ms + allowed - now_ms();
+        return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int) left;
+}
+
+/* The wait for one read or write: the stall timeout, or less when the deadline is nearer. */
+static int wait_ms(const struct http1_conn *c, bool *by_deadline) {
+        int left = deadline_left(c);
+        *by_deadline = left < c->timeout_ms;
+        return *by_deadline ? left : c->timeout_ms;
 }
 
 static int connect_one(const struct addrinfo *ai, int64_t deadline, int *ret_fd) {
@@ -363,17 +395,28 @@ done:
 
 int http1_send(struct http1_conn *c, const char *req, size_t len, char *errbuf, size_t errlen) {
         while (len > 0) {
+                if (deadline_left(c) == 0) {
+                        snprintf(errbuf, errlen, "the request took longer than its deadline");
+                        return HTTP1_DEADLINE;
+                }
                 ssize_t k = send(c->fd, req, len, MSG_NOSIGNAL);
                 if (k > 0) {
                         req += k;
                         len -= (size_t) k;
+                        c->deadline_bytes += (uint64_t) k;
                         continue;
                 }
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                         struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-                        int w = poll(&p, 1, c->timeout_ms);
+                        bool by_deadline;
+                        int w = poll(&p, 1, wait_ms(c, &by_deadline));
+                        if (w == 0 && by_deadline) {
+                                snprintf(errbuf, errlen,
+                                                "the request took longer than its deadline");
+                                return HTTP1_DEADLINE;
+                        }
                         if (w == 0) {
                                 snprintf(errbuf, errlen, "sending the request timed out");
                                 return HTTP1_TIMEOUT;
@@ -399,10 +442,16 @@ struct reader {
         uint64_t window_bytes; /* bytes read since */
 };
 
-/* >0 bytes read, 0 end of stream, <0 negative errno (-ETIMEDOUT for a stall) */
+/* >0 bytes read, 0 end of stream, <0 negative errno (-ETIMEDOUT for a stall, -ETIME past the
+ * request's deadline) */
 static ssize_t raw_read(struct http1_conn *c, void *buf, size_t len) {
-        if (c->read)
-                return c->read(c->read_ud, buf, len, c->timeout_ms);
+        bool by_deadline;
+        if (deadline_left(c) == 0)
+                return -ETIME;
+        if (c->read) {
+                ssize_t k = c->read(c->read_ud, buf, len, wait_ms(c, &by_deadline));
+                return k == -ETIMEDOUT && by_deadline ? -ETIME : k;
+        }
         for (;;) {
                 ssize_t k = read(c->fd, buf, len);
                 if (k >= 0)
@@ -412,9 +461,9 @@ static ssize_t raw_read(struct http1_conn *c, void *buf, size_t len) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK)
                         return -errno;
                 struct pollfd p = {.fd = c->fd, .events = POLLIN};
-                int w = poll(&p, 1, c->timeout_ms);
+                int w = poll(&p, 1, wait_ms(c, &by_deadline));
                 if (w == 0)
-                        return -ETIMEDOUT;
+                        return by_deadline ? -ETIME : -ETIMEDOUT;
                 if (w < 0 && errno != EINTR)
                         return -errno;
         }
@@ -424,6 +473,11 @@ static int read_failed(struct reader *rd, ssize_t k, int on_eof, const char *whe
         if (k == 0) {
                 snprintf(rd->errbuf, rd->errlen, "connection closed %s", where);
                 return on_eof;
+        }
+        if (k == -ETIME) {
+                snprintf(rd->errbuf, rd->errlen, "the response took longer than its deadline (%s)",
+                                where);
+                return HTTP1_DEADLINE;
         }
         snprintf(rd->errbuf, rd->errlen, "reading %s failed: %s", where,
                         k == -ETIMEDOUT ? "the transfer stalled" : strerror((int) -k));
@@ -445,6 +499,7 @@ static ssize_t fill(struct reader *rd) {
                 c->len += (size_t) k;
                 rd->resp->got_bytes = true;
                 rd->window_bytes += (uint64_t) k;
+                c->deadline_bytes += (uint64_t) k;
         }
         /* a server dripping a byte now and then, each within the read timeout, must still
          * end: fewer than low_speed_bytes in a low_speed_ms window is a stall */

@@ -28,6 +28,7 @@ enum http1_result {
         HTTP1_RESOLVE,   /* the host name did not resolve */
         HTTP1_CONNECT,   /* no address accepted a connection */
         HTTP1_TIMEOUT,   /* connect or a read/write stalled past its limit */
+        HTTP1_DEADLINE,  /* the request took longer than its overall deadline */
         HTTP1_SEND,      /* writing the request failed */
         HTTP1_NOTHING,   /* the connection closed before any byte of a response */
         HTTP1_RECV,      /* reading failed, or the connection closed inside the headers */
@@ -69,6 +70,13 @@ struct http1_conn {
         int low_speed_ms;         /* a response slower than low_speed_bytes per low_speed_ms */
         unsigned low_speed_bytes; /* counts as stalled (60 bytes per 60 s, like libcurl's 1 B/s) */
         bool reused;              /* served a response before */
+        /* Overall deadline of the current request (http1_deadline_start()): it may take
+         * deadline_base_ms plus one second per deadline_rate bytes moved (sent or received),
+         * so a trickling server ends while a large transfer that keeps going does not. */
+        int64_t deadline_start_ms; /* 0: no overall deadline */
+        int deadline_base_ms;
+        unsigned deadline_rate;
+        uint64_t deadline_bytes;
         size_t pos, len;
         char buf[HTTP1_LINE_MAX];
 };
@@ -96,6 +104,9 @@ int http1_connect(struct http1_conn *c, const char *host, unsigned port, int tim
                 char *errbuf, size_t errlen);
 
 void http1_close(struct http1_conn *c);
+
+/* Starts the overall deadline of one request (see struct http1_conn); base_ms 0 = none. */
+void http1_deadline_start(struct http1_conn *c, int base_ms, unsigned rate);
 
 /* Writes the whole of req (a request head, maybe followed by a body). */
 int http1_send(struct http1_conn *c, const char *req, size_t len, char *errbuf, size_t errlen);

@@ -96,7 +96,8 @@ int http_perform(struct xarch_registry *r, struct http_req *q) {
                         return q->abort_code;
                 bool retry;
                 if (rc < 0)
-                        retry = curl_code_retryable(q->code);
+                        /* a server too slow for the deadline would be as slow again */
+                        retry = curl_code_retryable(q->code) && !q->deadline_hit;
                 else
                         retry = q->status == 429 || q->status >= 500;
                 if (!retry || (rc < 0 && q->no_transport_retry) || attempt >= r->max_retries ||
@@ -133,6 +134,12 @@ int transport_error(struct http_req *q, const char *host, struct xarch_error **e
                 return xarch_error_set(
                                 err, EHOSTUNREACH, "registry '%s' unreachable: %s", host, detail);
         case CURLE_OPERATION_TIMEDOUT:
+                if (q->deadline_hit)
+                        return xarch_error_set(err, EHOSTUNREACH,
+                                        "registry '%s' too slow: the exchange took longer than "
+                                        "its deadline (%d s, plus 1 s per %d KiB moved)",
+                                        host, q->client->deadline_base_ms / 1000,
+                                        HTTP_DEADLINE_RATE / 1024);
                 return xarch_error_set(err, EHOSTUNREACH,
                                 "registry '%s' unreachable: timed out after %u attempts (%s)", host,
                                 q->attempts, detail);

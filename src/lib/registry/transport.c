@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -82,6 +83,26 @@ void transport_init(struct xarch_registry *r) {
         for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
                 pthread_mutex_init(&r->share_locks[i], NULL);
         r->direct_http = direct_http_allowed();
+        r->deadline_base_ms = HTTP_DEADLINE_BASE_MS;
+        const char *knob = getenv("XARCH_HTTP_DEADLINE_MS");
+        if (knob && *knob) {
+                long v = strtol(knob, NULL, 10);
+                if (v > 0 && v <= 3600 * 1000)
+                        r->deadline_base_ms = (int) v;
+        }
+}
+
+static int64_t mono_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Whether an attempt that began at start_ms and moved `bytes` is past its overall deadline. */
+static bool deadline_passed(const struct xarch_registry *r, int64_t start_ms, uint64_t bytes) {
+        int64_t allowed = r->deadline_base_ms + (int64_t) (bytes / HTTP_DEADLINE_RATE) * 1000 +
+                          (int64_t) (bytes % HTTP_DEADLINE_RATE) * 1000 / HTTP_DEADLINE_RATE;
+        return mono_ms() - start_ms > allowed;
 }
 
 /* Loads libcurl and sets up the share handle on the first request that needs them: a client
@@ -396,6 +417,7 @@ static CURLcode http1_result_code(int r) {
         case HTTP1_CONNECT:
                 return CURLE_COULDNT_CONNECT;
         case HTTP1_TIMEOUT:
+        case HTTP1_DEADLINE:
                 return CURLE_OPERATION_TIMEDOUT;
         case HTTP1_SEND:
                 return CURLE_SEND_ERROR;
@@ -620,6 +642,7 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
                         atomic_fetch_add(&r->n_connections, 1);
                 }
                 bool reused = c->reused;
+                http1_deadline_start(c, r->deadline_base_ms, HTTP_DEADLINE_RATE);
                 res = http1_send(c, req, reqlen, q->curl_err, sizeof(q->curl_err));
                 if (res == HTTP1_OK && q->body)
                         res = http1_send_body(c, q);
@@ -647,6 +670,7 @@ static int http_once_direct(struct xarch_registry *r, struct http_req *q) {
                 }
         }
         q->code = http1_result_code(res);
+        q->deadline_hit = res == HTTP1_DEADLINE;
         if (res != HTTP1_OK)
                 return -EIO;
         q->curl_err[0] = '\0';
@@ -667,6 +691,20 @@ static size_t curl_read_body(char *buf, size_t size, size_t nitems, void *ud) {
                 return CURL_READFUNC_ABORT;
         }
         return (size_t) n;
+}
+
+/* libcurl's progress callback: the overall deadline (its own CURLOPT_TIMEOUT cannot grow with
+ * the bytes moved). Called at least once a second, data or not. */
+static int curl_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                curl_off_t ulnow) {
+        struct http_req *q = ud;
+        struct xarch_registry *r = q->client;
+        uint64_t moved = (uint64_t) (dlnow > 0 ? dlnow : 0) + (uint64_t) (ulnow > 0 ? ulnow : 0);
+        if (deadline_passed(r, q->start_ms, moved)) {
+                q->deadline_hit = true;
+                return 1;
+        }
+        return 0;
 }
 
 static bool slist_add(struct curl_slist **list, const char *line) {
@@ -734,6 +772,9 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
         curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, curl_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, q);
         if (r->ca_file)
                 curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
         if (r->insecure) {
@@ -765,6 +806,11 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
 
         if (ok) {
                 q->code = curl_easy_perform(c);
+                if (q->code == CURLE_ABORTED_BY_CALLBACK && q->deadline_hit) {
+                        q->code = CURLE_OPERATION_TIMEDOUT;
+                        snprintf(q->curl_err, sizeof(q->curl_err),
+                                        "the response took longer than its deadline");
+                }
         } else {
                 q->code = CURLE_OUT_OF_MEMORY;
                 snprintf(q->curl_err, sizeof(q->curl_err), "out of memory");
@@ -806,6 +852,9 @@ int http_once(struct xarch_registry *r, struct http_req *q) {
         q->skip = 0;
         q->abort_code = 0;
         q->bad_range = false;
+        q->deadline_hit = false;
+        q->client = r;
+        q->start_ms = mono_ms();
         int br = body_restart(q->body);
         if (br < 0) {
                 q->abort_code = br;

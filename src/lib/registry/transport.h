@@ -27,6 +27,17 @@
 #define AUTHORIZATION_MAX      (6 + 4 * ((AUTH_USERNAME_MAX + AUTH_SECRET_MAX + 2) / 3 + 1) + 1)
 #define HTTP_EXTRA_HEADERS_MAX 8
 
+/*
+ * Every exchange has an overall deadline besides the stall detector (less than 1 byte/s over
+ * 60 s): it may take HTTP_DEADLINE_BASE_MS plus one second for every HTTP_DEADLINE_RATE bytes
+ * of body sent or received. A server that trickles (a few bytes a second, a header line a
+ * second, endless 1xx answers or trailers) is cut off after about a minute, while a large blob
+ * that moves at least 32 KiB/s on average always has time left. XARCH_HTTP_DEADLINE_MS
+ * overrides the base (tests).
+ */
+#define HTTP_DEADLINE_BASE_MS (60 * 1000)
+#define HTTP_DEADLINE_RATE    (32 * 1024)
+
 /* Receives 2xx body bytes; a negative return aborts the exchange and becomes its result. */
 typedef int (*body_fn)(void *ud, const void *buf, size_t len);
 
@@ -95,6 +106,9 @@ struct http_req {
         int abort_code;
         bool bad_range;          /* abort_code: a 206 that does not resume where we stopped */
         bool no_transport_retry; /* a dropped connection is an answer (scheme probes) */
+        bool deadline_hit;       /* code is CURLE_OPERATION_TIMEDOUT for the overall deadline */
+        int64_t start_ms;        /* when the attempt began (monotonic) */
+        struct xarch_registry *client;
 };
 
 static inline bool status_ok(long s) {
