@@ -37,6 +37,11 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
   endlesstrailers  a chunked manifest whose trailer lines come one a second, without end
   fastbig      blobs/<digest of BIG>: 8 MiB in 256 KiB pieces at about 2 MiB/s (a download that
                takes seconds but keeps moving)
+  echo403 echo400 echo500 echo200 echoheader echoblob
+               bearer auth as bearercreds (alice:s3cret); once authorised, the answer echoes
+               the password, the Authorization value and base64("alice:s3cret"): in a 403, 400
+               or 500 body, in a 200 error document (one echo JSON-escaped), in headers, or in a
+               blob's bytes
 GET /__stats returns JSON counters (requests per path, authorization headers seen).
 """
 import hashlib
@@ -141,8 +146,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             auth_seen.append(auth or "")
 
-        if scenario in ("bearer", "bearercreds", "redirect", "bigtoken", "hugetoken"):
-            want = "Bearer good-token" if scenario == "bearercreds" else None
+        if scenario in ("bearer", "bearercreds", "redirect", "bigtoken", "hugetoken") or scenario.startswith("echo"):
+            want = "Bearer good-token" if scenario == "bearercreds" or scenario.startswith("echo") else None
             if scenario in BIG_TOKENS:
                 want = "Bearer " + BIG_TOKENS[scenario]
             ok = auth in ("Bearer anon-token", "Bearer good-token") if want is None else auth == want
@@ -170,6 +175,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.trickle_headers(scenario)
         if scenario == "fastbig" and kind == "blobs" and ref == sha(BIG):
             return self.paced(BIG)
+        if scenario.startswith("echo"):
+            echo = "password s3cret, header %s, basic YWxpY2U6czNjcmV0" % auth
+            if scenario == "echo403":
+                return self.error(403, "DENIED", echo, None, head)
+            if scenario == "echo400":
+                return self.error(400, "DENIED " + auth, echo, None, head)
+            if scenario == "echo500":
+                return self.send(500, echo.encode(), {"Content-Type": "text/plain", "X-Echo": auth}, head)
+            if scenario == "echo200" and kind == "manifests":
+                body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": echo}],
+                                   "detail": "s\\u0033cret"}).encode().replace(b"\\\\u", b"\\u")
+                return self.send(200, body, {"Content-Type": "application/json"}, head)
+            if scenario == "echoheader" and kind == "manifests":
+                return self.send(200, MANIFEST, {"Content-Type": auth, "Docker-Content-Digest": sha(MANIFEST)}, head)
+            if scenario == "echoblob" and kind == "blobs":
+                body = (echo * 2000).encode()
+                return self.send(200, body, {"Content-Type": "application/octet-stream"}, head)
         if scenario == "nameunknown":
             return self.error(404, "NAME_UNKNOWN", "repository name not known to registry", None, head)
         if scenario == "tagunknown" and kind == "manifests":

@@ -562,6 +562,69 @@ static void write_auth_file(char *path, size_t size, const char *userpass) {
         write_file(path, json);
 }
 
+/* Whether a message or any file below dir holds one of the echoed credentials. */
+static bool leaks(const char *msg) {
+        static const char *const secrets[] = {"s3cret", "good-token", "YWxpY2U6czNjcmV0"};
+        for (size_t i = 0; i < sizeof(secrets) / sizeof(*secrets); i++)
+                if (msg && strstr(msg, secrets[i]))
+                        return true;
+        return false;
+}
+
+static bool dir_leaks(const char *dir) {
+        char cmd[PATH_MAX + 128];
+        snprintf(cmd, sizeof(cmd),
+                        "grep -rqaE 's3cret|good-token|YWxpY2U6czNjcmV0' '%s' 2>/dev/null", dir);
+        return system(cmd) == 0;
+}
+
+/* A registry that echoes the credentials it was sent, wherever it puts them, gets none of them
+ * into an error message, a returned document or the cache. */
+static void test_echoed_credentials(void **state) {
+        static const char *const manifest_scenarios[] = {
+                        "echo403", "echo400", "echo500", "echo200"};
+        char auth[PATH_MAX], cache[PATH_MAX];
+        write_auth_file(auth, sizeof(auth), "alice:s3cret");
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_registry *r = client(cache, auth);
+        for (size_t i = 0; i < sizeof(manifest_scenarios) / sizeof(*manifest_scenarios); i++) {
+                struct xarch_ref ref;
+                struct xarch_blob_buf b = {};
+                struct xarch_error *err = NULL;
+                ref_for(manifest_scenarios[i], &ref);
+                int rc = xarch_registry_get_manifest(r, &ref, NULL, &b, &err);
+                fprintf(stderr, "# %s: %d %s\n", manifest_scenarios[i], rc,
+                                err ? err->msg : "(no error)");
+                assert_true(rc < 0);
+                assert_non_null(err);
+                assert_false(leaks(err->msg));
+                xarch_error_free(err);
+        }
+        /* a header: Content-Type echoes "Bearer <token>" */
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        ref_for("echoheader", &ref);
+        char digest[XARCH_DIGEST_MAX], media_type[256];
+        assert_int_equal(xarch_registry_resolve(r, &ref, digest, media_type, &err), 0);
+        assert_false(leaks(media_type));
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), 0);
+        assert_string_equal(b.media_type, "application/vnd.oci.image.manifest.v1+json");
+        xarch_blob_buf_release(&b);
+        /* a blob's bytes */
+        ref_for("echoblob", &ref);
+        struct sink_buf got = {};
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, sink_collect, &got, &err),
+                        -EBADMSG);
+        fprintf(stderr, "# echoblob: %s\n", err->msg);
+        assert_false(leaks(err->msg));
+        assert_false(got.data && leaks(got.data));
+        free(got.data);
+        xarch_error_free(err);
+        xarch_registry_free(r);
+        assert_false(dir_leaks(cache));
+}
+
 static void test_bearer_anonymous(void **state) {
         struct xarch_ref ref;
         struct xarch_blob_buf b = {};
@@ -1035,6 +1098,7 @@ int main(void) {
 #endif
                         cmocka_unit_test(test_threads_share_client),
                         cmocka_unit_test(test_upload_request),
+                        cmocka_unit_test(test_echoed_credentials),
                         cmocka_unit_test(test_deadline_tricklers),
                         cmocka_unit_test(test_deadline_large_blob),
         };

@@ -33,6 +33,7 @@
 #include "registry/auth.h"
 #include "registry/curl-lazy.h"
 #include "registry/http1.h"
+#include "registry/secrets.h"
 #include "xarch/ref.h"
 #include "xarch/registry.h"
 
@@ -80,6 +81,8 @@ struct xarch_registry {
         pthread_mutex_t curl_lock; /* guards loading libcurl and creating `share` */
         CURLSH *share;             /* NULL until the first request through libcurl */
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+        struct secret_list secrets; /* every credential sent (own lock) */
 
         pthread_mutex_t lock; /* guards everything below */
         struct host_state *hosts;

@@ -26,6 +26,7 @@
 #include "registry/http1.h"
 #include "registry/registry.h"
 #include "registry/request.h"
+#include "registry/secrets.h"
 #include "registry/transport.h"
 #include "xarch/registry.h"
 
@@ -158,6 +159,7 @@ int xarch_registry_new(const struct xarch_registry_options *opts, struct xarch_r
         if (!r)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         pthread_mutex_init(&r->lock, NULL);
+        secrets_init(&r->secrets);
         transport_init(r);
         r->insecure = opts->insecure;
         r->max_per_registry =
@@ -222,6 +224,7 @@ void xarch_registry_free(struct xarch_registry *r) {
                 free(c);
         }
         pthread_mutex_destroy(&r->lock);
+        secrets_free(&r->secrets);
         free(r->ca_file);
         free(r->auth_file);
         free(r->cache_dir);
@@ -251,6 +254,35 @@ void xarch_blob_buf_release(struct xarch_blob_buf *b) {
 static bool media_type_is_generic(const char *mt) {
         return !*mt || streq(mt, "application/json") || streq(mt, "text/plain") ||
                streq(mt, "application/octet-stream");
+}
+
+/* Whether a media type is a plain type/subtype token (RFC 6838 characters): anything else in a
+ * Content-Type (control bytes, spaces, an echoed secret) is not passed on. */
+static bool media_type_clean(struct xarch_registry *r, const char *mt) {
+        size_t n = strlen(mt);
+        if (n == 0 || n > 255 || !strchr(mt, '/'))
+                return false;
+        for (const char *p = mt; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                    (*p >= '0' && *p <= '9') || strchr("!#$&^_.+-/", *p)))
+                        return false;
+        return !secrets_in(&r->secrets, mt, n);
+}
+
+/* The document's own mediaType wins (its bytes are verified, a header is not); without one, a
+ * clean, specific Content-Type; else a guess from the document's shape. */
+static void manifest_media_type(
+                struct xarch_registry *r, const char *content_type, struct xarch_blob_buf *b) {
+        json_error_t jerr;
+        json_t *root = json_loadb(b->data, b->len, 0, &jerr);
+        const char *own = json_string_value(json_object_get(root, "mediaType"));
+        if (own && *own && strlen(own) < sizeof(b->media_type))
+                snprintf(b->media_type, sizeof(b->media_type), "%s", own);
+        else if (!media_type_is_generic(content_type) && media_type_clean(r, content_type))
+                snprintf(b->media_type, sizeof(b->media_type), "%s", content_type);
+        else
+                registry_media_type_from_body(b->data, b->len, b->media_type);
+        json_decref(root);
 }
 
 /* GET manifests/<reference> over the network; verifies, fills ret. */
@@ -300,6 +332,12 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
         }
         if (expected && !streq(expected, computed)) {
                 free(body.data);
+                if (!by_digest)
+                        return xarch_error_set(err, EBADMSG,
+                                        "digest mismatch: registry '%s' labels %s in '%s' as %s "
+                                        "(Docker-Content-Digest), but the manifest it serves is "
+                                        "%s",
+                                        ref->registry, what, ref->repository, expected, computed);
                 return xarch_error_set(err, EBADMSG,
                                 "digest mismatch: %s from '%s/%s' should be %s but is %s", what,
                                 ref->registry, ref->repository, expected, computed);
@@ -312,14 +350,19 @@ static int manifest_fetch(struct xarch_registry *r, const struct xarch_ref *ref,
                                 what, q->docker_digest);
         }
 
+        if (secrets_in_json(&r->secrets, body.data, body.len)) {
+                free(body.data);
+                return xarch_error_set(err, EBADMSG,
+                                "%s from '%s/%s' holds a credential that was sent to the registry "
+                                "(an echo); refused, not cached",
+                                what, ref->registry, ref->repository);
+        }
+
         memset(ret, 0, sizeof(*ret));
         ret->data = body.data;
         ret->len = body.len;
         snprintf(ret->digest, sizeof(ret->digest), "%s", computed);
-        if (media_type_is_generic(q->content_type))
-                registry_media_type_from_body(ret->data, ret->len, ret->media_type);
-        else
-                snprintf(ret->media_type, sizeof(ret->media_type), "%s", q->content_type);
+        manifest_media_type(r, q->content_type, ret);
         if (r->cache_dir)
                 (void) cache_write(r->cache_dir, computed, ret->data, ret->len);
         return 0;
@@ -379,7 +422,7 @@ static int manifest_head_checked(struct xarch_registry *r, const struct xarch_re
         return rc < 0 ? 1 : 0;
 }
 
-int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref *ref,
+static int registry_get_manifest_impl(struct xarch_registry *r, const struct xarch_ref *ref,
                 const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err) {
         if (!r || !ref || !ret)
                 return xarch_error_set(err, EINVAL, "invalid argument");
@@ -408,14 +451,25 @@ int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref
                         if (manifest_from_cache(r, q->docker_digest, ret) == 0)
                                 return 0;
                         /* fetch by digest: the tag may move between HEAD and GET */
-                        return manifest_fetch(r, ref, q->docker_digest, true, ret, err);
+                        struct xarch_error *by_digest_err = NULL;
+                        rc = manifest_fetch(r, ref, q->docker_digest, true, ret, &by_digest_err);
+                        if (rc != -ENOENT) {
+                                if (err && !*err)
+                                        *err = by_digest_err;
+                                else
+                                        xarch_error_free(by_digest_err);
+                                return rc;
+                        }
+                        /* The digest the registry named is unknown to it: a wrong
+                         * Docker-Content-Digest (or the tag moved). A GET by tag says which. */
+                        xarch_error_free(by_digest_err);
                 }
                 /* errors and registries without Docker-Content-Digest: a GET tells more */
         }
         return manifest_fetch(r, ref, reference, false, ret, err);
 }
 
-int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref,
+static int registry_resolve_impl(struct xarch_registry *r, const struct xarch_ref *ref,
                 char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err) {
         if (!r || !ref || !digest)
                 return xarch_error_set(err, EINVAL, "invalid argument");
@@ -430,7 +484,9 @@ int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref
                         (!looks_like_digest(reference) || streq(reference, q->docker_digest))) {
                 snprintf(digest, XARCH_DIGEST_MAX, "%s", q->docker_digest);
                 if (media_type)
-                        snprintf(media_type, 256, "%s", q->content_type);
+                        snprintf(media_type, 256, "%s",
+                                        media_type_clean(r, q->content_type) ? q->content_type
+                                                                             : "");
                 return 0;
         }
         /* No digest header (or an error, whose body a GET will show): fetch and hash. */
@@ -448,6 +504,8 @@ int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref
 /* ---- blobs ---- */
 
 struct blob_stream {
+        struct xarch_registry *r;
+        struct secret_scan scan;
         struct xarch_digester *digester;
         struct cache_writer cache;
         bool caching;
@@ -457,6 +515,10 @@ struct blob_stream {
 
 static int blob_stream_body(void *ud, const void *buf, size_t len) {
         struct blob_stream *s = ud;
+        /* an echoed credential reaches neither the sink nor the cache */
+        secrets_scan_feed(&s->r->secrets, &s->scan, buf, len);
+        if (s->scan.found)
+                return -EKEYREJECTED;
         xarch_digester_update(s->digester, buf, len);
         if (s->caching && cache_writer_append(&s->cache, buf, len) < 0) {
                 /* a full disk must not fail the pull: just stop caching */
@@ -525,9 +587,11 @@ static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_
         return 1;
 }
 
-int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *ref,
+/* json: the blob is a JSON document collected there; checked string by string for echoed
+ * credentials before it is cached. */
+static int registry_get_blob_impl(struct xarch_registry *r, const struct xarch_ref *ref,
                 const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
-                struct xarch_error **err) {
+                const struct membuf *json, struct xarch_error **err) {
         if (!r || !ref || !digest)
                 return xarch_error_set(err, EINVAL, "invalid argument");
         if (!xarch_digest_valid(digest))
@@ -539,7 +603,7 @@ int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *re
                         return cr < 0 ? cr : 0;
         }
 
-        struct blob_stream s = {.sink = sink, .userdata = userdata, .cache = {.fd = -1}};
+        struct blob_stream s = {.r = r, .sink = sink, .userdata = userdata, .cache = {.fd = -1}};
         if (xarch_digester_new(digest, &s.digester) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (r->cache_dir)
@@ -562,7 +626,12 @@ int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *re
         bool sent = false;
         rc = registry_request(r, ref, path, q, REQ_REDIRECTABLE, &sent, err);
         if (rc < 0) {
-                if (q->abort_code)
+                if (s.scan.found)
+                        rc = xarch_error_set(err, EBADMSG,
+                                        "%s from '%s/%s' holds a credential that was sent to the "
+                                        "registry (an echo); refused, not cached",
+                                        what, ref->registry, ref->repository);
+                else if (q->abort_code)
                         rc = fail_abort(q, what, ref, max_size, err);
                 goto fail;
         }
@@ -583,18 +652,27 @@ int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *re
                                 (unsigned long long) q->delivered);
                 goto fail;
         }
+        if (json && secrets_in_json(&r->secrets, json->data, json->len)) {
+                rc = xarch_error_set(err, EBADMSG,
+                                "%s from '%s/%s' holds a credential that was sent to the "
+                                "registry (an echo); refused, not cached",
+                                what, ref->registry, ref->repository);
+                goto fail;
+        }
         if (s.caching)
                 (void) cache_writer_commit(&s.cache);
         xarch_digester_free(s.digester);
+        secrets_scan_release(&s.scan);
         return 0;
 fail:
         if (s.caching)
                 cache_writer_abort(&s.cache);
         xarch_digester_free(s.digester);
+        secrets_scan_release(&s.scan);
         return rc;
 }
 
-int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref *ref,
+static int registry_get_blob_buf_impl(struct xarch_registry *r, const struct xarch_ref *ref,
                 const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
                 struct xarch_error **err) {
         if (!ret)
@@ -602,7 +680,7 @@ int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref
         if (max_size == 0)
                 max_size = BLOB_BUF_DEFAULT_MAX;
         struct membuf m = {.max = (size_t) max_size};
-        int rc = xarch_registry_get_blob(r, ref, digest, max_size, membuf_append, &m, err);
+        int rc = registry_get_blob_impl(r, ref, digest, max_size, membuf_append, &m, &m, err);
         if (rc < 0) {
                 free(m.data);
                 return rc;
@@ -614,4 +692,36 @@ int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref
         ret->len = m.len;
         snprintf(ret->digest, sizeof(ret->digest), "%s", digest);
         return 0;
+}
+
+/* ---- the public calls: no credential leaves in a message ---- */
+
+static int redacted(struct xarch_registry *r, int rc, struct xarch_error **err) {
+        if (rc < 0 && r && err && *err)
+                secrets_redact(&r->secrets, &(*err)->msg);
+        return rc;
+}
+
+int xarch_registry_get_manifest(struct xarch_registry *r, const struct xarch_ref *ref,
+                const char *reference, struct xarch_blob_buf *ret, struct xarch_error **err) {
+        return redacted(r, registry_get_manifest_impl(r, ref, reference, ret, err), err);
+}
+
+int xarch_registry_resolve(struct xarch_registry *r, const struct xarch_ref *ref,
+                char digest[XARCH_DIGEST_MAX], char media_type[256], struct xarch_error **err) {
+        return redacted(r, registry_resolve_impl(r, ref, digest, media_type, err), err);
+}
+
+int xarch_registry_get_blob(struct xarch_registry *r, const struct xarch_ref *ref,
+                const char *digest, uint64_t max_size, xarch_sink_fn sink, void *userdata,
+                struct xarch_error **err) {
+        return redacted(r,
+                        registry_get_blob_impl(r, ref, digest, max_size, sink, userdata, NULL, err),
+                        err);
+}
+
+int xarch_registry_get_blob_buf(struct xarch_registry *r, const struct xarch_ref *ref,
+                const char *digest, uint64_t max_size, struct xarch_blob_buf *ret,
+                struct xarch_error **err) {
+        return redacted(r, registry_get_blob_buf_impl(r, ref, digest, max_size, ret, err), err);
 }

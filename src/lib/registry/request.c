@@ -20,6 +20,7 @@
 #include "registry/client.h"
 #include "registry/registry.h"
 #include "registry/request.h"
+#include "registry/secrets.h"
 #include "registry/transport.h"
 
 #define TOKEN_BODY_MAX  (64 * 1024)
@@ -234,6 +235,17 @@ int status_error(struct http_req *q, const struct xarch_ref *ref, const char *wh
 
 /* ---- credentials and tokens ---- */
 
+/* Remembers what these credentials look like on the wire (the secret, and the base64
+ * "user:secret" of Authorization: Basic), so that no echo of them leaves the client. */
+static void remember_credentials(struct xarch_registry *r, const struct auth_credentials *c) {
+        char plain[AUTH_USERNAME_MAX + AUTH_SECRET_MAX + 2];
+        secrets_add(&r->secrets, c->secret, strlen(c->secret));
+        int n = snprintf(plain, sizeof(plain), "%s:%s", c->username, c->secret);
+        if (n > 0 && (size_t) n < sizeof(plain))
+                secrets_add(&r->secrets, plain, (size_t) n);
+        explicit_bzero(plain, sizeof(plain));
+}
+
 /* Returns 1 with *ret filled, 0 when there are none, <0 on a broken auth file. Cached. */
 static int creds_get(struct xarch_registry *r, const struct xarch_ref *ref,
                 struct auth_credentials *ret, struct xarch_error **err) {
@@ -261,6 +273,8 @@ static int creds_get(struct xarch_registry *r, const struct xarch_ref *ref,
         }
         snprintf(e->key, sizeof(e->key), "%s", key);
         e->found = found;
+        if (found)
+                remember_credentials(r, &e->creds);
         if (found)
                 *ret = e->creds;
         pthread_mutex_lock(&r->lock);
@@ -565,6 +579,7 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                                                 err);
                                 if (rc < 0)
                                         break;
+                                secrets_add(&r->secrets, token, strlen(token));
                                 token_cache_put(r, token_key, token, expires);
                         }
                         int an = snprintf(q->authorization, sizeof(q->authorization), "Bearer %s",
