@@ -42,6 +42,13 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
                the password, the Authorization value and base64("alice:s3cret"): in a 403, 400
                or 500 body, in a 200 error document (one echo JSON-escaped), in headers, or in a
                blob's bytes
+  badport      blobs redirect to a URL whose port is 99999
+  badrealm     401 with a token realm whose port is 99999
+  badstatus    a status line that is not HTTP ("HTTP/1.1 2x0 OK")
+  wronglabel   HEAD and GET by tag carry a Docker-Content-Digest that is not the manifest's,
+               and (as a real registry would) GET by that digest is 404 MANIFEST_UNKNOWN
+  dupindex     the tag is an OCI index listing the good manifest 6 times (6 platforms)
+  ctlctype     the manifest's Content-Type holds control bytes (ESC [31m)
 GET /__stats returns JSON counters (requests per path, authorization headers seen).
 """
 import hashlib
@@ -77,6 +84,14 @@ HUGE = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+j
 BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
 MT = "application/vnd.oci.image.manifest.v1+json"
 BIG = bytes((i * 31 + (i >> 12)) & 0xFF for i in range(8 * 1024 * 1024))
+DUP_INDEX = json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                   "digest": sha(MANIFEST), "size": len(MANIFEST),
+                   "platform": {"os": "linux", "architecture": a}}
+                  for a in ("amd64", "arm64", "arm", "ppc64le", "s390x", "riscv64")],
+}, sort_keys=True).encode()
 BIG_TOKENS = {"bigtoken": "b" * 10000, "hugetoken": "h" * 20000}
 
 UPLOADS = {}
@@ -175,6 +190,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.trickle_headers(scenario)
         if scenario == "fastbig" and kind == "blobs" and ref == sha(BIG):
             return self.paced(BIG)
+        if scenario == "badrealm":
+            return self.error(401, "UNAUTHORIZED", "authentication required", {
+                "WWW-Authenticate": 'Bearer realm="http://127.0.0.1:99999/token",service="x"'}, head)
+        if scenario == "badport" and kind == "blobs":
+            return self.send(307, b"", {"Location": "http://127.0.0.1:99999/storage/" + ref}, head)
+        if scenario == "badstatus":
+            self.wfile.write(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")
+            self.close_connection = True
+            return
+        if scenario == "wronglabel" and kind == "manifests":
+            wrong = sha(b"not the manifest")
+            if ref.startswith("sha256:") and ref != sha(MANIFEST):
+                return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown", None, head)
+            return self.send(200, MANIFEST, {"Content-Type": MT, "Docker-Content-Digest": wrong}, head)
+        if scenario == "dupindex" and kind == "manifests" and not ref.startswith("sha256:"):
+            return self.send(200, DUP_INDEX, {"Content-Type": "application/vnd.oci.image.index.v1+json",
+                                              "Docker-Content-Digest": sha(DUP_INDEX)}, head)
+        if scenario == "dupindex" and kind == "manifests" and ref == sha(DUP_INDEX):
+            return self.send(200, DUP_INDEX, {"Content-Type": "application/vnd.oci.image.index.v1+json",
+                                              "Docker-Content-Digest": sha(DUP_INDEX)}, head)
+        if scenario == "ctlctype" and kind == "manifests":
+            return self.send(200, MANIFEST, {"Content-Type": MT + "\x1b[31m\x07",
+                                             "Docker-Content-Digest": sha(MANIFEST)}, head)
         if scenario.startswith("echo"):
             echo = "password s3cret, header %s, basic YWxpY2U6czNjcmV0" % auth
             if scenario == "echo403":

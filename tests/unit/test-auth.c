@@ -17,6 +17,7 @@
 
 #include "registry/auth.h"
 #include "registry/registry.h"
+#include "registry/secrets.h"
 
 static char tmpdir[PATH_MAX];
 
@@ -376,6 +377,76 @@ static void test_registry_parsers(void **state) {
         assert_string_equal(mt, "");
 }
 
+/* An auth file that is not a file says so (not "invalid JSON"), and a FIFO does not hang. */
+static void test_auth_file_not_a_file(void **state) {
+        struct auth_credentials c;
+        struct xarch_error *err = NULL;
+        assert_int_equal(auth_lookup(tmpdir, "quay.io", "a/b", &c, &err), -EISDIR);
+        assert_non_null(strstr(err->msg, "is a directory"));
+        assert_null(strstr(err->msg, "JSON"));
+        xarch_error_freep(&err);
+        char fifo[PATH_MAX];
+        snprintf(fifo, sizeof(fifo), "%s/fifo.json", tmpdir);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_true(auth_lookup(fifo, "quay.io", "a/b", &c, &err) < 0);
+        assert_non_null(strstr(err->msg, "not a regular file"));
+        xarch_error_freep(&err);
+        unlink(fifo);
+}
+
+/* The echo checks: every form of a secret, split across stream pieces, \u-escaped in JSON. */
+static void test_secrets(void **state) {
+        struct secret_list s;
+        secrets_init(&s);
+        assert_false(secrets_in(&s, "anything", strlen("anything")));
+        secrets_add(&s, "abc", 3); /* too short to look for */
+        secrets_add(&s, "p\"ss/word", 9);
+        secrets_add(&s, "alice:p\"ss/word", 15);
+        assert_true(secrets_in(&s, "x p\"ss/word y", strlen("x p\"ss/word y")));
+        assert_true(secrets_in_json(
+                        &s, "{\"m\":\"p\\\"ss\\/word\"}", strlen("{\"m\":\"p\\\"ss\\/word\"}")));
+        assert_true(secrets_in_json(&s, "{\"m\":\"p\\u0022ss\\u002fword\"}",
+                        strlen("{\"m\":\"p\\u0022ss\\u002fword\"}")));
+        assert_true(secrets_in_json(
+                        &s, "{\"p\\u0022ss/word\":1}", strlen("{\"p\\u0022ss/word\":1}")));
+        assert_false(secrets_in_json(
+                        &s, "{\"m\":\"abc password\"}", strlen("{\"m\":\"abc password\"}")));
+        char b64[64];
+        int n = auth_base64_encode("alice:p\"ss/word", 15, b64, sizeof(b64));
+        assert_true(n > 0);
+        assert_true(secrets_in(&s, b64, (size_t) n));
+        assert_true(secrets_in(&s, "p%22ss%2Fword", strlen("p%22ss%2Fword")));
+
+        char *msg = strdup("denied: Basic YWxpY2U6cCJzcy93b3Jk for p\"ss/word, abc");
+        assert_string_equal(b64, "YWxpY2U6cCJzcy93b3Jk");
+        secrets_redact(&s, &msg);
+        assert_string_equal(msg, "denied: Basic <redacted> for <redacted>, abc");
+        free(msg);
+
+        /* a stream: the secret split at every position between two pieces, and one byte at a
+         * time */
+        const char *text = "....p\"ss/word....";
+        size_t len = strlen(text);
+        for (size_t cut = 0; cut <= len; cut++) {
+                struct secret_scan scan = {};
+                secrets_scan_feed(&s, &scan, text, cut);
+                secrets_scan_feed(&s, &scan, text + cut, len - cut);
+                assert_true(scan.found);
+                secrets_scan_release(&scan);
+        }
+        struct secret_scan scan = {};
+        for (size_t i = 0; i < len; i++)
+                secrets_scan_feed(&s, &scan, text + i, 1);
+        assert_true(scan.found);
+        secrets_scan_release(&scan);
+        scan = (struct secret_scan){};
+        secrets_scan_feed(&s, &scan, "p\"ss/wor", 8);
+        secrets_scan_feed(&s, &scan, "x word", 6);
+        assert_false(scan.found);
+        secrets_scan_release(&scan);
+        secrets_free(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_www_authenticate_bearer),
@@ -387,6 +458,8 @@ int main(void) {
                         cmocka_unit_test(test_credential_helpers),
                         cmocka_unit_test(test_credential_helper_timeout),
                         cmocka_unit_test(test_registry_parsers),
+                        cmocka_unit_test(test_auth_file_not_a_file),
+                        cmocka_unit_test(test_secrets),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

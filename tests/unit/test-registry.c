@@ -625,6 +625,58 @@ static void test_echoed_credentials(void **state) {
         assert_false(dir_leaks(cache));
 }
 
+/* Each error says what is actually wrong. */
+static void test_errors_say_what_is_wrong(void **state) {
+        struct xarch_ref ref;
+        struct xarch_blob_buf b = {};
+        struct xarch_error *err = NULL;
+        char cache[PATH_MAX];
+
+        /* a redirect to port 99999 is a bad port, not "a non-https URL" */
+        struct xarch_registry *r = client(NULL, NULL);
+        ref_for("badport", &ref);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, &err),
+                        -EBADMSG);
+        fprintf(stderr, "# badport: %s\n", err->msg);
+        assert_non_null(strstr(err->msg, "bad port"));
+        assert_null(strstr(err->msg, "https"));
+        xarch_error_freep(&err);
+        /* the same in a token realm */
+        ref_for("badrealm", &ref);
+        assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EBADMSG);
+        fprintf(stderr, "# badrealm: %s\n", err->msg);
+        assert_non_null(strstr(err->msg, "bad port"));
+        assert_null(strstr(err->msg, "https"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+
+        /* a malformed status line (on the first, scheme-probing request) is not a TLS error */
+        r = client(NULL, NULL);
+        ref_for("badstatus", &ref);
+        int rc = xarch_registry_get_manifest(r, &ref, NULL, &b, &err);
+        fprintf(stderr, "# badstatus: %s\n", err->msg);
+        /* http1.c names the status line; libcurl says "Unsupported response code" */
+        assert_true(rc == -EBADMSG || rc == -EIO);
+        assert_non_null(strstr(err->msg, "response"));
+        assert_null(strstr(err->msg, "TLS with"));
+        xarch_error_freep(&err);
+        xarch_registry_free(r);
+
+        /* a wrong Docker-Content-Digest is a digest mismatch, not "manifest unknown": by tag
+         * through the cache's HEAD, and without the cache */
+        for (int with_cache = 0; with_cache < 2; with_cache++) {
+                new_cache_dir(cache, sizeof(cache));
+                r = client(with_cache ? cache : NULL, NULL);
+                ref_for("wronglabel", &ref);
+                assert_int_equal(xarch_registry_get_manifest(r, &ref, NULL, &b, &err), -EBADMSG);
+                fprintf(stderr, "# wronglabel: %s\n", err->msg);
+                assert_non_null(strstr(err->msg, "Docker-Content-Digest"));
+                assert_null(strstr(err->msg, "unknown"));
+                xarch_error_freep(&err);
+                xarch_registry_free(r);
+        }
+}
+
 static void test_bearer_anonymous(void **state) {
         struct xarch_ref ref;
         struct xarch_blob_buf b = {};
@@ -1099,6 +1151,7 @@ int main(void) {
                         cmocka_unit_test(test_threads_share_client),
                         cmocka_unit_test(test_upload_request),
                         cmocka_unit_test(test_echoed_credentials),
+                        cmocka_unit_test(test_errors_say_what_is_wrong),
                         cmocka_unit_test(test_deadline_tricklers),
                         cmocka_unit_test(test_deadline_large_blob),
         };

@@ -33,6 +33,18 @@ struct archive_member {
         uint64_t offset, size;
 };
 
+/* A child manifest fetched (or being fetched) during this image's life: an index that lists
+ * one child many times costs one request, even with the cache off and fetches in parallel. */
+struct fetched {
+        char digest[XARCH_DIGEST_MAX];
+        bool done;
+        int rc;                    /* < 0: the fetch failed with msg */
+        struct xarch_blob_buf buf; /* rc >= 0 */
+        char *msg;
+        struct fetched *next;
+};
+#define FETCHED_BYTES_MAX (32u * 1024 * 1024) /* kept manifests; beyond, fetch again */
+
 /* docker-archive: the files manifest.json names, by the digest they are known under. */
 struct alias {
         char digest[XARCH_DIGEST_MAX];
@@ -55,6 +67,12 @@ struct xarch_image {
         char root_digest[XARCH_DIGEST_MAX];
         char *root_media_type;
         uint64_t root_size;
+
+        /* registry: child manifests by digest (fetched_lock guards the list) */
+        pthread_mutex_t fetched_lock;
+        pthread_cond_t fetched_done;
+        struct fetched *fetched;
+        size_t fetched_bytes;
 
         /* docker-archive */
         char *synth;
@@ -815,6 +833,14 @@ void xarch_image_free(struct xarch_image *img) {
         for (size_t i = 0; i < img->n_members; i++)
                 free(img->members[i].path);
         free(img->members);
+        for (struct fetched *f = img->fetched, *next; f; f = next) {
+                next = f->next;
+                xarch_blob_buf_release(&f->buf);
+                free(f->msg);
+                free(f);
+        }
+        pthread_cond_destroy(&img->fetched_done);
+        pthread_mutex_destroy(&img->fetched_lock);
         free(img->aliases);
         free(img->synth);
         free(img->root_media_type);
@@ -839,6 +865,8 @@ int xarch_image_open(struct xarch_image_context *ctx, const char *spec, struct x
         img->ctx = ctx;
         img->transport = t;
         img->dirfd = img->fd = -1;
+        pthread_mutex_init(&img->fetched_lock, NULL);
+        pthread_cond_init(&img->fetched_done, NULL);
 
         if (t == XARCH_TRANSPORT_REGISTRY) {
                 char name[XARCH_REF_STRING_MAX];
@@ -936,8 +964,24 @@ int xarch_image_get_root(struct xarch_image *img, struct xarch_blob_buf *ret, bo
                 r = xarch_registry_resolve(reg, &img->ref, digest, media_type, err);
                 if (r < 0)
                         return r;
-                r = xarch_registry_get_manifest(reg, &img->ref, digest, ret, err);
-                if (r >= 0 && !ret->media_type[0])
+                struct xarch_error *by_digest_err = NULL;
+                r = xarch_registry_get_manifest(reg, &img->ref, digest, ret, &by_digest_err);
+                if (r == -ENOENT) {
+                        /* the registry does not know the digest it named for the tag (a wrong
+                         * Docker-Content-Digest, or the tag moved): a GET by tag says which */
+                        xarch_error_free(by_digest_err);
+                        by_digest_err = NULL;
+                        r = xarch_registry_get_manifest(reg, &img->ref, NULL, ret, &by_digest_err);
+                }
+                if (r < 0) {
+                        if (err && !*err)
+                                *err = by_digest_err;
+                        else
+                                xarch_error_free(by_digest_err);
+                        return r;
+                }
+                xarch_error_free(by_digest_err);
+                if (!ret->media_type[0])
                         snprintf(ret->media_type, sizeof(ret->media_type), "%s", media_type);
                 return r;
         }
@@ -971,15 +1015,82 @@ int xarch_image_get_root(struct xarch_image *img, struct xarch_blob_buf *ret, bo
         return 0;
 }
 
+/* Copies a remembered fetch into ret / err. */
+static int fetched_copy(
+                const struct fetched *f, struct xarch_blob_buf *ret, struct xarch_error **err) {
+        if (f->rc < 0)
+                return xarch_error_set(err, -f->rc, "%s", f->msg ? f->msg : "fetch failed");
+        *ret = f->buf;
+        ret->data = malloc(f->buf.len + 1);
+        if (!ret->data)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        memcpy(ret->data, f->buf.data, f->buf.len + 1);
+        return 0;
+}
+
+/* A child manifest from the registry, fetched once per image however often it is asked for. */
+static int registry_child_manifest(struct xarch_image *img, const char *digest,
+                struct xarch_blob_buf *ret, struct xarch_error **err) {
+        struct xarch_registry *reg = registry(img, err);
+        if (!reg)
+                return -EIO;
+        pthread_mutex_lock(&img->fetched_lock);
+        struct fetched *f;
+        for (f = img->fetched; f; f = f->next)
+                if (streq(f->digest, digest))
+                        break;
+        if (f) {
+                while (!f->done)
+                        pthread_cond_wait(&img->fetched_done, &img->fetched_lock);
+                pthread_mutex_unlock(&img->fetched_lock);
+                return fetched_copy(f, ret, err);
+        }
+        bool remember = img->fetched_bytes < FETCHED_BYTES_MAX && (f = calloc(1, sizeof(*f)));
+        if (remember) {
+                snprintf(f->digest, sizeof(f->digest), "%s", digest);
+                f->next = img->fetched;
+                img->fetched = f;
+        }
+        pthread_mutex_unlock(&img->fetched_lock);
+
+        struct xarch_error *e = NULL;
+        int r = xarch_registry_get_manifest(reg, &img->ref, digest, ret, &e);
+        if (remember) {
+                pthread_mutex_lock(&img->fetched_lock);
+                f->rc = r;
+                if (r < 0) {
+                        f->msg = e && e->msg ? strdup(e->msg) : NULL;
+                } else {
+                        f->buf = *ret;
+                        f->buf.data = malloc(ret->len + 1);
+                        if (f->buf.data) {
+                                memcpy(f->buf.data, ret->data, ret->len + 1);
+                                img->fetched_bytes += ret->len;
+                        } else {
+                                f->buf = (struct xarch_blob_buf){};
+                                f->rc = -ENOMEM;
+                                f->msg = strdup("out of memory");
+                        }
+                }
+                f->done = true;
+                pthread_cond_broadcast(&img->fetched_done);
+                pthread_mutex_unlock(&img->fetched_lock);
+        }
+        if (r < 0) {
+                if (err && !*err)
+                        *err = e;
+                else
+                        xarch_error_free(e);
+        }
+        return r;
+}
+
 int xarch_image_get_manifest(struct xarch_image *img, const char *digest, const char *media_type,
                 struct xarch_blob_buf *ret, struct xarch_error **err) {
         int r;
-        if (img->transport == XARCH_TRANSPORT_REGISTRY) {
-                struct xarch_registry *reg = registry(img, err);
-                if (!reg)
-                        return -EIO;
-                r = xarch_registry_get_manifest(reg, &img->ref, digest, ret, err);
-        } else if (img->synth && streq(digest, img->root_digest))
+        if (img->transport == XARCH_TRANSPORT_REGISTRY)
+                r = registry_child_manifest(img, digest, ret, err);
+        else if (img->synth && streq(digest, img->root_digest))
                 r = xarch_image_get_root(img, ret, NULL, err);
         else
                 r = local_get_blob_buf(img, digest, XARCH_MANIFEST_MAX, ret, err);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -399,15 +400,40 @@ static int parse_auths_entry(json_t *entry, struct auth_credentials *ret, const 
         return 0;
 }
 
+#define AUTH_FILE_MAX (4 * 1024 * 1024)
+
 static int lookup_in_file(const char *path, bool required, const char *registry,
                 const char *repository, struct auth_credentials *ret, struct xarch_error **err) {
         json_error_t jerr;
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f) {
+        /* O_NONBLOCK: a FIFO planted in its place must not hang the open */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0) {
                 if (errno == ENOENT && !required)
                         return 0;
                 return xarch_error_set(err, errno, "cannot open auth file '%s': %s", path,
                                 strerror(errno));
+        }
+        struct stat st = {};
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                int saved = S_ISREG(st.st_mode) ? errno : 0;
+                close(fd);
+                if (S_ISDIR(st.st_mode))
+                        return xarch_error_set(err, EISDIR,
+                                        "auth file '%s' is a directory, not a file", path);
+                return xarch_error_set(err, saved ? saved : EINVAL,
+                                "auth file '%s' is not a regular file", path);
+        }
+        if (st.st_size > AUTH_FILE_MAX) {
+                close(fd);
+                return xarch_error_set(err, EFBIG, "auth file '%s' is larger than %d bytes", path,
+                                AUTH_FILE_MAX);
+        }
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        if (!f) {
+                int saved = errno;
+                close(fd);
+                return xarch_error_set(err, saved, "cannot read auth file '%s': %s", path,
+                                strerror(saved));
         }
         json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)

@@ -168,6 +168,20 @@ int transport_error(struct http_req *q, const char *host, struct xarch_error **e
         }
 }
 
+static bool tls_failure(CURLcode code) {
+        switch (code) {
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+                return true;
+        default:
+                return false;
+        }
+}
+
 /* Maps a final non-2xx response to an error. what: "manifest 'latest'", "blob 'sha256:...'". */
 int status_error(struct http_req *q, const struct xarch_ref *ref, const char *what,
                 bool sent_credentials, struct xarch_error **err) {
@@ -383,6 +397,10 @@ static int token_fetch(struct xarch_registry *r, const char *realm, const char *
                 if (http1_url_origin(realm, s, sizeof(s), h, sizeof(h), &p))
                         snprintf(realm_host, sizeof(realm_host), "%s", h);
         }
+        const char *problem = url_problem(realm);
+        if (problem)
+                return xarch_error_set(
+                                err, EBADMSG, "registry sent an unusable token realm: %s", problem);
         if (!url_is_https(realm) &&
                         !(url_is_http(realm) && (url_is_loopback(realm) || r->insecure)))
                 return xarch_error_set(err, EPROTO,
@@ -512,6 +530,7 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                 return xarch_error_set(err, ENOMEM, "out of memory");
         int have_creds = -1; /* unknown until needed */
         bool tried_fresh_token = false, tried_basic = false;
+        char probe_err[CURL_ERROR_SIZE] = "";
         int rc;
 
         *sent_credentials = false;
@@ -614,6 +633,11 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                         break; /* the caller reports its own abort reason */
                 }
                 if (probe_http && looks_like_tls_server(rc, q)) {
+                        /* remembered: if TLS fails too, this was a broken HTTP server */
+                        if (rc < 0 && q->code == CURLE_WEIRD_SERVER_REPLY)
+                                snprintf(probe_err, sizeof(probe_err), "%s",
+                                                q->curl_err[0] ? q->curl_err
+                                                               : "malformed response");
                         pthread_mutex_lock(&r->lock);
                         h->scheme_known = true;
                         h->use_http = false;
@@ -641,6 +665,13 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                                 pthread_mutex_unlock(&r->lock);
                                 q->attempts = 0;
                                 continue;
+                        }
+                        if (probe_err[0] && tls_failure(q->code)) {
+                                rc = xarch_error_set(err, EBADMSG,
+                                                "registry '%s' sent a malformed HTTP response "
+                                                "(%s), and does not speak TLS either",
+                                                ref->registry, probe_err);
+                                break;
                         }
                         rc = transport_error(q, ref->registry, err);
                         break;
@@ -697,14 +728,27 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                 /* redirects (blob storage backends): credentials stay with their origin */
                 unsigned redirects = 0;
                 while ((flags & REQ_REDIRECTABLE) && q->status >= 300 && q->status < 400 &&
-                                q->redirect[0]) {
+                                (q->redirect[0] || q->location[0])) {
                         if (++redirects > REDIRECTS_MAX) {
                                 rc = xarch_error_set(err, EIO, "too many redirects from '%s'",
                                                 ref->registry);
                                 goto out;
                         }
                         char next[URL_MAX];
-                        snprintf(next, sizeof(next), "%s", q->redirect);
+                        const char *problem = NULL;
+                        if (q->redirect[0])
+                                snprintf(next, sizeof(next), "%s", q->redirect);
+                        else if (http1_resolve_location(q->url, q->location, next, sizeof(next)) <
+                                        0)
+                                problem = "a malformed Location";
+                        if (!problem)
+                                problem = url_problem(next);
+                        if (problem) {
+                                rc = xarch_error_set(err, EBADMSG,
+                                                "registry '%s' redirected to an unusable URL: %s",
+                                                ref->registry, problem);
+                                goto out;
+                        }
                         if (!url_is_https(next) &&
                                         !(url_is_http(next) &&
                                                         (url_is_loopback(next) || r->insecure))) {

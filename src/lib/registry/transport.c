@@ -42,6 +42,40 @@ bool url_is_http(const char *url) {
         return strncasecmp(url, "http://", 7) == 0;
 }
 
+const char *url_problem(const char *url) {
+        char sc[16], h[512];
+        unsigned port;
+        if (!url_is_https(url) && !url_is_http(url))
+                return "not an http or https URL";
+        if (http1_url_origin(url, sc, sizeof(sc), h, sizeof(h), &port))
+                return NULL;
+        /* which part is wrong: the port (after the host, or after "]" of an IPv6 literal) */
+        const char *a = url + (url_is_https(url) ? 8 : 7);
+        size_t n = strcspn(a, "/?#");
+        const char *at = memchr(a, '@', n);
+        if (at) {
+                n -= (size_t) (at + 1 - a);
+                a = at + 1;
+        }
+        const char *close = a[0] == '[' ? memchr(a, ']', n) : NULL;
+        const char *colon = close ? (close + 1 < a + n && close[1] == ':' ? close + 1 : NULL)
+                                  : memchr(a, ':', n);
+        if (colon) {
+                size_t pn = n - (size_t) (colon + 1 - a);
+                unsigned long v = 0;
+                bool digits = pn > 0 && pn <= 5;
+                for (size_t i = 0; digits && i < pn; i++) {
+                        if (colon[1 + i] < '0' || colon[1 + i] > '9')
+                                digits = false;
+                        else
+                                v = v * 10 + (unsigned long) (colon[1 + i] - '0');
+                }
+                if (!digits || v == 0 || v > 65535)
+                        return "a bad port";
+        }
+        return "a malformed host";
+}
+
 /* ---- libcurl set-up ---- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;

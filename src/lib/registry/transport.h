@@ -120,6 +120,9 @@ bool url_is_loopback(const char *url);
 bool url_is_https(const char *url);
 bool url_is_http(const char *url);
 
+/* NULL for a usable http(s) URL, else what is wrong with it ("a bad port", ...). */
+const char *url_problem(const char *url);
+
 /* Sets up and tears down the client's transport state (libcurl share locks, pools). */
 void transport_init(struct xarch_registry *r);
 void transport_free(struct xarch_registry *r);
