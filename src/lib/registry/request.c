@@ -183,8 +183,8 @@ static bool tls_failure(CURLcode code) {
 }
 
 /* Maps a final non-2xx response to an error. what: "manifest 'latest'", "blob 'sha256:...'". */
-int status_error(struct http_req *q, const struct xarch_ref *ref, const char *what,
-                bool sent_credentials, struct xarch_error **err) {
+static int status_error_unredacted(struct http_req *q, const struct xarch_ref *ref,
+                const char *what, bool sent_credentials, struct xarch_error **err) {
         char code[64], msg[256];
         (void) registry_parse_error_body(q->errbody, q->errbody_len, code, msg);
         const char *reg = ref->registry, *repo = ref->repository;
@@ -245,6 +245,19 @@ int status_error(struct http_req *q, const struct xarch_ref *ref, const char *wh
                 return xarch_error_set(err, EIO, "registry '%s': unexpected HTTP %ld for %s%s%s%s",
                                 reg, q->status, what, *code ? " (" : "", code, *code ? ")" : "");
         }
+}
+
+int status_error(struct http_req *q, const struct xarch_ref *ref, const char *what,
+                bool sent_credentials, struct xarch_error **err) {
+        int rc = status_error_unredacted(q, ref, what, sent_credentials, err);
+        if (q->client)
+                registry_redact(q->client, err);
+        return rc;
+}
+
+void registry_redact(struct xarch_registry *r, struct xarch_error **err) {
+        if (r && err && *err)
+                secrets_redact(&r->secrets, &(*err)->msg);
 }
 
 /* ---- credentials and tokens ---- */
@@ -776,6 +789,8 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                 break;
         }
 out:
+        if (rc < 0)
+                registry_redact(r, err);
         host_release(r, h);
         explicit_bzero(q->authorization, sizeof(q->authorization));
         auth_credentials_wipe(creds);

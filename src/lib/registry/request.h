@@ -63,6 +63,10 @@ int transport_error(struct http_req *q, const char *host, struct xarch_error **e
 int status_error(struct http_req *q, const struct xarch_ref *ref, const char *what,
                 bool sent_credentials, struct xarch_error **err);
 
+/* Removes every credential the client has sent from (*err)->msg (registry_request() and
+ * status_error() do this already; anything else that quotes a registry's words calls it). */
+void registry_redact(struct xarch_registry *r, struct xarch_error **err);
+
 /* Error for an exchange the caller's sink or a size cap (cap) aborted. */
 int fail_abort(struct http_req *q, const char *what, const struct xarch_ref *ref, uint64_t cap,
                 struct xarch_error **err);
