@@ -21,14 +21,15 @@ extern "C" {
  * reason and concrete fixes.
  */
 
+/* Ordered by severity: a smaller value is a better outcome (check picks the lowest). */
 enum xarch_check_verdict {
-        XARCH_VERDICT_NATIVE = 0,     /* a matching manifest whose binaries really match */
-        XARCH_VERDICT_EMULATED,       /* no native manifest; runs under the emulator */
-        XARCH_VERDICT_EMULATED_CRASH, /* starts under the emulator and crashes (known failure) */
-        XARCH_VERDICT_FAILS,          /* does not run: exec format error, no match, mislabelled */
+        XARCH_VERDICT_NATIVE = 0, /* a matching manifest whose binaries really match */
+        XARCH_VERDICT_EMULATED,   /* no native manifest; runs under the emulator */
         /* starts under the emulator; whether it then crashes rests on a fact the binary did not
          * give up (amd64 Go of unknown version under QEMU on arm64): neither crash nor safety */
         XARCH_VERDICT_EMULATED_UNKNOWN,
+        XARCH_VERDICT_EMULATED_CRASH, /* starts under the emulator and crashes (known failure) */
+        XARCH_VERDICT_FAILS,          /* does not run: exec format error, no match, mislabelled */
 };
 
 /* "native", "emulated", "emulated-crash", "fails", "emulated-unknown". */
