@@ -121,6 +121,11 @@ static const struct row rows[] = {
                                 {"linux/amd64 amd64 r1.20+ 1 -"}, "arm64", "qemu", 0, 0,
                                 XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown", 0,
                                 "rebuild-go", "1.20+"},
+                /* the best candidate under emulation: "may crash" beats "does not run" */
+                {"unknown-version Go preferred to an entry that fails", true,
+                                {"linux/s390x s390x - 0 P", "linux/amd64 amd64 go? 1 -"}, "arm64",
+                                "qemu", 0, 0, XARCH_VERDICT_EMULATED_UNKNOWN, "go-version-unknown",
+                                1, "rebuild-go", NULL},
                 {"amd64 Go of unknown version under Rosetta: not the QEMU crash", true,
                                 {"linux/amd64 amd64 go? 1 -"}, "arm64", "rosetta", 0, 0,
                                 XARCH_VERDICT_EMULATED, "emulated-rosetta", 0, "",
