@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,29 @@ enum capture_state {
         CAPTURE_RANGES /* a large file: head, section headers, Go build info, tail */
 };
 
+/* Inflate and analysis overlap: the decompressor (on the fetching thread) fills a bounded ring
+ * of buffers that a second thread drains into the tar reader and the file engine, so a layer
+ * costs max(inflate, analysis) rather than their sum. At most PIPE_SLOTS * PIPE_SLOT_SIZE bytes
+ * are in flight. */
+#define PIPE_SLOTS     8
+#define PIPE_SLOT_SIZE (256u * 1024)
+
+struct pipe {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* a slot filled, a slot freed, closed or aborted */
+        uint8_t *bufs;       /* PIPE_SLOTS * PIPE_SLOT_SIZE */
+        size_t lens[PIPE_SLOTS];
+        size_t head, count; /* published slots: [head, head+count) */
+        size_t fill;        /* bytes in the producer's slot, (head+count) % PIPE_SLOTS */
+        bool closed;        /* no more input */
+        bool aborted;       /* the consumer failed, or the producer gave up */
+        int result;         /* the consumer's first error */
+        struct xarch_error *err;
+};
+
 struct xarch_layer_scanner {
+        struct pipe *pipe; /* NULL: tar and analysis run on the feeding thread */
         struct decompressor *dec;
         struct tar_reader *tar;
         struct xarch_file_analyzer *analyzer;
@@ -85,6 +108,12 @@ struct xarch_layer_scanner {
         size_t n_carry;
 };
 
+/* Where the tar callbacks and the file engine put their errors: the consumer thread's own slot
+ * while the stages overlap, so that the two threads never write the same error. */
+static struct xarch_error **analysis_err(struct xarch_layer_scanner *s) {
+        return s->pipe ? &s->pipe->err : &s->cb_err;
+}
+
 static bool looks_executable(const uint8_t *p, size_t n) {
         if (n >= 2 && ((p[0] == '#' && p[1] == '!') || (p[0] == 'M' && p[1] == 'Z')))
                 return true;
@@ -106,7 +135,7 @@ static bool looks_executable(const uint8_t *p, size_t n) {
 }
 
 static int scanner_fail(struct xarch_layer_scanner *s, int code, const char *msg) {
-        return xarch_error_set(&s->cb_err, code, "%s", msg);
+        return xarch_error_set(analysis_err(s), code, "%s", msg);
 }
 
 static int add_entry(struct xarch_layer_scanner *s, const struct tar_entry *e) {
@@ -125,7 +154,7 @@ static int add_entry(struct xarch_layer_scanner *s, const struct tar_entry *e) {
         memset(out, 0, sizeof(*out));
         int r = rootfs_normalize_path(e->path, &out->path);
         if (r < 0)
-                return xarch_error_set(&s->cb_err, -r, "bad path in layer: %.200s", e->path);
+                return xarch_error_set(analysis_err(s), -r, "bad path in layer: %.200s", e->path);
         switch (e->type) {
         case TAR_FILE:
         case TAR_CONTIGUOUS:
@@ -155,7 +184,7 @@ static int add_entry(struct xarch_layer_scanner *s, const struct tar_entry *e) {
         out->size = out->type == XARCH_LAYER_FILE ? e->size : 0;
         l->n_entries++; /* owned by the layer from here on, even on failure */
         if (r < 0)
-                return xarch_error_set(&s->cb_err, -r, "bad link in layer: %.200s", e->path);
+                return xarch_error_set(analysis_err(s), -r, "bad link in layer: %.200s", e->path);
         return 0;
 }
 
@@ -535,7 +564,7 @@ static int analyse(struct xarch_layer_scanner *s) {
         e->info = calloc(1, sizeof(*e->info));
         if (!e->info)
                 return scanner_fail(s, ENOMEM, "out of memory");
-        int r = xarch_file_analyze(s->analyzer, &src, e->info, &s->cb_err);
+        int r = xarch_file_analyze(s->analyzer, &src, e->info, analysis_err(s));
         if (r < 0)
                 return r;
         s->layer->n_analysed++;
@@ -578,8 +607,132 @@ static int on_data(const struct tar_entry *te, const void *buf, size_t len, bool
         return 0;
 }
 
+static void *pipe_consumer(void *userdata) {
+        struct xarch_layer_scanner *s = userdata;
+        struct pipe *p = s->pipe;
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                while (p->count == 0 && !p->closed && !p->aborted)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                if (p->aborted || p->count == 0)
+                        break;
+                size_t slot = p->head;
+                pthread_mutex_unlock(&p->lock);
+                int r = tar_reader_feed(
+                                s->tar, p->bufs + slot * PIPE_SLOT_SIZE, p->lens[slot], &p->err);
+                pthread_mutex_lock(&p->lock);
+                if (r < 0) {
+                        p->result = r;
+                        p->aborted = true;
+                        pthread_cond_broadcast(&p->cond);
+                        break;
+                }
+                p->head = (p->head + 1) % PIPE_SLOTS;
+                p->count--;
+                pthread_cond_broadcast(&p->cond);
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+/* The consumer's error, moved to the scanner's (it is final once aborted is set). */
+static int pipe_take_error(struct xarch_layer_scanner *s) {
+        struct pipe *p = s->pipe;
+        if (p->err && !s->cb_err)
+                s->cb_err = steal_ptr(p->err);
+        return p->result < 0 ? p->result : -ECANCELED;
+}
+
+/* Publishes the producer's slot; waits while the ring is full. Called with the lock held. */
+static int pipe_publish(struct xarch_layer_scanner *s) {
+        struct pipe *p = s->pipe;
+        size_t slot = (p->head + p->count) % PIPE_SLOTS;
+        p->lens[slot] = p->fill;
+        p->count++;
+        p->fill = 0;
+        pthread_cond_broadcast(&p->cond);
+        while (p->count == PIPE_SLOTS && !p->aborted)
+                pthread_cond_wait(&p->cond, &p->lock);
+        return p->aborted ? pipe_take_error(s) : 0;
+}
+
+static int pipe_write(struct xarch_layer_scanner *s, const uint8_t *buf, size_t len) {
+        struct pipe *p = s->pipe;
+        int r = 0;
+        pthread_mutex_lock(&p->lock);
+        if (p->aborted)
+                r = pipe_take_error(s);
+        while (r >= 0 && len > 0) {
+                size_t slot = (p->head + p->count) % PIPE_SLOTS;
+                size_t n = PIPE_SLOT_SIZE - p->fill;
+                if (n > len)
+                        n = len;
+                /* the producer's slot is its own: no other thread reads it until published */
+                pthread_mutex_unlock(&p->lock);
+                memcpy(p->bufs + slot * PIPE_SLOT_SIZE + p->fill, buf, n);
+                pthread_mutex_lock(&p->lock);
+                p->fill += n;
+                buf += n;
+                len -= n;
+                if (p->fill == PIPE_SLOT_SIZE)
+                        r = pipe_publish(s);
+        }
+        pthread_mutex_unlock(&p->lock);
+        return r;
+}
+
+static int pipe_start(struct xarch_layer_scanner *s, struct xarch_error **err) {
+        struct pipe *p = calloc(1, sizeof(*p));
+        if (!p || !(p->bufs = malloc((size_t) PIPE_SLOTS * PIPE_SLOT_SIZE))) {
+                free(p);
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        s->pipe = p;
+        int r = pthread_create(&p->thread, NULL, pipe_consumer, s);
+        if (r != 0) {
+                s->pipe = NULL;
+                pthread_mutex_destroy(&p->lock);
+                pthread_cond_destroy(&p->cond);
+                free(p->bufs);
+                free(p);
+                return xarch_error_set(err, r, "cannot start the layer analysis thread");
+        }
+        return 0;
+}
+
+/* Ends the stream (abort: drop what is queued), waits for the consumer and frees the ring;
+ * returns the consumer's error. */
+static int pipe_stop(struct xarch_layer_scanner *s, bool abort) {
+        struct pipe *p = s->pipe;
+        if (!p)
+                return 0;
+        int r = 0;
+        pthread_mutex_lock(&p->lock);
+        if (abort)
+                p->aborted = true;
+        else if (!p->aborted && p->fill > 0)
+                r = pipe_publish(s);
+        p->closed = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+        if (r >= 0 && !abort && p->result < 0)
+                r = pipe_take_error(s);
+        xarch_error_free(p->err);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        free(p->bufs);
+        free(p);
+        s->pipe = NULL;
+        return r;
+}
+
 static int decompressed_sink(void *userdata, const void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
+        if (s->pipe)
+                return pipe_write(s, buf, len);
         return tar_reader_feed(s->tar, buf, len, &s->cb_err);
 }
 
@@ -616,6 +769,7 @@ fail:
 void xarch_layer_scanner_free(struct xarch_layer_scanner *s) {
         if (!s)
                 return;
+        pipe_stop(s, true);
         decompressor_free(s->dec);
         tar_reader_free(s->tar);
         xarch_file_analyzer_free(s->analyzer);
@@ -653,6 +807,9 @@ int xarch_layer_scanner_finish(
         if (s->failed)
                 return xarch_error_set(err, EINVAL, "layer scanner already failed");
         int r = decompressor_finish(s->dec, err);
+        if (r < 0)
+                return pass_error(s, r, err);
+        r = pipe_stop(s, false); /* the analysis thread drains the ring and ends */
         if (r < 0)
                 return pass_error(s, r, err);
         r = tar_reader_finish(s->tar, err);
@@ -695,6 +852,11 @@ int xarch_layer_scan(struct xarch_image *img, const struct xarch_descriptor *des
         int r = xarch_layer_scanner_new(c, &s, err);
         if (r < 0)
                 return r;
+        r = pipe_start(s, err);
+        if (r < 0) {
+                xarch_layer_scanner_free(s);
+                return r;
+        }
         struct xarch_error *fetch_err = NULL;
         r = xarch_image_get_blob(img, desc->digest, 0, blob_sink, s, &fetch_err);
         if (r < 0) {
