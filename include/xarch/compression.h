@@ -24,6 +24,10 @@ const char *xarch_compression_name(enum xarch_compression c);
  * rootfs.diff.tar[.gzip], foreign layers). -EPROTONOSUPPORT for anything else. */
 int xarch_compression_from_media_type(const char *media_type, enum xarch_compression *ret);
 
+/* The gzip inflater layers go through, with its version: "isa-l 2.30.0" when the build has
+ * ISA-L (unless the environment says XARCH_INFLATE=zlib), else "zlib 1.2.13". */
+const char *xarch_inflate_engine(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -247,4 +247,72 @@ expect_out 'unreadable' "and the platform is reported unreadable, its results di
 if grep -q 'program:' "$TMPD/out"; then not_ok "no program reported from a corrupt layer"; else
         ok "no program reported from a corrupt layer"; fi
 
+# --- both gzip inflaters (ISA-L and zlib, XARCH_INFLATE=zlib) give the same answers ----------
+# Hostile gzip layers with valid digests (so the inflater, not the digest, must catch them):
+# trailing garbage, a bad CRC-32, a bad ISIZE, a truncated member, a second member with a bad
+# header, and a good two-member layer. Then every layout of this test, both ways, byte for byte.
+python3 - "$TMPD/gz" "$XARCH_FIXTURES/go/hello-amd64" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+out, hello = sys.argv[1], sys.argv[2]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    t.add(hello, arcname="hello")
+tar = buf.getvalue()
+good = gzip.compress(tar, 6, mtime=0)
+half = len(tar) // 2
+cases = {
+    "gz-garbage": good + b"garbage!",
+    "gz-crc": good[:-8] + bytes([good[-8] ^ 0xff]) + good[-7:],
+    "gz-isize": good[:-4] + bytes([good[-4] ^ 0x01]) + good[-3:],
+    "gz-truncated": good[: len(good) // 2],
+    "gz-badmember": good + b"\x1f\x00\x08\x00garbage",
+    "gz-twomembers": gzip.compress(tar[:half], 6, mtime=0) + gzip.compress(tar[half:], 6, mtime=0),
+}
+for name, layer in cases.items():
+    d = os.path.join(out, name + ".oci")
+    blobs = os.path.join(d, "blobs", "sha256")
+    os.makedirs(blobs, exist_ok=True)
+    def put(data, mt):
+        h = hashlib.sha256(data).hexdigest()
+        open(os.path.join(blobs, h), "wb").write(data)
+        return {"mediaType": mt, "digest": "sha256:" + h, "size": len(data)}
+    l = put(layer, "application/vnd.oci.image.layer.v1.tar+gzip")
+    c = put(json.dumps({"os": "linux", "architecture": "amd64", "config": {"Entrypoint": ["/hello"]},
+                        "rootfs": {"type": "layers", "diff_ids": []}}).encode(),
+            "application/vnd.oci.image.config.v1+json")
+    m = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "config": c, "layers": [l]}).encode(), "application/vnd.oci.image.manifest.v1+json")
+    m["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+    open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+    json.dump({"schemaVersion": 2, "manifests": [m]}, open(os.path.join(d, "index.json"), "w"))
+PY
+for name in gz-garbage gz-crc gz-isize gz-truncated gz-badmember; do
+        for engine in default zlib; do
+                if [ "$engine" = zlib ]; then
+                        XARCH_INFLATE=zlib run_xarch verify "oci:$TMPD/gz/$name.oci:latest"
+                else
+                        run_xarch verify "oci:$TMPD/gz/$name.oci:latest"
+                fi
+                expect_rc 2 "$name ($engine inflate): the layer is refused, exit 2"
+        done
+done
+XARCH_INFLATE=zlib run_xarch verify "oci:$TMPD/gz/gz-twomembers.oci:latest"
+expect_rc 0 "a two-member gzip layer verifies (zlib)"
+run_xarch verify "oci:$TMPD/gz/gz-twomembers.oci:latest"
+expect_rc 0 "a two-member gzip layer verifies (default inflate: $("$XARCH" --version | sed -n 's/^ *inflate *//p'))"
+for layout in "$TMPD"/*.oci "$TMPD"/gz/*.oci "$VIMAGES"/local/*.oci; do
+        [ -d "$layout" ] || continue
+        set +e
+        "$XARCH" verify --deep --json "oci:$layout:latest" >"$TMPD/a.json" 2>"$TMPD/a.err"
+        ra=$?
+        XARCH_INFLATE=zlib "$XARCH" verify --deep --json "oci:$layout:latest" >"$TMPD/b.json" 2>"$TMPD/b.err"
+        rb=$?
+        set -e
+        if [ "$ra" = "$rb" ] && cmp -s "$TMPD/a.json" "$TMPD/b.json" && cmp -s "$TMPD/a.err" "$TMPD/b.err"; then
+                ok "$(basename "$layout"): the same --json, stderr and exit ($ra) with both inflaters"
+        else
+                not_ok "$(basename "$layout"): isa-l/zlib differ (exit $ra vs $rb): $(diff "$TMPD/a.json" "$TMPD/b.json" | head -3) $(diff "$TMPD/a.err" "$TMPD/b.err" | head -3)"
+        fi
+done
+
 done_testing

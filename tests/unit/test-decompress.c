@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "image/decompress.h"
+#include "xarch/compression.h"
 #include "xarch/layer.h"
 
 struct outbuf {
@@ -474,15 +475,42 @@ static void test_layer_long_symlink(void **state) {
         assert_null(l);
 }
 
+/* Every test runs over both gzip inflaters: ISA-L (when the build has it) and zlib. */
+static int use_zlib(void **state) {
+        (void) state;
+        return setenv("XARCH_INFLATE", "zlib", 1);
+}
+
+static int use_default(void **state) {
+        (void) state;
+        return unsetenv("XARCH_INFLATE");
+}
+
+static void test_engine(void **state) {
+        (void) state;
+        const char *e = xarch_inflate_engine();
+        const char *want_env = getenv("XARCH_INFLATE");
+        if ((want_env && strcmp(want_env, "zlib") == 0) || !HAVE_ISAL)
+                assert_true(strncmp(e, "zlib ", 5) == 0);
+        else
+                assert_true(strncmp(e, "isa-l ", 6) == 0);
+        print_message("inflate engine: %s\n", e);
+}
+
+#define BOTH(f)                                                                                    \
+        cmocka_unit_test_setup_teardown(f, use_default, use_default),                              \
+                        cmocka_unit_test_setup_teardown(f, use_zlib, use_default)
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                        cmocka_unit_test(test_gzip_roundtrip),
-                        cmocka_unit_test(test_gzip_multi_member),
-                        cmocka_unit_test(test_gzip_hostile),
+                        BOTH(test_engine),
+                        BOTH(test_gzip_roundtrip),
+                        BOTH(test_gzip_multi_member),
+                        BOTH(test_gzip_hostile),
                         cmocka_unit_test(test_zstd),
                         cmocka_unit_test(test_media_type_and_magic),
-                        cmocka_unit_test(test_layer_scan),
-                        cmocka_unit_test(test_layer_hostile),
+                        BOTH(test_layer_scan),
+                        BOTH(test_layer_hostile),
                         cmocka_unit_test(test_layer_long_symlink),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

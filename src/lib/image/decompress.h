@@ -2,6 +2,7 @@
 #ifndef XARCH_LIB_DECOMPRESS_H
 #define XARCH_LIB_DECOMPRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,8 +11,9 @@
 #include "xarch/registry.h"
 
 /*
- * Streaming decompression of layer blobs (internal): gzip through zlib (every member of a
- * multi-member stream, CRC-32 and ISIZE checked by zlib, bytes after the last member refused),
+ * Streaming decompression of layer blobs (internal): gzip through ISA-L's igzip where the build
+ * has it (XARCH_INFLATE=zlib forces zlib), else zlib (every member of a multi-member stream,
+ * CRC-32 and ISIZE checked by the inflater, bytes after the last member refused),
  * zstd through libzstd's streaming API (every frame), or none. The kind is taken from the magic
  * bytes; an announced compression (from the media type) that the magic contradicts is refused,
  * except that an announced "none" follows the magic (Docker's legacy layers say "tar" for
