@@ -55,6 +55,8 @@ static void print_human(const struct xarch_doctor_report *r) {
                 printf(", %s", r->host.cpu_model);
         printf("\n");
 
+        /* which gzip inflater layers go through (verify/check speed): isa-l or zlib */
+        printf("inflate:  %s\n", xarch_inflate_engine());
         const struct xarch_binfmt_instance_info *b = &r->binfmt;
         printf("binfmt:   %s: ", b->mount);
         if (!b->mounted)
@@ -98,6 +100,8 @@ static json_t *report_json(const struct xarch_doctor_report *r) {
                 json_object_set_new(host, "variant", json_string(r->host.platform.variant));
         if (host && r->host.cpu_model[0])
                 json_object_set_new(host, "cpu_model", json_string(r->host.cpu_model));
+        if (host)
+                json_object_set_new(host, "inflate", json_string(xarch_inflate_engine()));
 
         json_t *entries = json_array();
         for (size_t i = 0; i < r->n_entries; i++) {
