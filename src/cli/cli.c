@@ -184,6 +184,34 @@ int cli_error(const char *fmt, ...) {
         return EXIT_FAIL;
 }
 
+void cli_put_name(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        bool plain = true;
+        for (size_t i = 0; p[i] && plain; i++)
+                plain = !(p[i] < 0x20 || p[i] == 0x7f);
+        if (plain) {
+                fputs(s, stdout);
+                return;
+        }
+        putchar('"');
+        for (size_t i = 0; p[i]; i++) {
+                unsigned char ch = p[i];
+                if (ch == '\n')
+                        fputs("\\n", stdout);
+                else if (ch == '\t')
+                        fputs("\\t", stdout);
+                else if (ch == '\r')
+                        fputs("\\r", stdout);
+                else if (ch == '"' || ch == '\\')
+                        printf("\\%c", ch);
+                else if (ch < 0x20 || ch == 0x7f)
+                        printf("\\x%02x", ch);
+                else
+                        putchar(ch);
+        }
+        putchar('"');
+}
+
 const char *cli_printable(const char *s, char *buf, size_t size) {
         snprintf(buf, size, "%s", s);
         return hide_controls(buf);

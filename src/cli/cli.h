@@ -44,6 +44,12 @@ int cli_stdout_errno(void);
  * stays in order. For JSON documents and --raw bytes. */
 void cli_stdout_verbatim(bool on);
 
+/* Writes a name (a path, a link target) to stdout as is, or, when it holds a C0 control byte
+ * (tab and newline included) or DEL, in double quotes with C escapes (\n, \t, \r, \xNN; \" and
+ * \\ inside), so that no name can forge a line of output. UTF-8 C1 controls are left to the
+ * stdout filter ('?'). */
+void cli_put_name(const char *s);
+
 /* s with control bytes replaced by '?' (cut to size): for strings from registries and files. */
 const char *cli_printable(const char *s, char *buf, size_t size);
 

@@ -182,8 +182,18 @@ static void emit_other(struct file_ctx *c, const char *path, const char *type, c
                 if (target)
                         json_set(o, "target", cli_json_bytes(target));
                 json_array_append_new(c->array, o);
-        } else
-                printf("%s: %s\n", path, text);
+        } else {
+                /* names with control bytes (a newline would forge a line) are quoted */
+                cli_put_name(path);
+                fputs(": ", stdout);
+                if (target) {
+                        fputs("symbolic link to ", stdout);
+                        cli_put_name(target);
+                } else {
+                        fputs(text, stdout);
+                }
+                fputc('\n', stdout);
+        }
 }
 
 static void emit_info(struct file_ctx *c, const char *path) {
@@ -191,7 +201,7 @@ static void emit_info(struct file_ctx *c, const char *path) {
         if (c->json)
                 json_array_append_new(c->array, info_json(path, &c->info, c->line));
         else {
-                fputs(path, stdout);
+                cli_put_name(path);
                 fputs(": ", stdout);
                 fputs(c->line, stdout);
                 fputc('\n', stdout);

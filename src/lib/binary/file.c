@@ -137,17 +137,77 @@ static void analyze_macho_fat(
 
 /* --- dispatch ----------------------------------------------------------------------------- */
 
-static void analyze_script(const uint8_t *buf, size_t len, struct xarch_file_info *info) {
+/* The bytes of the #! line the kernel reads (BINPRM_BUF_SIZE since Linux 5.1). */
+#define SCRIPT_BUF_SIZE 256
+
+static bool spacetab(uint8_t c) {
+        return c == ' ' || c == '\t';
+}
+
+/* The interpreter exactly as fs/binfmt_script.c finds it (Linux >= 5.1) in the file's first
+ * 256 bytes, zero-padded: the line ends at the first newline, or, with no newline before a NUL
+ * or the buffer's end, at the buffer's end, and then only when a space, tab or NUL ends the
+ * interpreter path within it (else exec fails with ENOEXEC: the path would be cut). The name
+ * ends at the first space, tab or NUL; one optional argument (spaces included) follows it up
+ * to the end of the line or a NUL. Trailing spaces and tabs are dropped; a CR is not. */
+static void analyze_script(const uint8_t *prefix, size_t len, struct xarch_file_info *info) {
+        uint8_t buf[SCRIPT_BUF_SIZE] = {0};
+        const size_t last = SCRIPT_BUF_SIZE - 1;
+        memcpy(buf, prefix, len < sizeof(buf) ? len : sizeof(buf));
         info->kind = XARCH_FILE_SCRIPT;
-        size_t pos = 2;
-        while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
-                pos++;
-        size_t end = pos;
-        while (end < len && buf[end] != '\n' && buf[end] != '\r')
+
+        size_t end = 0; /* like the kernel's strnchr: a NUL stops the search for '\n' */
+        while (end < sizeof(buf) && buf[end] && buf[end] != '\n')
                 end++;
-        while (end > pos && (buf[end - 1] == ' ' || buf[end - 1] == '\t'))
+        if (end == sizeof(buf) || !buf[end]) {
+                size_t first = 2;
+                while (first <= last && spacetab(buf[first]))
+                        first++;
+                if (first > last) {
+                        file_problem(info, "not runnable: the #! line names no interpreter");
+                        return;
+                }
+                size_t term = first;
+                while (term <= last && !spacetab(buf[term]) && buf[term])
+                        term++;
+                if (term > last) {
+                        file_problem(info,
+                                        "not runnable: the #! interpreter path runs past the "
+                                        "%u bytes the kernel reads (ENOEXEC)",
+                                        SCRIPT_BUF_SIZE);
+                        return;
+                }
+                end = last;
+        }
+        while (end > 2 && spacetab(buf[end - 1]))
                 end--;
-        copy_printable(info->interpreter, sizeof(info->interpreter), buf + pos, end - pos);
+        size_t name = 2;
+        while (name < end && spacetab(buf[name]))
+                name++;
+        if (name >= end) {
+                file_problem(info, "not runnable: the #! line names no interpreter");
+                return;
+        }
+        size_t sep = name;
+        while (sep < end && !spacetab(buf[sep]) && buf[sep])
+                sep++;
+        size_t o = 0;
+        for (size_t i = name; i < sep && o + 1 < sizeof(info->interpreter); i++)
+                info->interpreter[o++] = (char) buf[i];
+        if (sep < end && buf[sep]) { /* the optional argument, up to the end or a NUL */
+                size_t arg = sep;
+                while (arg < end && spacetab(buf[arg]))
+                        arg++;
+                if (arg < end && buf[arg] && o + 2 < sizeof(info->interpreter)) {
+                        info->interpreter[o++] = ' ';
+                        for (size_t i = arg; i < end && buf[i] && o + 1 < sizeof(info->interpreter);
+                                        i++)
+                                info->interpreter[o++] = (char) buf[i];
+                }
+        }
+        info->interpreter[o] = '\0';
+        if (o == 0)
+                file_problem(info, "not runnable: the #! interpreter is an empty name (a NUL)");
 }
 
 static bool is_java_class(const uint8_t *hdr) {
@@ -342,6 +402,34 @@ static void outf(struct out *o, const char *fmt, ...) {
                 o->len = (size_t) n >= o->size - o->len ? o->size - 1 : o->len + (size_t) n;
 }
 
+/* A name as is, or quoted with C escapes when it holds a control byte ("/bin/sh\r", the classic
+ * CRLF script whose interpreter is not found). */
+static void out_name(struct out *o, const char *name) {
+        bool plain = true;
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                plain = plain && *p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\';
+        if (plain) {
+                outf(o, "%s", name);
+                return;
+        }
+        outf(o, "\"");
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
+                if (*p == '\r')
+                        outf(o, "\\r");
+                else if (*p == '\n')
+                        outf(o, "\\n");
+                else if (*p == '\t')
+                        outf(o, "\\t");
+                else if (*p == '"' || *p == '\\')
+                        outf(o, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        outf(o, "\\x%02x", *p);
+                else
+                        outf(o, "%c", *p);
+        }
+        outf(o, "\"");
+}
+
 static void out_platform(struct out *o, const struct xarch_platform *p) {
         outf(o, "%s/%s", p->os, p->arch[0] ? p->arch : "?");
         if (p->variant[0])
@@ -387,7 +475,12 @@ int xarch_file_describe(const struct xarch_file_info *info, char *buf, size_t si
                 outf(&o, "empty");
                 break;
         case XARCH_FILE_SCRIPT:
-                outf(&o, "script, interpreter %s", info->interpreter[0] ? info->interpreter : "?");
+                if (info->problem[0]) { /* "not runnable: why" */
+                        outf(&o, "script, %s", info->problem);
+                        break;
+                }
+                outf(&o, "script, interpreter ");
+                out_name(&o, info->interpreter);
                 break;
         case XARCH_FILE_PE:
                 outf(&o, "PE%s", info->bits == 64 ? "32+" : info->bits == 32 ? "32" : "");
@@ -450,7 +543,7 @@ int xarch_file_describe(const struct xarch_file_info *info, char *buf, size_t si
                         outf(&o, ", not stripped%s", info->debug_info ? ", with debug_info" : "");
                 break;
         }
-        if (info->problem[0])
+        if (info->problem[0] && info->kind != XARCH_FILE_SCRIPT)
                 outf(&o, ", malformed: %s", info->problem);
         if (info->incomplete)
                 outf(&o, ", read in part (a large file streamed from a layer: some ranges were not "
