@@ -493,12 +493,27 @@ static int index_archive(struct xarch_image *img, struct xarch_error **err) {
 
         if (!buf || tar_reader_new(&cb, &s, &tr) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
-        /* `docker save | gzip` is common; say so rather than "checksum mismatch" */
-        if (pread(img->fd, buf, 2, 0) == 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-                tar_reader_free(tr);
-                return xarch_error_set(err, EMEDIUMTYPE,
-                                "%s is gzip-compressed; decompress it first (gunzip)", img->name);
-        }
+        /* `docker save | gzip` (or zstd, xz, bzip2) is common; say so rather than "checksum
+         * mismatch" */
+        static const struct {
+                const char *magic, *name, *tool;
+                size_t len;
+        } compressed[] = {
+                        {"\x1f\x8b", "gzip", "gunzip", 2},
+                        {"\x28\xb5\x2f\xfd", "zstd", "zstd -d", 4},
+                        {"\xfd"
+                         "7zXZ",
+                                        "xz", "xz -d", 5},
+                        {"BZh", "bzip2", "bunzip2", 3},
+        };
+        if (pread(img->fd, buf, 8, 0) == 8)
+                for (size_t i = 0; i < ELEMENTSOF(compressed); i++)
+                        if (memcmp(buf, compressed[i].magic, compressed[i].len) == 0) {
+                                tar_reader_free(tr);
+                                return xarch_error_set(err, EMEDIUMTYPE,
+                                                "%s is %s-compressed; decompress it first (%s)",
+                                                img->name, compressed[i].name, compressed[i].tool);
+                        }
         for (;;) {
                 uint64_t skip = tar_reader_skippable(tr);
                 if (skip > 0) {

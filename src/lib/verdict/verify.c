@@ -312,6 +312,20 @@ static int command_problem(struct xarch_verify_platform *p, int r, const char *n
         }
 }
 
+/* A command or interpreter with nothing to run: say why. A hard link whose target is not in the
+ * image stays a link to nothing in the rootfs (its entry is still the link). */
+static int not_a_program(
+                struct xarch_verify_platform *p, const char *path, const struct rootfs_node *node) {
+        if (node->entry && node->entry->type == XARCH_LAYER_HARDLINK &&
+                        node->type == XARCH_LAYER_OTHER)
+                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
+                                "%s is a hard link to /%s, which is not a file in the image (a "
+                                "runtime fails to unpack this layer)",
+                                path, node->entry->link);
+        return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
+                        "%s is not a program (no ELF, #! or other executable header)", path);
+}
+
 /* The #! interpreter line: "/usr/bin/env python3" -> program "python3" searched on PATH. */
 static int follow_script(struct xarch_verify_platform *p, const struct rootfs *fs,
                 const struct target *t, const struct xarch_file_info *script,
@@ -387,12 +401,8 @@ static int analyse_target(struct target *t, struct rootfs *fs, bool deep) {
                 xarch_error_free(e);
                 return r;
         }
-        if (!node->entry || !node->entry->info) {
-                return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
-                                "%s is not a program (no ELF, #! or other executable "
-                                "header)",
-                                p->program);
-        }
+        if (!node->entry || !node->entry->info)
+                return not_a_program(p, p->program, node);
         p->has_program_info = true;
         p->program_info = *node->entry->info;
         p->binary_partial = node->entry->partial;
@@ -403,6 +413,9 @@ static int analyse_target(struct target *t, struct rootfs *fs, bool deep) {
                 if (depth == SCRIPT_DEPTH_MAX)
                         return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
                                         "%s: too many nested #! interpreters", p->program);
+                if (bin->problem[0]) /* a #! line the kernel refuses (ENOEXEC) */
+                        return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE, "%s: %s",
+                                        p->interpreter ? p->interpreter : p->program, bin->problem);
                 const struct rootfs_node *in = NULL;
                 char *ipath = NULL;
                 r = follow_script(p, fs, t, bin, &in, &ipath);
@@ -413,8 +426,7 @@ static int analyse_target(struct target *t, struct rootfs *fs, bool deep) {
                 free(p->interpreter);
                 p->interpreter = ipath;
                 if (!in->entry || !in->entry->info)
-                        return add_problem(p, XARCH_PROBLEM_NOT_EXECUTABLE,
-                                        "interpreter %s is not a program", p->interpreter);
+                        return not_a_program(p, p->interpreter, in);
                 bin = in->entry->info;
                 p->binary_partial = in->entry->partial;
         }
