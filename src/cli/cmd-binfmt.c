@@ -406,6 +406,60 @@ static int open_instance(const struct options *o, struct xarch_binfmt **ret,
 
 static int do_watch(const struct options *o, struct planned *plan, size_t n);
 
+/* For tests only, just before a register write: XARCH_TEST_UNLINK_BEFORE_REGISTER=PATH removes
+ * PATH, so that the kernel refuses the write for real (flag F opens the interpreter then) after
+ * --force removed the old entry; XARCH_TEST_REGISTER_BEFORE=LINE registers LINE first, as an
+ * install running at the same time would. */
+static void before_register_hook(const char *mount) {
+        const char *path = getenv("XARCH_TEST_UNLINK_BEFORE_REGISTER");
+        if (path && path[0])
+                unlink(path);
+        const char *line = getenv("XARCH_TEST_REGISTER_BEFORE");
+        char reg[4096];
+        if (line && line[0] &&
+                        snprintf(reg, sizeof(reg), "%s/register", mount) < (int) sizeof(reg)) {
+                FILE *f = fopen(reg, "we");
+                if (f) {
+                        fputs(line, f);
+                        fclose(f);
+                }
+        }
+}
+
+/* After EEXIST: whether the entry now under e's name is e (a concurrent install of the same). */
+static bool registered_meanwhile(struct xarch_binfmt *b, const struct xarch_binfmt_entry *e) {
+        struct xarch_binfmt_entry now;
+        struct xarch_error *err = NULL;
+        bool same = xarch_binfmt_get(b, e->name, &now, &err) >= 0 &&
+                    xarch_binfmt_entry_same(&now, e);
+        xarch_error_free(err);
+        return same;
+}
+
+/* --force removed old and the new registration failed (*err, r): register old again, and say
+ * in one line what failed and what state is left. */
+static void restore_entry(struct xarch_binfmt *b, const struct xarch_binfmt_entry *old,
+                struct xarch_error **err, int r) {
+        char why[1024], flags[5];
+        snprintf(why, sizeof(why), "%s", *err && (*err)->msg ? (*err)->msg : strerror(-r));
+        xarch_error_freep(err);
+        xarch_binfmt_flags_format(old->flags, flags);
+        struct xarch_error *e = NULL;
+        int k = xarch_binfmt_register(b, old, &e);
+        if (k >= 0 && !old->enabled)
+                k = xarch_binfmt_control(b, old->name, XARCH_BINFMT_DISABLE, &e);
+        if (k >= 0)
+                cli_error("%s; the previous entry was restored (interpreter %s, flags %s%s)", why,
+                                old->interpreter, flags[0] ? flags : "none",
+                                old->enabled ? "" : ", disabled");
+        else
+                cli_error("%s; restoring the previous entry (interpreter %s, flags %s) failed too "
+                          "(%s): no entry named %s is registered now",
+                                why, old->interpreter, flags[0] ? flags : "none",
+                                e && e->msg ? e->msg : strerror(-k), old->name);
+        xarch_error_free(e);
+}
+
 static int do_install(const struct options *o, char **names, int n_names) {
         _cleanup_free_ struct planned *plan = NULL;
         size_t n = 0;
@@ -492,15 +546,29 @@ static int do_install(const struct options *o, char **names, int n_names) {
                         result = "failed";
                         failed++;
                 } else {
-                        bool replacing = r >= 0;
+                        bool replacing = r >= 0, removed = false;
                         r = 0;
-                        if (replacing)
+                        if (replacing) {
                                 r = xarch_binfmt_control(
                                                 b, p->entry.name, XARCH_BINFMT_REMOVE, &err);
-                        if (r >= 0)
+                                removed = r >= 0;
+                        }
+                        if (r >= 0) {
+                                before_register_hook(info.mount);
                                 r = xarch_binfmt_register(b, &p->entry, &err);
-                        if (r < 0) {
-                                cli_report(&err, r);
+                        }
+                        if (r == -EEXIST && registered_meanwhile(b, &p->entry)) {
+                                /* another install registered the same entry first: in place */
+                                xarch_error_freep(&err);
+                                result = "already-installed";
+                                if (!o->json)
+                                        printf("%s: already installed (%s)\n", p->entry.name,
+                                                        detail);
+                        } else if (r < 0) {
+                                if (removed)
+                                        restore_entry(b, &existing, &err, r);
+                                else
+                                        cli_report(&err, r);
                                 result = "failed";
                                 failed++;
                         } else {

@@ -242,6 +242,60 @@ expect_rc 0 "--force replaces it"
 expect_out '^qemu-s390x: replaced \(/usr/bin/qemu-s390x-static, flags F\)$' "replaced line"
 check "the entry now uses the real emulator" grep -qx 'interpreter /usr/bin/qemu-s390x-static' "$BM/qemu-s390x"
 
+# --force whose new registration the kernel refuses after the old entry was removed (flag F
+# opens the interpreter at registration: the emulator is unlinked just before the write): the
+# old entry is registered again, and the one error line says so.
+S390X_MAGIC='\x7f\x45\x4c\x46\x02\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x16'
+S390X_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff'
+mkdir "$TMPD/q"
+x install --dry-run s390x
+cp "$TMPD/out" "$TMPD/s390x.line"
+x uninstall s390x
+printf '%s' ":qemu-s390x:M::$S390X_MAGIC:$S390X_MASK:/opt/other/qemu-s390x:" >"$BM/register"
+cp /usr/bin/qemu-s390x-static "$TMPD/q/qemu-s390x-static"
+XARCH_TEST_UNLINK_BEFORE_REGISTER=$TMPD/q/qemu-s390x-static x install --force --qemu-path "$TMPD/q" s390x
+expect_rc 1 "--force: a refused new registration fails"
+expect_err 'qemu-s390x.*does not exist.*; the previous entry was restored \(interpreter /opt/other/qemu-s390x, flags none\)' \
+        "--force: the error says the previous entry was restored"
+check "--force: the previous entry is back" grep -qx 'interpreter /opt/other/qemu-s390x' "$BM/qemu-s390x"
+# ... and when the old entry cannot be registered again either (flag F, its interpreter gone
+# since), the line says that no entry is left
+x uninstall s390x
+cp /usr/bin/qemu-s390x-static "$TMPD/q/old-s390x"
+printf '%s' ":qemu-s390x:M::$S390X_MAGIC:$S390X_MASK:$TMPD/q/old-s390x:F" >"$BM/register"
+rm "$TMPD/q/old-s390x"
+cp /usr/bin/qemu-s390x-static "$TMPD/q/qemu-s390x-static"
+XARCH_TEST_UNLINK_BEFORE_REGISTER=$TMPD/q/qemu-s390x-static x install --force --qemu-path "$TMPD/q" s390x
+expect_rc 1 "--force: refused, and the old entry cannot come back"
+expect_err 'restoring the previous entry \(interpreter .*/q/old-s390x, flags F\) failed too .*: no entry named qemu-s390x is registered now' \
+        "--force: the error says no entry is left"
+check "--force: no entry is left, as said" test ! -e "$BM/qemu-s390x"
+
+# Installs of the same entry at once: each exits 0 (the one that meets EEXIST finds its entry
+# in place). First the losing side made certain: the same entry is registered just before
+# xarch's own write (as a concurrent install would), then several rounds of 6 real ones.
+x uninstall s390x
+XARCH_TEST_REGISTER_BEFORE="$(cat "$TMPD/s390x.line")" x install s390x
+expect_rc 0 "an install that meets EEXIST from the same entry exits 0"
+expect_out '^qemu-s390x: already installed' "and says it is installed"
+x uninstall s390x
+XARCH_TEST_REGISTER_BEFORE=":qemu-s390x:M::$S390X_MAGIC:$S390X_MASK:/opt/other/qemu-s390x:" x install s390x
+expect_rc 1 "an install that meets EEXIST from a different entry fails"
+expect_err "registering 'qemu-s390x': an entry with this name already exists" "and says so in one line"
+bad=0
+for round in 1 2 3 4 5; do
+        x uninstall s390x >/dev/null 2>&1 || true
+        pids=
+        for k in 1 2 3 4 5 6; do
+                "$XARCH" binfmt --mount "$BM" install s390x >"$TMPD/par$k" 2>&1 &
+                pids="$pids $!"
+        done
+        for pid in $pids; do wait "$pid" || bad=$((bad + 1)); done
+done
+if [ $bad -eq 0 ]; then ok "30 concurrent installs of the same entry all exit 0"; else
+        not_ok "concurrent installs of the same entry: $bad exited non-zero"; cat "$TMPD"/par* | sed 's/^/#   /' | head; fi
+check "and the entry is in place" grep -qx 'interpreter /usr/bin/qemu-s390x-static' "$BM/qemu-s390x"
+
 # Disable and enable.
 x disable arm64
 expect_rc 0 "disable arm64"
