@@ -306,8 +306,11 @@ static int fix_multiplatform(struct xarch_check_result *r, const char *image,
         return add_fix(r, XARCH_FIX_MULTIPLATFORM_BUILD,
                         "docker buildx build --platform %s -t %s --push .\n"
                         "buildah build --platform %s --manifest %s . && buildah manifest push "
-                        "--all %s docker://%s",
-                        plats, image, plats, image, image, image);
+                        "--all %s docker://%s\n"
+                        "# or from per-architecture binaries or release tarballs, no daemon:\n"
+                        "xarch build --platform %s --add 'dist/app-{arch}:/usr/local/bin/app' "
+                        "--entrypoint /usr/local/bin/app --tag %s",
+                        plats, image, plats, image, image, image, plats, image);
 }
 
 static int fix_cross_compile(struct xarch_check_result *r, bool go, const char *go_image) {

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Benchmarks `xarch build` (docs/benchmarks.md, "## build"), in one run:
+#  1. a two-platform image (linux/amd64, linux/arm64) from two Go binaries, written to an OCI
+#     layout: xarch build against buildah doing the same (from scratch, copy, config, commit per
+#     platform, then manifest create, add, add and push --all to oci:);
+#  2. the same image pushed to Debian's docker-registry on 127.0.0.1: xarch build against
+#     buildah (... manifest push --all to the registry);
+#  3. one layer from a tree of about BENCH_TREE_MB MB of real files (/usr/lib, /usr/bin,
+#     /usr/share): xarch build to an oci: layout against `tar -c | gzip -1` of the same tree.
+#   bench/build-bench.sh [WORKDIR]   (XARCH: the binary, XARCH_FIXTURES: fixtures dir)
+# hyperfine runs each command BENCH_RUNS times (default 5) after a warm-up, outputs removed
+# before each run; the digests of xarch's outputs are checked to be the same every run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+XARCH=${XARCH:-$top/build/xarch}
+fx=${XARCH_FIXTURES:-$top/build/fixtures}
+work=${1:-/tmp/xarch-build-bench}
+runs=${BENCH_RUNS:-5}
+tree_mb=${BENCH_TREE_MB:-500}
+command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
+for f in go/hello-amd64 go/hello-arm64; do
+        [ -f "$fx/$f" ] || { echo "missing fixture $fx/$f" >&2; exit 1; }
+done
+rm -rf "$work"
+mkdir -p "$work/state/tmp" "$work/in"
+IMAGES_STATE=$work/state
+# shellcheck source=tests/images/lib.sh
+. "$top/tests/images/lib.sh"
+export XDG_CACHE_HOME=$work/cache
+cp "$fx/go/hello-amd64" "$fx/go/hello-arm64" "$work/in/"
+B="buildah --root $work/state/storage --runroot $work/state/run --storage-driver vfs"
+
+cat >"$work/buildah.sh" <<EOF
+#!/bin/bash
+# buildah's way: one container per platform, committed, then a manifest list pushed with --all
+set -eu
+dest=\$1
+for a in amd64 arm64; do
+        c=\$($B from --arch \$a scratch)
+        $B copy "\$c" "$work/in/hello-\$a" /hello >/dev/null
+        $B config --os linux --arch \$a --entrypoint '["/hello"]' "\$c"
+        $B commit -q --format oci "\$c" bench-\$a >/dev/null
+        $B rm "\$c" >/dev/null
+done
+$B manifest create bench-list >/dev/null
+$B manifest add bench-list bench-amd64 >/dev/null
+$B manifest add bench-list bench-arm64 >/dev/null
+$B manifest push -q --all --tls-verify=false bench-list "\$dest" >/dev/null
+EOF
+cat >"$work/buildah-clean.sh" <<EOF
+#!/bin/bash
+$B manifest rm bench-list >/dev/null 2>&1
+$B rmi -f bench-amd64 bench-arm64 >/dev/null 2>&1
+rm -rf "$work/out-buildah"
+exit 0
+EOF
+chmod +x "$work/buildah.sh" "$work/buildah-clean.sh"
+xarch_two="$XARCH build --platform linux/amd64,linux/arm64 --add $work/in/hello-{arch}:/hello --entrypoint /hello"
+
+echo "== 1. two platforms from two binaries to oci:"
+hyperfine --runs "$runs" --warmup 1 \
+        --prepare "$work/buildah-clean.sh" --prepare "rm -rf $work/out-xarch" \
+        --export-markdown "$work/oci.md" \
+        -n "buildah (from, copy, config, commit x2; manifest create/add/push --all)" \
+        "$work/buildah.sh oci:$work/out-buildah:latest" \
+        -n "xarch build" "$xarch_two -t oci:$work/out-xarch:latest"
+d1=$($xarch_two -t "oci:$work/check1" --json | jq -r .digest)
+d2=$($xarch_two -t "oci:$work/check2" --json | jq -r .digest)
+[ "$d1" = "$d2" ] && echo "xarch digests repeat: $d1" || { echo "digests differ: $d1 $d2" >&2; exit 1; }
+skopeo inspect --raw "oci:$work/out-buildah:latest" | jq -c '[.manifests[].platform]'
+
+echo "== 2. the same, pushed to a registry on 127.0.0.1"
+registry_start "$work/registry"
+trap 'registry_stop' EXIT
+n=0
+hyperfine --runs "$runs" --warmup 1 --prepare "$work/buildah-clean.sh" --prepare true \
+        --export-markdown "$work/registry.md" \
+        -n "buildah (... manifest push --all docker://)" \
+        "$work/buildah.sh docker://$REG/bench/buildah:latest" \
+        -n "xarch build (push + verify)" "$xarch_two -t $REG/bench/xarch:latest"
+echo "note: after the first run the registry holds every blob; both tools then skip uploads"
+
+echo "== 3. one layer from a ${tree_mb} MB tree"
+tree=$work/tree
+mkdir -p "$tree"
+python3 - "$tree" "$tree_mb" <<'PY'
+import os, shutil, sys
+dst, limit = sys.argv[1], int(sys.argv[2]) << 20
+total = 0
+for src in ("/usr/lib", "/usr/bin", "/usr/share"):
+    for root, dirs, files in os.walk(src):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            if os.path.islink(p) or not os.path.isfile(p):
+                continue
+            size = os.path.getsize(p)
+            if total + size > limit:
+                continue
+            out = os.path.join(dst, os.path.relpath(p, "/usr"))
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            try:
+                shutil.copyfile(p, out)
+            except OSError:
+                continue
+            total += size
+        if total >= limit - (1 << 20):
+            break
+print(f"tree: {total / 1e6:.0f} MB, {sum(len(f) for _, _, f in os.walk(dst))} files")
+PY
+hyperfine --runs "$runs" --warmup 1 --prepare "rm -rf $work/out-tree" \
+        --export-markdown "$work/tree.md" \
+        -n "tar -c | gzip -1 > file" "tar -C $tree -cf - . | gzip -1 > $work/tree.tar.gz" \
+        -n "xarch build (analyse every file, tar, gzip -1, sha256 x2)" \
+        "$XARCH build --platform linux/amd64 --add $tree:/data --allow-foreign '*' -t oci:$work/out-tree"
+ls -l "$work/tree.tar.gz"
+du -sb "$work/out-tree/blobs"
+cat "$work/oci.md" "$work/registry.md" "$work/tree.md"
