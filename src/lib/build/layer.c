@@ -659,7 +659,8 @@ int layer_tree_finish(struct layer_tree *t, struct xarch_error **err) {
                 t->entries[i].seq = 0;
         for (size_t i = 0; i < n0; i++)
                 t->entries[i].seq += 1;
-        qsort(t->entries, t->n, sizeof(*t->entries), cmp_path_seq);
+        if (t->n) /* qsort must not see the NULL of an empty tree */
+                qsort(t->entries, t->n, sizeof(*t->entries), cmp_path_seq);
         /* keep the last of each path */
         size_t o = 0;
         for (size_t i = 0; i < t->n; i++) {
