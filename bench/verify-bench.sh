@@ -6,8 +6,14 @@
 #  2. analysis throughput (xarch verify --jobs 1 on an oci: layout) vs raw single-core
 #     `gzip -dc` of the same layers;
 #  3. peak RSS (/usr/bin/time -v) of xarch verify on an image with a 1 GB layer (mostly random
-#     files and a few ELF binaries).
+#     files and a few ELF binaries);
+#  4. deep verification against the fastest inflate: xarch verify --deep of one gzip layer of
+#     632 real ELF files (bench/elf-layer.py picks them from this machine's Debian programs and
+#     libraries, amd64 and the cross toolchains' arm64/armhf) side by side with `igzip -dc` and
+#     `gzip -dc` of the same layer, with ISA-L and with zlib (XARCH_INFLATE=zlib): time, peak
+#     RSS, and whether the two --json outputs are identical.
 #   bench/verify-bench.sh [WORKDIR]     (XARCH: the binary, XARCH_FIXTURES: fixtures dir)
+#   BENCH_ONLY=deep bench/verify-bench.sh [WORKDIR]    runs part 4 alone
 # The image: per platform (amd64, arm64, arm/v7) a base layer of real host files (ELF programs
 # and scripts from /usr/bin, each < 2 MiB, about BENCH_BASE_MB MB) and a layer with the Go hello.
 set -euo pipefail
@@ -80,6 +86,25 @@ json.dump({"schemaVersion": 2, "manifests": [top]}, open(os.path.join(out, "inde
 PY
 }
 
+# best CMD...: runs it 3 times; prints "wall cpu" (seconds) of the fastest run. CPU is user + sys
+# of the process and its children: on a shared machine wall times are noisy, CPU times are not.
+best() {
+        local best_w="" best_c="" w c
+        for _ in 1 2 3; do
+                read -r w c < <({ TIMEFORMAT='%R %U %S'; time { "$@" >/dev/null 2>&1 || true; }; } 2>&1 |
+                        awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }')
+                if [ -z "$best_w" ] || awk -v a="$w" -v b="$best_w" 'BEGIN { exit !(a < b) }'; then
+                        best_w=$w
+                        best_c=$c
+                fi
+        done
+        echo "$best_w $best_c"
+}
+xverify() { rm -rf "$XDG_CACHE_HOME"; "$XARCH" verify --no-cache "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+deep_only=0
+[ "${BENCH_ONLY:-}" = deep ] && deep_only=1
+if [ "$deep_only" = 0 ]; then
 # ---- build the multi-arch image (cached in WORKDIR) -----------------------------------------
 if [ ! -f "$work/multi.done" ]; then
         rm -rf "$work/multi.oci" "$work/layers"
@@ -139,22 +164,6 @@ pipeline() {
         done
         rm -rf "$work/pipe"
 }
-# best CMD...: runs it 3 times; prints "wall cpu" (seconds) of the fastest run. CPU is user + sys
-# of the process and its children: on a shared machine wall times are noisy, CPU times are not.
-best() {
-        local best_w="" best_c="" w c
-        for _ in 1 2 3; do
-                read -r w c < <({ TIMEFORMAT='%R %U %S'; time { "$@" >/dev/null 2>&1 || true; }; } 2>&1 |
-                        awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }')
-                if [ -z "$best_w" ] || awk -v a="$w" -v b="$best_w" 'BEGIN { exit !(a < b) }'; then
-                        best_w=$w
-                        best_c=$c
-                fi
-        done
-        echo "$best_w $best_c"
-}
-xverify() { rm -rf "$XDG_CACHE_HOME"; "$XARCH" verify --no-cache "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 read -r w_pipe c_pipe < <(best pipeline)
 read -r w_x c_x < <(best xverify "$REG/bench/multi:latest")
 read -r w_xd c_xd < <(best xverify --deep "$REG/bench/multi:latest")
@@ -195,3 +204,44 @@ fi
 rss=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$work/big.time")
 el=$(awk '/Elapsed \(wall clock\)/ { print $NF }' "$work/big.time")
 echo "1 GB layer: xarch verify --deep peak RSS $((rss / 1024)) MB, wall $el ($(grep -c . "$work/big.out") lines of output)"
+fi
+
+# ---- 4. verify --deep against igzip and gzip -------------------------------------------------
+if [ ! -f "$work/deep.done" ]; then
+        rm -rf "$work/deep.oci"
+        python3 "$here/elf-layer.py" 632 2000 >"$work/deep.list"
+        # absolute paths: tar stores them without the leading /, as in an image's root
+        tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -T "$work/deep.list" \
+                2>/dev/null | gzip -6 >"$work/deep.tar.gz"
+        entry=$(sed -n 's|^/||p' "$work/deep.list" | grep '^usr/bin/' | head -1)
+        layout "$work/deep.oci" "/$entry" "linux/amd64:$work/deep.tar.gz"
+        rm -f "$work/deep.tar.gz"
+        touch "$work/deep.done"
+fi
+deep_gz=$(find "$work/deep.oci/blobs/sha256" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+deep_c=$(stat -c %s "$deep_gz")
+deep_u=$(gzip -dc "$deep_gz" | wc -c)
+deep_n=$(wc -l <"$work/deep.list")
+echo "deep layer: $deep_n ELF files, $((deep_c / 1000000)) MB gzip, $((deep_u / 1000000)) MB tar"
+echo "xarch --version: $("$XARCH" --version | tr '\n' ';')"
+dverify() { "$XARCH" verify --deep --jobs 1 --json "oci:$work/deep.oci:latest"; }
+dverify_zlib() { XARCH_INFLATE=zlib dverify; }
+read -r w_ig c_ig < <(best igzip -dc "$deep_gz")
+read -r w_gzd c_gzd < <(best gzip -dc "$deep_gz")
+read -r w_di c_di < <(best dverify)
+read -r w_dz c_dz < <(best dverify_zlib)
+rss_of() { # CMD...: peak RSS in MB
+        /usr/bin/time -v "$@" >/dev/null 2>"$work/deep.time" || true
+        awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); printf "%d", $2 / 1024 }' "$work/deep.time"
+}
+rss_i=$(rss_of "$XARCH" verify --deep --json "oci:$work/deep.oci:latest")
+rss_z=$(XARCH_INFLATE=zlib rss_of "$XARCH" verify --deep --json "oci:$work/deep.oci:latest")
+dverify >"$work/deep-isal.json" || true
+dverify_zlib >"$work/deep-zlib.json" || true
+same=no
+cmp -s "$work/deep-isal.json" "$work/deep-zlib.json" && same=yes
+echo "igzip -dc >/dev/null:                 wall ${w_ig}s  cpu ${c_ig}s"
+echo "gzip -dc >/dev/null:                  wall ${w_gzd}s  cpu ${c_gzd}s"
+echo "xarch verify --deep --jobs 1 (isa-l): wall ${w_di}s  cpu ${c_di}s  ($(ratio "$w_di" "$w_ig")x igzip's wall, $(ratio "$w_gzd" "$w_di")x faster than gzip)  peak RSS ${rss_i} MB"
+echo "xarch verify --deep --jobs 1 (zlib):  wall ${w_dz}s  cpu ${c_dz}s  ($(ratio "$w_dz" "$w_ig")x igzip's wall, $(ratio "$w_gzd" "$w_dz")x faster than gzip)  peak RSS ${rss_z} MB"
+echo "--json identical with isa-l and zlib: $same ($(wc -c <"$work/deep-isal.json") bytes)"
