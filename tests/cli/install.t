@@ -28,7 +28,7 @@ check "the binary is installed" test -x "$BIN"
 XARCH=$BIN
 run_xarch --version
 expect_out '^xarch [0-9]' "--version: xarch's version"
-expect_out '^  inflate +(zlib|ISA-L)' "--version: the inflate engine"
+expect_out '^  inflate +(zlib|isa-l|ISA-L) [0-9]' "--version: the inflate engine"
 expect_out '^  libcurl +libcurl [0-9]' "--version: libcurl"
 expect_out '^  libcrypto +OpenSSL [0-9]' "--version: OpenSSL"
 
