@@ -51,12 +51,16 @@ struct xarch_check_node {
         bool host; /* this host: platform, level and emulators come from xarch_doctor_run() */
         struct xarch_platform platform; /* normalised; amd64 variant v2..v4 = the CPU's level */
         enum xarch_emulation emulation;
-        bool emulation_set;         /* emulation was given (for the host: overrides detection) */
-        int qemu_major, qemu_minor; /* the node's QEMU version, 0.0 when unknown */
+        bool emulation_set;           /* emulation was given (for the host: overrides detection) */
+        int qemu_major, qemu_minor;   /* the node's QEMU version, 0.0 when unknown */
+        struct xarch_runtime runtime; /* its container runtime (docs/runtimes.md) */
+        bool runtime_set;             /* given with "@RUNTIME"; else the caller's default */
 };
 
-/* Parses "host" or a platform ("arm64", "linux/amd64/v3", "arm/v7"); emulation QEMU,
- * version unknown. */
+/* Parses "host" or a platform ("arm64", "linux/amd64/v3", "arm/v7"), optionally followed by
+ * "@RUNTIME" ("arm64@containerd-1.7", "amd64@cri-o-1.30", "host@containerd://1.7.22"; see
+ * xarch_runtime_parse). Without one the runtime is the newest containerd and runtime_set is
+ * false. Emulation QEMU, version unknown. */
 int xarch_check_node_parse(
                 const char *spec, struct xarch_check_node *ret, struct xarch_error **err);
 
@@ -87,7 +91,8 @@ struct xarch_check_fix {
 
 /* The verdict for one node. */
 struct xarch_check_result {
-        char node[XARCH_PLATFORM_STRING_MAX]; /* the node's platform, "linux/arm64" */
+        char node[XARCH_PLATFORM_STRING_MAX];   /* the node's platform, "linux/arm64" */
+        char runtime[XARCH_RUNTIME_STRING_MAX]; /* its runtime, "containerd-2.3" */
         bool host;
         enum xarch_emulation emulation; /* what the verdict assumed */
         enum xarch_check_verdict verdict;

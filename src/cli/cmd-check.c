@@ -35,7 +35,11 @@ static void usage(void) {
               "Options:\n"
               "  -n, --node LIST        node platforms (arm64, linux/amd64/v3, arm/v7, ...) or\n"
               "                         'host' (this machine, as 'xarch doctor' sees it);\n"
-              "                         comma-separated, may be repeated\n"
+              "                         comma-separated, may be repeated; PLATFORM@RUNTIME\n"
+              "                         names the node's runtime (arm64@containerd-1.7)\n"
+              "      --runtime R        runtime of nodes without @: containerd-1.6 ...\n"
+              "                         containerd-2.3, cri-o-X.Y, docker-X, containerd://X.Y.Z\n"
+              "                         (default: the newest containerd; docs/runtimes.md)\n"
               "  -e, --emulation E      what the nodes have: qemu (default), rosetta or none;\n"
               "                         for 'host' the registered handlers decide unless given\n"
               "      --qemu-version V   the nodes' QEMU version (e.g. 7.2) for version rules\n"
@@ -70,6 +74,8 @@ static void print_human(const struct xarch_check_report *rep) {
                 const struct xarch_check_result *r = &rep->results[i];
                 printf("\n%s%s: %s (%s)\n", r->node, r->host ? " (host)" : "",
                                 xarch_check_verdict_name(r->verdict), r->code);
+                if (r->runtime[0])
+                        printf("  %-10s%s\n", "runtime", r->runtime);
                 if (r->image_platform[0]) {
                         char line[256];
                         if (r->rule != XARCH_MATCH_NONE)
@@ -141,23 +147,20 @@ static json_t *report_json(const struct xarch_check_report *rep) {
                 if (r->platform_index >= 0 && rep->verify &&
                                 (size_t) r->platform_index < rep->verify->n_platforms)
                         digest = rep->verify->platforms[r->platform_index].manifest_digest;
-                json_array_append_new(nodes,
-                                json_pack("{s:s, s:b, s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, "
-                                          "s:o?, s:o, s:o}",
-                                                "node", r->node, "host", r->host, "emulation",
-                                                xarch_emulation_name(r->emulation), "verdict",
-                                                xarch_check_verdict_name(r->verdict), "code",
-                                                r->code, "reason", cli_json_bytes(r->reason),
-                                                "image_platform",
-                                                r->image_platform[0] ? r->image_platform : NULL,
-                                                "manifest_digest",
-                                                digest && digest[0] ? digest : NULL, "rule",
-                                                r->rule != XARCH_MATCH_NONE
-                                                                ? xarch_match_rule_name(r->rule)
-                                                                : NULL,
-                                                "binary",
-                                                r->binary[0] ? cli_json_bytes(r->binary) : NULL,
-                                                "emulator", emulator, "fixes", fixes));
+                json_t *node = json_pack("{s:s, s:b, s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, "
+                                         "s:o?, s:o, s:o}",
+                                "node", r->node, "host", r->host, "emulation",
+                                xarch_emulation_name(r->emulation), "verdict",
+                                xarch_check_verdict_name(r->verdict), "code", r->code, "reason",
+                                cli_json_bytes(r->reason), "image_platform",
+                                r->image_platform[0] ? r->image_platform : NULL, "manifest_digest",
+                                digest && digest[0] ? digest : NULL, "rule",
+                                r->rule != XARCH_MATCH_NONE ? xarch_match_rule_name(r->rule) : NULL,
+                                "binary", r->binary[0] ? cli_json_bytes(r->binary) : NULL,
+                                "emulator", emulator, "fixes", fixes);
+                if (node && r->runtime[0])
+                        json_object_set_new(node, "runtime", json_string(r->runtime));
+                json_array_append_new(nodes, node);
         }
         return json_pack("{s:o, s:b, s:o}", "image", cli_json_bytes(rep->name), "all_run",
                         rep->all_run, "nodes", nodes);
@@ -167,11 +170,13 @@ enum {
         OPT_QEMU_VERSION = 0x100,
         OPT_BINFMT_MOUNT,
         OPT_JSON,
+        OPT_RUNTIME,
 };
 
 int cmd_check(int argc, char **argv) {
         static const struct option longopts[] = {
                         {"node", required_argument, NULL, 'n'},
+                        {"runtime", required_argument, NULL, OPT_RUNTIME},
                         {"emulation", required_argument, NULL, 'e'},
                         {"qemu-version", required_argument, NULL, OPT_QEMU_VERSION},
                         {"binfmt-mount", required_argument, NULL, OPT_BINFMT_MOUNT},
@@ -187,6 +192,8 @@ int cmd_check(int argc, char **argv) {
         enum xarch_emulation emulation = XARCH_EMULATION_QEMU;
         bool emulation_set = false, json = false;
         int qemu_major = 0, qemu_minor = 0;
+        struct xarch_runtime runtime;
+        bool runtime_set = false;
         struct xarch_error *err = NULL;
         int c;
 
@@ -232,6 +239,15 @@ int cmd_check(int argc, char **argv) {
                 case OPT_BINFMT_MOUNT:
                         opts.binfmt_mount = optarg;
                         break;
+                case OPT_RUNTIME:
+                        if (xarch_runtime_parse(optarg, &runtime, &err) < 0) {
+                                int rc = cli_usage_error(verb, "%s",
+                                                err && err->msg ? err->msg : "invalid runtime");
+                                xarch_error_free(err);
+                                return rc;
+                        }
+                        runtime_set = true;
+                        break;
                 case OPT_JSON:
                         json = true;
                         cli_json_requested();
@@ -258,6 +274,18 @@ int cmd_check(int argc, char **argv) {
                 nodes[i].emulation_set = emulation_set;
                 nodes[i].qemu_major = qemu_major;
                 nodes[i].qemu_minor = qemu_minor;
+                if (runtime_set && !nodes[i].runtime_set) {
+                        /* the platform was parsed for the default runtime: dots are fine for
+                         * it, not for 1.6/1.7 (their Parse refuses them) */
+                        if (!xarch_runtime_variant_dots(&runtime) &&
+                                        strchr(nodes[i].platform.variant, '.'))
+                                return cli_usage_error(verb,
+                                                "invalid node variant '%s': that --runtime "
+                                                "refuses dots in a platform (accepted from "
+                                                "containerd 2.0)",
+                                                nodes[i].platform.variant);
+                        nodes[i].runtime = runtime;
+                }
         }
 
         struct xarch_image_context *ctx = NULL;

@@ -211,6 +211,21 @@ verdict "$R/variant:latest" --node arm/v7
 expect_rc 0 "the same image on an ARMv7 node is native (fallback to arm/v6)"
 expect_out 'fallback match' "names the fallback"
 
+# the node's runtime picks the manifest: an unknown arm64 variant falls back to arm up to
+# containerd 2.0 and matches nothing from 2.1 (docs/runtimes.md)
+verdict "$R/variant:latest" --node arm64/v10
+expect_out 'the index has no manifest for linux/arm64/v10' "arm64/v10 on the newest containerd: no match"
+expect_out '^  runtime   containerd-2\.3$' "names the default runtime"
+verdict "$R/variant:latest" --node arm64/v10@containerd-1.7 --json
+check "arm64/v10@containerd-1.7 pulls the arm/v6 entry (fallback)" test "$(json_get 'n["image_platform"], n["rule"], n["runtime"]')" = "('linux/arm/v6', 'fallback', 'containerd-1.7')"
+verdict "$R/variant:latest" --runtime containerd://1.7.22 --node arm64/v10,arm64/v10@containerd-2.1 --json
+check "--runtime for nodes without @, @ wins" test "$(json_get '[(x["runtime"], x.get("rule")) for x in d["nodes"]]')" = "[('containerd-1.7.22', 'fallback'), ('containerd-2.1', None)]"
+run_xarch check "$R/variant:latest" --node arm64/v8.2@containerd-1.6
+expect_rc 2 "containerd 1.6 refuses dots in a node platform"
+expect_err "dots" "says why"
+run_xarch check "$R/variant:latest" --node arm64@podman-4
+expect_rc 2 "an unknown runtime is a usage error"
+
 # x86-64 levels (a GOAMD64=v3 Go binary, from an oci: layout)
 verdict "$AMD64_V3" --node amd64/v2
 expect_rc 1 "GOAMD64=v3 on an x86-64-v2 node exits 1"

@@ -57,6 +57,7 @@ struct check_node_facts {
         enum xarch_emulation emulation;
         bool emulation_set;
         int qemu_major, qemu_minor;
+        struct xarch_runtime runtime;           /* whose matcher picks the manifest */
         const struct check_emulator *emulators; /* host only */
         size_t n_emulators;
 };

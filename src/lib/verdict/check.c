@@ -125,11 +125,25 @@ int xarch_check_node_parse(
         struct xarch_check_node n = {0};
         if (!spec || !*spec)
                 return xarch_error_set(err, EINVAL, "empty node platform");
-        if (streq(spec, "host")) {
+        xarch_runtime_default(&n.runtime);
+        char platform[4 * XARCH_PLATFORM_FIELD_MAX];
+        const char *at = strchr(spec, '@');
+        size_t len = at ? (size_t) (at - spec) : strlen(spec);
+        if (len >= sizeof(platform))
+                return xarch_error_set(err, EINVAL, "node platform too long");
+        memcpy(platform, spec, len);
+        platform[len] = '\0';
+        if (at) {
+                int r = xarch_runtime_parse(at + 1, &n.runtime, err);
+                if (r < 0)
+                        return r;
+                n.runtime_set = true;
+        }
+        if (streq(platform, "host")) {
                 n.host = true;
         } else {
                 /* xarch_platform_parse reads "arm/v7" as arch/variant, as users write nodes */
-                int r = xarch_platform_parse(spec, &n.platform, err);
+                int r = xarch_runtime_parse_platform(&n.runtime, platform, &n.platform, err);
                 if (r < 0)
                         return r;
         }
@@ -388,21 +402,24 @@ static int select_native(bool is_index, const struct check_candidate *cands, siz
                 const struct check_node_facts *node, enum xarch_match_rule *rule) {
         *rule = XARCH_MATCH_NONE;
         int best = -1, best_rank = INT_MAX;
+        struct xarch_runtime runtime = node->runtime;
+        if (runtime.major == 0) /* a node made without xarch_check_node_parse */
+                xarch_runtime_default(&runtime);
         for (int pass = 0; pass < 2 && best < 0; pass++)
                 for (size_t i = 0; i < n; i++) {
                         const struct check_candidate *c = &cands[i];
                         bool wanted = pass == 0 ? (c->from_index || !is_index) : !c->from_index;
                         if (!wanted || !c->has_label)
                                 continue;
-                        int rank = xarch_platform_rank(
-                                        &node->platform, &c->label, XARCH_MATCH_MODE_DEFAULT);
+                        /* the node's runtime decides (xarch_runtime_rank; docs/runtimes.md) */
+                        int rank = xarch_runtime_rank(&runtime, &node->platform, &c->label, 0);
                         if (rank >= 0 && rank < best_rank) {
                                 best = (int) i;
                                 best_rank = rank;
                         }
                 }
-        if (best >= 0 && xarch_platform_match(&node->platform, &cands[best].label, 1,
-                                         XARCH_MATCH_MODE_DEFAULT, rule) < 0)
+        if (best >= 0 && (best_rank > 0 || xarch_platform_match(&node->platform, &cands[best].label,
+                                                           1, XARCH_MATCH_MODE_DEFAULT, rule) < 0))
                 *rule = XARCH_MATCH_FALLBACK;
         return best;
 }
@@ -828,6 +845,11 @@ int check_decide(const char *image_name, bool is_index, const struct check_candi
         struct xarch_check_result *r = ret;
         *r = (struct xarch_check_result){.platform_index = -1, .host = node->host};
         format_platform(&node->platform, r->node, sizeof(r->node));
+        struct xarch_runtime runtime = node->runtime;
+        if (runtime.major == 0)
+                xarch_runtime_default(&runtime);
+        if (xarch_runtime_format(&runtime, r->runtime, sizeof(r->runtime)) < 0)
+                r->runtime[0] = '\0';
         r->emulation = node->emulation;
         const char *image = image_name && image_name[0] ? image_name : "IMAGE";
 
@@ -852,6 +874,7 @@ int check_decide(const char *image_name, bool is_index, const struct check_candi
                         continue;
                 struct xarch_check_result one = {.platform_index = -1, .host = node->host};
                 snprintf(one.node, sizeof(one.node), "%s", r->node);
+                snprintf(one.runtime, sizeof(one.runtime), "%s", r->runtime);
                 decide_emulated(image, is_index, cands, n_cands, (int) i, node, &one);
                 if (!have_best || one.verdict < best.verdict) {
                         check_result_clear(&best);
@@ -1110,6 +1133,7 @@ int xarch_check_image(struct xarch_image *img, const struct xarch_check_node *no
                                 .emulation_set = nodes[i].emulation_set,
                                 .qemu_major = nodes[i].qemu_major,
                                 .qemu_minor = nodes[i].qemu_minor,
+                                .runtime = nodes[i].runtime,
                 };
                 _cleanup_free_ struct check_emulator *emus = NULL;
                 if (node.host) {
@@ -1179,6 +1203,7 @@ int xarch_check_decide(const struct xarch_verify_report *v, const char *image_na
                                 .emulation_set = nodes[i].emulation_set,
                                 .qemu_major = nodes[i].qemu_major,
                                 .qemu_minor = nodes[i].qemu_minor,
+                                .runtime = nodes[i].runtime,
                 };
                 xarch_platform_normalize(&node.platform);
                 int k = check_decide(
