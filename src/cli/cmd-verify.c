@@ -172,7 +172,7 @@ static void print_json(const struct xarch_verify_report *r, bool deep) {
 }
 
 static void print_human(const struct xarch_verify_report *r, bool deep) {
-        char a[XARCH_PLATFORM_STRING_MAX], desc[512];
+        char a[XARCH_PLATFORM_STRING_MAX], desc[512], shown[2048]; /* messages name files */
         printf("%s (%s %.19s)\n", r->name, r->is_index ? "index" : "image", r->root_digest);
         for (size_t i = 0; i < r->n_platforms; i++) {
                 const struct xarch_verify_platform *p = &r->platforms[i];
@@ -187,17 +187,29 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
                         printf("  config:   %s\n", plat(&p->config_platform, a, sizeof(a)));
                 if (p->command) {
                         printf("  command: ");
-                        for (char **s = p->command; *s; s++)
-                                printf(" %s", *s);
+                        for (char **s = p->command; *s; s++) {
+                                putchar(' ');
+                                cli_put_name(*s);
+                        }
                         printf("\n");
                 }
-                if (p->program && p->has_program_info && p->program_info.kind == XARCH_FILE_SCRIPT)
-                        printf("  program:  %s (script, #!%s)\n", p->program,
-                                        p->program_info.interpreter);
-                else if (p->program)
-                        printf("  program:  %s\n", p->program);
-                if (p->interpreter)
-                        printf("  runs:     %s\n", p->interpreter);
+                if (p->program && p->has_program_info &&
+                                p->program_info.kind == XARCH_FILE_SCRIPT) {
+                        printf("  program:  ");
+                        cli_put_name(p->program);
+                        printf(" (script, #!");
+                        cli_put_name(p->program_info.interpreter);
+                        printf(")\n");
+                } else if (p->program) {
+                        printf("  program:  ");
+                        cli_put_name(p->program);
+                        putchar('\n');
+                }
+                if (p->interpreter) {
+                        printf("  runs:     ");
+                        cli_put_name(p->interpreter);
+                        putchar('\n');
+                }
                 if (p->has_binary_info) {
                         if (xarch_file_describe(&p->binary_info, desc, sizeof(desc)) < 0)
                                 desc[0] = '\0';
@@ -207,9 +219,11 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
                                                           "kept while streaming)"
                                                         : "");
                 }
-                if (p->loader_needed)
-                        printf("  loader:   %s (%s)\n", p->loader,
-                                        p->loader_present ? "present" : "MISSING");
+                if (p->loader_needed) {
+                        printf("  loader:   ");
+                        cli_put_name(p->loader);
+                        printf(" (%s)\n", p->loader_present ? "present" : "MISSING");
+                }
                 if (deep) {
                         printf("  ELF files: %u", p->elf_files);
                         for (size_t k = 0; k < p->n_arches; k++) {
@@ -226,7 +240,8 @@ static void print_human(const struct xarch_verify_report *r, bool deep) {
                 for (size_t k = 0; k < p->n_problems; k++)
                         printf("  problem:  %s: %s\n",
                                         xarch_verify_problem_name(p->problems[k].kind),
-                                        p->problems[k].message);
+                                        cli_printable(p->problems[k].message, shown,
+                                                        sizeof(shown)));
         }
         printf("\n%zu platform%s verified: %s\n", r->n_platforms, r->n_platforms == 1 ? "" : "s",
                         r->n_problems == 0 ? "consistent" : "problems found");

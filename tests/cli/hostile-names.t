@@ -182,4 +182,17 @@ assert w and "/tmp/a\\xffb" in w[0]["message"], d["warnings"]' "$TMPD/doctor.jso
 else
         skip "no private binfmt_misc instance here ($(tail -1 "$TMPD/ns.log"))"
 fi
+
+# ---- verify's human output: an entrypoint with a newline cannot forge a line ----
+cat >"$TMPD/nl.json" <<'JSON'
+{"nested": false, "images": [{"config_platform": "linux/amd64", "entrypoint": ["/bin/a\nproblem:  forged"],
+  "layers": [{"compression": "gzip", "entries": [["dir", "bin"], ["file", "bin/a\nproblem:  forged", "BIN", 493]]}]}]}
+JSON
+sed -i "s|\"BIN\"|\"$BIN\"|" "$TMPD/nl.json"
+python3 "$HERE/../images/oci-layout.py" "$TMPD/nl.oci" "$TMPD/nl.json"
+run_xarch verify "oci:$TMPD/nl.oci"
+expect_out '^  program:  "/bin/a\\nproblem:  forged"$' "verify quotes a program name with a newline"
+expect_out '^  command:  "/bin/a\\nproblem:  forged"$' "verify quotes the command too"
+if grep -q '^problem:  forged' "$TMPD/out"; then not_ok "no forged line (the problem line shows the newline as '?')"; else
+        ok "no forged line (the problem line shows the newline as '?')"; fi
 done_testing
