@@ -67,4 +67,77 @@ RC=$?
 set -e
 expect_rc 1 "a manifest blob that is a FIFO exits 1"
 expect_err "sha256:$hex .*not a regular file" "blob FIFO: one clear line"
+# ---- tests/servers/hostile.py: the registry client's hostile scenarios, through the CLI ----
+mkfifo "$TMPD/hold"
+exec 3<>"$TMPD/hold" # the server lives while this stays open
+python3 "$(dirname "$0")/../servers/hostile.py" <&3 >"$TMPD/ports2" 2>>"$TMPD/server.log" &
+server2=$!
+trap 'kill $server $server2 2>/dev/null || true; wait $server $server2 2>/dev/null || true; rm -rf "$TMPD"' EXIT
+i=0
+until [ -s "$TMPD/ports2" ] || [ $i -gt 400 ]; do sleep 0.05; i=$((i + 1)); done
+P2=$(cut -d' ' -f1 "$TMPD/ports2")
+R=127.0.0.1:$P2
+export XARCH_RETRY_BASE_MS=5
+# requests seen by the server whose "METHOD path" matches a regex
+count_requests() {
+        python3 - "$P2" "$1" <<'PY'
+import json, re, sys, urllib.request
+stats = json.load(urllib.request.urlopen("http://127.0.0.1:%s/__stats" % sys.argv[1]))
+print(sum(n for k, n in stats["counters"].items() if re.search(sys.argv[2], k)))
+PY
+}
+
+run_xarch inspect --no-cache "$R/dupindex/once:v1"
+expect_rc 0 "an index listing one child 6 times inspects"
+n=$(count_requests '^GET /v2/dupindex/once/manifests/sha256:')
+[ "$n" -eq 1 ] && ok "the child is fetched once, not once per entry" || not_ok "child fetched $n times"
+
+run_xarch inspect --json "$R/ctlctype/a:v1"
+expect_rc 0 "a Content-Type with control bytes still inspects"
+if grep -q 'u001b\|u0007' "$TMPD/out"; then not_ok "control bytes reached --json: $(cat "$TMPD/out")"
+else ok "no control byte of the Content-Type in --json"; fi
+expect_out '"mediaType": *"application/vnd.oci.image.manifest.v1\+json"' "the document's media type is shown"
+
+# a registry echoing the credentials it was sent: nothing reaches stdout, stderr or the cache
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$R" "$(printf alice:s3cret | base64 -w0)" >"$TMPD/auth.json"
+for s in echo403 echo400 echo500 echo200 echoblob echoheader; do
+        XDG_CACHE_HOME=$TMPD/echo-cache run_xarch inspect --json --authfile "$TMPD/auth.json" "$R/$s/a:v1"
+        if grep -qE 's3cret|good-token|YWxpY2U6czNjcmV0' "$TMPD/out" "$TMPD/err"; then
+                not_ok "$s: a credential reached the output"; sed 's/^/#   /' "$TMPD/out" "$TMPD/err"
+        else ok "$s: no credential in stdout or stderr (exit $RC)"; fi
+done
+if grep -rqaE 's3cret|good-token|YWxpY2U6czNjcmV0' "$TMPD/echo-cache" 2>/dev/null; then
+        not_ok "a credential reached the cache"
+else ok "no credential in the cache"; fi
+
+run_xarch inspect --authfile "$TMPD" "$R/basic/a:v1"
+expect_rc 1 "a directory as --authfile exits 1"
+expect_err "is a directory" "a directory as --authfile: says so"
+
+# kill -9 in the middle of a blob download leaves no partial file in the cache
+export XDG_CACHE_HOME=$TMPD/kill-cache
+"$XARCH" inspect "$R/slowblob/k:v1" >/dev/null 2>&1 &
+victim=$!
+i=0
+until [ "$(count_requests '^GET /v2/slowblob/k/blobs/')" -ge 1 ] || [ $i -gt 400 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 1.5 # some bytes of the blob are written by now
+kill -9 $victim
+wait $victim 2>/dev/null || true
+left=$(find "$XDG_CACHE_HOME" -type f -name '*.tmp*' | wc -l)
+[ "$left" -eq 0 ] && ok "kill -9 mid-download leaves no temporary file" || not_ok "$left temporary files left"
+
+# stale temporary files (from a version or file system without O_TMPFILE) are swept on the
+# next run that writes to the cache; a fresh one (a live writer, maybe) stays
+export XDG_CACHE_HOME=$TMPD/sweep-cache
+mkdir -p "$XDG_CACHE_HOME/xarch/blobs/sha256"
+stale=$XDG_CACHE_HOME/xarch/blobs/sha256/$(printf %064d 0).tmp-AbCdEf
+fresh=$XDG_CACHE_HOME/xarch/blobs/sha256/$(printf %064d 1).tmp-GhIjKl
+echo partial >"$stale"
+echo partial >"$fresh"
+touch -d '1 hour ago' "$stale"
+run_xarch inspect "$R/good/sweep:v1"
+expect_rc 0 "inspect with a cache holding stale temporary files"
+[ ! -e "$stale" ] && ok "a stale temporary file is swept" || not_ok "stale temporary file left"
+[ -e "$fresh" ] && ok "a fresh temporary file is left alone" || not_ok "fresh temporary file removed"
+unset XDG_CACHE_HOME
 done_testing

@@ -32,6 +32,7 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
                Content-Length, PUT ?digest=) behind bearer auth that wants a push token
                ("repository:<name>:pull,push"); once the PUT checks out the blob can be pulled
   slowbody     manifests and blobs: the headers at once, then the body at 2 bytes/s
+  slowblob     manifests at once, blobs at 2 bytes/s
   slowheaders  a status line, then one header line a second, without end
   endless1xx   "102 Processing" interim answers twice a second, without end
   endlesstrailers  a chunked manifest whose trailer lines come one a second, without end
@@ -271,6 +272,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.truncate(blob, h)
         if scenario == "slowbody":
             return self.slow_body(blob[:4000], h)
+        if scenario == "slowblob":
+            return self.slow_body(blob, h)
         if scenario in ("reset", "resetnorange", "resetrange0", "resetgap") and n == 1:
             return self.reset_midway(blob, h)
         rng = self.headers.get("Range")

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/file.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +128,55 @@ int cache_read(const char *dir, const char *digest, size_t max, char **ret_data,
         return 0;
 }
 
+/* Named temporary entries ("<final>.tmp-XXXXXX", only where O_TMPFILE is not supported) left
+ * by a process that died are removed once they are this old and nobody holds their lock. */
+#define CACHE_STALE_SECONDS (10 * 60)
+
+void cache_sweep_dir(const char *algo_dir, time_t now) {
+        DIR *d = opendir(algo_dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strstr(de->d_name, ".tmp-"))
+                        continue;
+                int fd = openat(dirfd(d), de->d_name,
+                                O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+                if (fd < 0)
+                        continue;
+                struct stat st;
+                /* a writer holds LOCK_EX on its temporary file for as long as it lives */
+                if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                                now - st.st_mtime > CACHE_STALE_SECONDS &&
+                                flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+                close(fd);
+        }
+        closedir(d);
+}
+
+/* Once per process and cache directory: sweep what killed writers left behind. */
+static void sweep_once(const char *final_path) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static char swept[PATH_MAX];
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", final_path);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        pthread_mutex_lock(&lock);
+        bool first = !streq(swept, dir);
+        if (first)
+                snprintf(swept, sizeof(swept), "%s", dir);
+        pthread_mutex_unlock(&lock);
+        if (first)
+                cache_sweep_dir(dir, time(NULL));
+}
+
 int cache_writer_begin(const char *dir, const char *digest, struct cache_writer *w) {
         w->fd = -1;
+        w->tmp_path[0] = '\0';
         if (!dir)
                 return -EINVAL;
         int r = cache_entry_path(dir, digest, w->final_path, sizeof(w->final_path));
@@ -133,14 +185,26 @@ int cache_writer_begin(const char *dir, const char *digest, struct cache_writer 
         r = mkdir_parents(w->final_path);
         if (r < 0)
                 return r;
+        sweep_once(w->final_path);
+        /* An unnamed file (O_TMPFILE) vanishes with its process, whatever kills it; it gets its
+         * name only when committed. Entries may describe private images: owner-only. */
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%s", w->final_path);
+        *strrchr(parent, '/') = '\0';
+        /* (naming it later goes through /proc/self/fd) */
+        if (access("/proc/self/fd", X_OK) == 0)
+                w->fd = open(parent, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (w->fd >= 0)
+                return 0;
+        /* no O_TMPFILE here: a named file, locked while written (see cache_sweep_dir) */
         int n = snprintf(w->tmp_path, sizeof(w->tmp_path), "%s.tmp-XXXXXX", w->final_path);
         if (n < 0 || (size_t) n >= sizeof(w->tmp_path))
                 return -ENOBUFS;
         w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
         if (w->fd < 0)
                 return -errno;
-        /* Entries may describe private images: owner-only, like the directories. */
         (void) fchmod(w->fd, 0600);
+        (void) flock(w->fd, LOCK_EX | LOCK_NB);
         return 0;
 }
 
@@ -166,12 +230,21 @@ int cache_writer_commit(struct cache_writer *w) {
         int r = 0;
         if (fsync(w->fd) < 0)
                 r = -errno;
+        if (r == 0 && !w->tmp_path[0]) {
+                /* name the unnamed file; an entry already there has the same verified content */
+                char self[64];
+                snprintf(self, sizeof(self), "/proc/self/fd/%d", w->fd);
+                if (linkat(AT_FDCWD, self, AT_FDCWD, w->final_path, AT_SYMLINK_FOLLOW) < 0 &&
+                                errno != EEXIST)
+                        r = -errno;
+        }
         close(w->fd);
         w->fd = -1;
-        if (r == 0 && rename(w->tmp_path, w->final_path) < 0)
+        if (r == 0 && w->tmp_path[0] && rename(w->tmp_path, w->final_path) < 0)
                 r = -errno;
         if (r < 0) {
-                (void) unlink(w->tmp_path);
+                if (w->tmp_path[0])
+                        (void) unlink(w->tmp_path);
                 return r;
         }
         /* make the rename durable too */
@@ -193,7 +266,8 @@ void cache_writer_abort(struct cache_writer *w) {
         if (w->fd >= 0) {
                 close(w->fd);
                 w->fd = -1;
-                (void) unlink(w->tmp_path);
+                if (w->tmp_path[0])
+                        (void) unlink(w->tmp_path);
         }
 }
 

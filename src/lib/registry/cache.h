@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "xarch/digest.h"
 
@@ -31,16 +32,24 @@ int cache_read(const char *dir, const char *digest, size_t max, char **ret_data,
 int cache_write(const char *dir, const char *digest, const void *data, size_t len);
 
 /* Streaming writer for blobs: begin, append chunks, then commit (after verification) or
- * abort. */
+ * abort. The content goes to an unnamed O_TMPFILE in the entry's directory, linked into place
+ * on commit, so that a process killed mid-download (Ctrl-C, SIGTERM, kill -9) leaves nothing.
+ * Where O_TMPFILE is not supported, a named "<entry>.tmp-XXXXXX" file is used, locked while
+ * written; the first writer of a process sweeps such files older than 10 minutes that nobody
+ * holds (cache_sweep_dir). */
 struct cache_writer {
         int fd;
-        char tmp_path[PATH_MAX];
+        char tmp_path[PATH_MAX]; /* "" for an unnamed file */
         char final_path[PATH_MAX];
 };
 int cache_writer_begin(const char *dir, const char *digest, struct cache_writer *w);
 int cache_writer_append(struct cache_writer *w, const void *buf, size_t len);
 int cache_writer_commit(struct cache_writer *w);
 void cache_writer_abort(struct cache_writer *w);
+
+/* Removes "*.tmp-*" files in one blobs/<algo> directory older than 10 minutes at `now` that no
+ * writer holds locked. */
+void cache_sweep_dir(const char *algo_dir, time_t now);
 
 /* Opens an entry for streaming reads; the caller verifies while reading. Returns an fd or
  * -ENOENT. */
