@@ -186,6 +186,14 @@ int xarch_image_get_root(struct xarch_image *img, struct xarch_blob_buf *ret, bo
 int xarch_image_get_manifest(struct xarch_image *img, const char *digest, const char *media_type,
                 struct xarch_blob_buf *ret, struct xarch_error **err);
 
+/* The cap for reading the blob a descriptor names: its own size (a registry that sends more
+ * is cut off there), and at most `limit` (0 = none). A size of 0 gives 1: 0 would mean "no
+ * cap" to the readers below, and an empty blob fits in one byte as well. */
+static inline uint64_t xarch_descriptor_cap(const struct xarch_descriptor *d, uint64_t limit) {
+        uint64_t cap = d->size ? d->size : 1;
+        return limit && cap > limit ? limit : cap;
+}
+
 /* A small blob (a config) into memory, verified; max_size 0 = XARCH_CONFIG_MAX. */
 int xarch_image_get_blob_buf(struct xarch_image *img, const char *digest, uint64_t max_size,
                 struct xarch_blob_buf *ret, struct xarch_error **err);

@@ -114,6 +114,17 @@ run_xarch inspect --authfile "$TMPD" "$R/basic/a:v1"
 expect_rc 1 "a directory as --authfile exits 1"
 expect_err "is a directory" "a directory as --authfile: says so"
 
+# a layer whose blob goes on past its descriptor's size: the read stops there, with one line
+set +e
+XDG_CACHE_HOME=$TMPD/endless-cache timeout 300 "$XARCH" verify "$R/endless/a:v1" >"$TMPD/out" 2>"$TMPD/err"
+RC=$?
+set -e
+[ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && ok "a layer streamed without end fails (exit $RC)" ||
+        not_ok "a layer streamed without end: exit $RC"
+expect_err "larger than [0-9]+ bytes \(the size its descriptor gives" "the endless layer: stopped at its size"
+[ "$(find "$TMPD/endless-cache" -type f -size +1M 2>/dev/null | wc -l)" -eq 0 ] &&
+        ok "nothing large was spooled into the cache" || not_ok "large files in the cache"
+
 # kill -9 in the middle of a blob download leaves no partial file in the cache
 export XDG_CACHE_HOME=$TMPD/kill-cache
 "$XARCH" inspect "$R/slowblob/k:v1" >/dev/null 2>&1 &

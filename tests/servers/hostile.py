@@ -32,6 +32,8 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
                Content-Length, PUT ?digest=) behind bearer auth that wants a push token
                ("repository:<name>:pull,push"); once the PUT checks out the blob can be pulled
   slowbody     manifests and blobs: the headers at once, then the body at 2 bytes/s
+  endless      an image with a real gzip'd tar layer, whose blob is served right and then
+               continued without end (a second gzip member of zeros; chunked, no length)
   slowblob     manifests at once, blobs at 2 bytes/s
   slowheaders  a status line, then one header line a second, without end
   endless1xx   "102 Processing" interim answers twice a second, without end
@@ -85,6 +87,32 @@ HUGE = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+j
 BLOBS = {sha(BLOB): BLOB, sha(MANIFEST_CONFIG): MANIFEST_CONFIG}
 MT = "application/vnd.oci.image.manifest.v1+json"
 BIG = bytes((i * 31 + (i >> 12)) & 0xFF for i in range(8 * 1024 * 1024))
+def _layer():
+    """A real gzip'd tar with one file (deterministic: no mtimes)."""
+    import gzip, io, tarfile
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        data = b"#!/bin/sh\necho hi\n"
+        info = tarfile.TarInfo("bin/hello")
+        info.size, info.mode, info.mtime = len(data), 0o755, 0
+        tf.addfile(info, io.BytesIO(data))
+    tar = raw.getvalue()
+    return tar, gzip.compress(tar, mtime=0)
+
+
+LAYER_TAR, LAYER_TGZ = _layer()
+CONFIG2 = json.dumps({"architecture": "amd64", "os": "linux",
+                      "rootfs": {"type": "layers", "diff_ids": [sha(LAYER_TAR)]}}).encode()
+MANIFEST2 = json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": sha(CONFIG2), "size": len(CONFIG2)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": sha(LAYER_TGZ), "size": len(LAYER_TGZ)}],
+}, sort_keys=True).encode()
+BLOBS[sha(LAYER_TGZ)] = LAYER_TGZ
+BLOBS[sha(CONFIG2)] = CONFIG2
 DUP_INDEX = json.dumps({
     "schemaVersion": 2,
     "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -244,7 +272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(500, b"oops", {"Content-Type": "text/plain"}, head)
 
         if kind == "manifests":
-            body = HUGE if scenario == "huge" else MANIFEST
+            body = HUGE if scenario == "huge" else MANIFEST2 if scenario == "endless" else MANIFEST
             if ref.startswith("sha256:") and ref != sha(body) and scenario != "wrongdigest":
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown", None, head)
             h = {"Content-Type": MT}
@@ -274,6 +302,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.slow_body(blob[:4000], h)
         if scenario == "slowblob":
             return self.slow_body(blob, h)
+        if scenario == "endless" and ref == sha(LAYER_TGZ):
+            return self.endless(blob, h)
         if scenario in ("reset", "resetnorange", "resetrange0", "resetgap") and n == 1:
             return self.reset_midway(blob, h)
         rng = self.headers.get("Range")
@@ -301,6 +331,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[i:i + 2])
             self.wfile.flush()
             time.sleep(1)
+        self.close_connection = True
+
+    def endless(self, body, h):
+        """The blob, then a gzip member of zeros for as long as the client reads (1 GiB at most
+        before compression)."""
+        import zlib
+        self.send_response(200)
+        for k, v in h.items():
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        zeros = b"\0" * (1 << 20)
+        pieces = [body]
+        for _ in range(1024):
+            pieces.append(z.compress(zeros) + z.flush(zlib.Z_SYNC_FLUSH))
+            for data in pieces:
+                if data:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            pieces = []
         self.close_connection = True
 
     def trickle_headers(self, scenario):

@@ -85,6 +85,38 @@ static int run(enum xarch_compression announced, const uint8_t *in, size_t n, si
 
 static const size_t chunks[] = {1, 3, 4, 7, 512, 65536, 1u << 30};
 
+/* A bomb: 8 MiB of zeros in a few KiB of gzip and zstd stops at the limit with a clear error
+ * (the real limit, DECOMPRESS_LIMIT, is lowered here so the test stays small). */
+static void test_decompress_limit(void **state) {
+        (void) state;
+        size_t n = 8u << 20;
+        uint8_t *zeros = calloc(1, n), *packed = malloc(n);
+        assert_non_null(zeros);
+        assert_non_null(packed);
+        size_t gl = gzip_member(zeros, n, packed, n);
+        size_t zl = ZSTD_compress(packed + gl, n - gl, zeros, n, 3);
+        assert_false(ZSTD_isError(zl));
+        assert_true(gl + zl < 64 * 1024);
+        for (int kind = 0; kind < 2; kind++) {
+                struct outbuf o = {0};
+                struct decompressor *d = NULL;
+                struct xarch_error *err = NULL;
+                assert_int_equal(decompressor_new(XARCH_COMPRESSION_AUTO, out_sink, &o, &d, NULL),
+                                0);
+                decompressor_set_limit(d, 1u << 20);
+                int r = decompressor_feed(d, kind ? packed + gl : packed, kind ? zl : gl, &err);
+                assert_int_equal(r, -EFBIG);
+                assert_non_null(err);
+                assert_non_null(strstr(err->msg, "decompresses to more than 1048576 bytes"));
+                assert_true(o.len <= 1u << 20);
+                xarch_error_free(err);
+                decompressor_free(d);
+                free(o.data);
+        }
+        free(zeros);
+        free(packed);
+}
+
 static void test_gzip_roundtrip(void **state) {
         (void) state;
         size_t n = 1 << 20;
@@ -505,6 +537,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                         BOTH(test_engine),
                         BOTH(test_gzip_roundtrip),
+                        BOTH(test_decompress_limit),
                         BOTH(test_gzip_multi_member),
                         BOTH(test_gzip_hostile),
                         cmocka_unit_test(test_zstd),

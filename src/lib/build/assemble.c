@@ -274,7 +274,8 @@ static int load_base(struct build *b, struct target *t, const char *digest, cons
         if (r < 0)
                 return r;
         t->docker = streq(t->base_m->media_type, XARCH_MEDIA_DOCKER_MANIFEST);
-        r = xarch_image_get_blob_buf(b->base, t->base_m->config.digest, 0, &buf, err);
+        r = xarch_image_get_blob_buf(b->base, t->base_m->config.digest,
+                        xarch_descriptor_cap(&t->base_m->config, XARCH_CONFIG_MAX), &buf, err);
         if (r < 0)
                 return r;
         r = load_json(&buf, &t->config, "base config", err);

@@ -94,7 +94,8 @@ static int config_platform(struct xarch_image *img, const struct xarch_manifest 
                 struct xarch_platform *ret, char os_version[128], struct xarch_error **err) {
         struct xarch_blob_buf cfg = {};
         struct xarch_image_config *c = NULL;
-        int r = xarch_image_get_blob_buf(img, m->config.digest, 0, &cfg, err);
+        int r = xarch_image_get_blob_buf(img, m->config.digest,
+                        xarch_descriptor_cap(&m->config, XARCH_CONFIG_MAX), &cfg, err);
         if (r >= 0)
                 r = xarch_image_config_parse(cfg.data, cfg.len, &c, err);
         xarch_blob_buf_release(&cfg);

@@ -35,7 +35,8 @@ struct decompressor {
         bool zstd_any;
 
         bool failed;
-        uint64_t bytes_in, bytes_out;
+        bool too_big; /* the output passed `limit` */
+        uint64_t bytes_in, bytes_out, limit;
         uint8_t *out;
 };
 
@@ -97,6 +98,7 @@ int decompressor_new(enum xarch_compression announced, xarch_sink_fn sink, void 
         d->announced = announced;
         d->kind = XARCH_COMPRESSION_AUTO;
         d->sink = sink;
+        d->limit = DECOMPRESS_LIMIT;
         d->userdata = userdata;
         d->out = malloc(DECOMPRESS_CHUNK);
         if (!d->out) {
@@ -132,9 +134,18 @@ uint64_t decompressor_bytes_out(const struct decompressor *d) {
         return d->bytes_out;
 }
 
+void decompressor_set_limit(struct decompressor *d, uint64_t limit) {
+        d->limit = limit;
+}
+
 static int emit(struct decompressor *d, const void *buf, size_t len) {
         if (len == 0)
                 return 0;
+        /* a small blob must not expand without end (a gzip or zstd bomb) */
+        if (len > d->limit - d->bytes_out) {
+                d->too_big = true;
+                return -EFBIG;
+        }
         d->bytes_out += len;
         return d->sink(d->userdata, buf, len);
 }
@@ -382,6 +393,10 @@ int decompressor_feed(
         }
         if (r >= 0 && len > 0)
                 r = feed_known(d, p, len, err);
+        if (r < 0 && d->too_big && err && !*err)
+                r = xarch_error_set(err, EFBIG,
+                                "decompresses to more than %llu bytes (the limit for one layer)",
+                                (unsigned long long) d->limit);
         if (r < 0)
                 d->failed = true;
         return r;

@@ -22,6 +22,11 @@
 
 #define DECOMPRESS_CHUNK (128u * 1024)
 
+/* The most one layer may decompress to: 64 GiB, several times the largest real layers (CUDA
+ * and model images run to ~10-20 GiB), while a gzip or zstd bomb stops after a minute or so of
+ * CPU instead of running for hours. Past it, feeding fails with -EFBIG and says so. */
+#define DECOMPRESS_LIMIT (64ull * 1024 * 1024 * 1024)
+
 /* The compression the first bytes show: GZIP, ZSTD, or NONE (anything else). At least 4 bytes
  * are needed to tell; fewer give NONE. */
 enum xarch_compression decompress_detect(const void *buf, size_t len);
@@ -39,6 +44,9 @@ int decompressor_feed(
 
 /* Declares the end of input: -EBADMSG when the stream stops inside a member or frame, or when
  * no data came at all for gzip/zstd. */
+/* Lowers (or raises) the output limit (tests). */
+void decompressor_set_limit(struct decompressor *d, uint64_t limit);
+
 int decompressor_finish(struct decompressor *d, struct xarch_error **err);
 
 /* The compression in use (AUTO until the first 4 bytes arrived). */

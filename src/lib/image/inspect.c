@@ -32,7 +32,8 @@ static int config_platform(struct xarch_image *img, const struct xarch_manifest 
                 struct xarch_platform *ret, struct xarch_blob_buf *keep, struct xarch_error **err) {
         struct xarch_blob_buf buf = {0};
         struct xarch_image_config *c = NULL;
-        int r = xarch_image_get_blob_buf(img, m->config.digest, XARCH_CONFIG_MAX, &buf, err);
+        int r = xarch_image_get_blob_buf(img, m->config.digest,
+                        xarch_descriptor_cap(&m->config, XARCH_CONFIG_MAX), &buf, err);
         if (r < 0)
                 return r;
         r = xarch_image_config_parse(buf.data, buf.len, &c, err);
@@ -308,8 +309,9 @@ static int select_in(struct select_ctx *s, const struct xarch_descriptor *ds, si
                 if (m->kind != XARCH_MANIFEST_IMAGE)
                         r = xarch_error_set(err, EBADMSG, "%s is not an image manifest", d->digest);
                 if (r >= 0)
-                        r = xarch_image_get_blob_buf(
-                                        s->img, m->config.digest, XARCH_CONFIG_MAX, &buf, err);
+                        r = xarch_image_get_blob_buf(s->img, m->config.digest,
+                                        xarch_descriptor_cap(&m->config, XARCH_CONFIG_MAX), &buf,
+                                        err);
                 if (r >= 0)
                         r = xarch_image_config_parse(buf.data, buf.len, &c, err);
                 xarch_blob_buf_release(&buf);

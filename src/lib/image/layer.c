@@ -858,7 +858,9 @@ int xarch_layer_scan(struct xarch_image *img, const struct xarch_descriptor *des
                 return r;
         }
         struct xarch_error *fetch_err = NULL;
-        r = xarch_image_get_blob(img, desc->digest, 0, blob_sink, s, &fetch_err);
+        /* the read stops at the descriptor's size (a server that streams on is refused) */
+        r = xarch_image_get_blob(
+                        img, desc->digest, xarch_descriptor_cap(desc, 0), blob_sink, s, &fetch_err);
         if (r < 0) {
                 /* the stream's own error explains an aborted fetch better */
                 if (s->cb_err) {

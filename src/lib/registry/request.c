@@ -801,7 +801,9 @@ out:
 int fail_abort(struct http_req *q, const char *what, const struct xarch_ref *ref, uint64_t cap,
                 struct xarch_error **err) {
         if (q->abort_code == -EFBIG)
-                return xarch_error_set(err, EFBIG, "%s from '%s/%s' is larger than %llu bytes",
+                return xarch_error_set(err, EFBIG,
+                                "%s from '%s/%s' is larger than %llu bytes (the size its "
+                                "descriptor gives, or the limit); the download was stopped",
                                 what, ref->registry, ref->repository, (unsigned long long) cap);
         if (q->bad_range)
                 return xarch_error_set(err, EIO,

@@ -194,7 +194,8 @@ static int load_target(struct xarch_image *img, const char *digest, struct targe
         if (t->manifest->kind != XARCH_MANIFEST_IMAGE)
                 return xarch_error_set(
                                 err, EPROTONOSUPPORT, "%.19s is not an image manifest", digest);
-        r = xarch_image_get_blob_buf(img, t->manifest->config.digest, 0, &buf, err);
+        r = xarch_image_get_blob_buf(img, t->manifest->config.digest,
+                        xarch_descriptor_cap(&t->manifest->config, XARCH_CONFIG_MAX), &buf, err);
         if (r < 0)
                 return r;
         r = xarch_image_config_parse(buf.data, buf.len, &t->config, err);
@@ -654,7 +655,10 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                         snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", root.digest);
                         t->manifest = steal_ptr(m);
                         struct xarch_blob_buf cfg = {0};
-                        r = xarch_image_get_blob_buf(img, t->manifest->config.digest, 0, &cfg, &e);
+                        r = xarch_image_get_blob_buf(img, t->manifest->config.digest,
+                                        xarch_descriptor_cap(
+                                                        &t->manifest->config, XARCH_CONFIG_MAX),
+                                        &cfg, &e);
                         if (r >= 0) {
                                 r = xarch_image_config_parse(cfg.data, cfg.len, &t->config, &e);
                                 if (r >= 0)
