@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/file.h>
 #include <time.h>
@@ -224,6 +225,29 @@ int cache_writer_append(struct cache_writer *w, const void *buf, size_t len) {
         return 0;
 }
 
+static int link_then_rename(const char *self, const char *final_path) {
+        static atomic_uint counter;
+        char tmp[PATH_MAX];
+        for (int tries = 0; tries < 16; tries++) {
+                int n = snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", final_path, (int) getpid(),
+                                atomic_fetch_add(&counter, 1));
+                if (n < 0 || (size_t) n >= sizeof(tmp))
+                        return -ENOBUFS;
+                if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return -errno;
+                }
+                if (rename(tmp, final_path) < 0) {
+                        int e = -errno;
+                        (void) unlink(tmp);
+                        return e;
+                }
+                return 0;
+        }
+        return -EEXIST;
+}
+
 int cache_writer_commit(struct cache_writer *w) {
         if (w->fd < 0)
                 return -EBADF;
@@ -234,9 +258,11 @@ int cache_writer_commit(struct cache_writer *w) {
                 /* name the unnamed file; an entry already there has the same verified content */
                 char self[64];
                 snprintf(self, sizeof(self), "/proc/self/fd/%d", w->fd);
-                if (linkat(AT_FDCWD, self, AT_FDCWD, w->final_path, AT_SYMLINK_FOLLOW) < 0 &&
-                                errno != EEXIST)
-                        r = -errno;
+                if (linkat(AT_FDCWD, self, AT_FDCWD, w->final_path, AT_SYMLINK_FOLLOW) < 0) {
+                        /* something is there (another writer's entry, or a FIFO or corrupt
+                         * file): link under a fresh name, then rename over it */
+                        r = errno == EEXIST ? link_then_rename(self, w->final_path) : -errno;
+                }
         }
         close(w->fd);
         w->fd = -1;
