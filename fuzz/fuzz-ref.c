@@ -2,7 +2,8 @@
 /*
  * Image references and digests: every line is parsed; accepted references must format, parse
  * back to the same fields, and respect their bounds. Also exercises the docker config.json
- * "auths" decoding (base64) and the registry's small header parsers on the same bytes.
+ * "auths" decoding (base64) and the registry's small header parsers on the same bytes, the
+ * secret checks (a JSON document, a stream in two pieces, redaction) and URL checks.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 #include "registry/auth.h"
 #include "macro.h"
 #include "registry/registry.h"
+#include "registry/secrets.h"
+#include "registry/transport.h"
 #include "xarch/digest.h"
 #include "xarch/ref.h"
 
@@ -72,6 +75,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         check(*p > 0x20 && *p < 0x7f);
                 free(tok);
         }
+
+        /* echoed credentials: the whole input as a document, as a stream cut in two, and as a
+         * message; a redacted message holds no secret any more */
+        static struct secret_list secrets;
+        static bool secrets_ready;
+        if (!secrets_ready) {
+                secrets_init(&secrets);
+                secrets_add(&secrets, "s3cret", 6);
+                secrets_add(&secrets, "alice:s3cret", 12);
+                secrets_add(&secrets, "tok\"en/1", 9);
+                secrets_ready = true;
+        }
+        bool found = secrets_in_json(&secrets, (const char *) data, size);
+        check(found || !secrets_in(&secrets, data, size));
+        struct secret_scan scan = {};
+        secrets_scan_feed(&secrets, &scan, data, size / 2);
+        secrets_scan_feed(&secrets, &scan, data + size / 2, size - size / 2);
+        check(scan.found == secrets_in(&secrets, data, size));
+        secrets_scan_release(&scan);
+        char *message = strdup(text);
+        if (message) {
+                secrets_redact(&secrets, &message);
+                check(!secrets_in(&secrets, message, strlen(message)));
+                free(message);
+        }
+        (void) url_problem(text);
 
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -163,14 +163,16 @@ void secrets_redact(struct secret_list *s, char **msg) {
         pthread_rwlock_rdlock(&s->lock);
         for (size_t i = 0; i < s->n; i++) {
                 const char *sec = s->items[i];
-                size_t sl = strlen(sec);
+                size_t sl = strlen(sec), from = 0;
                 char *at;
-                while ((at = strstr(*msg, sec))) {
+                /* search on after each mark: a secret may be part of "<redacted>" itself */
+                while ((at = strstr(*msg + from, sec))) {
                         size_t before = (size_t) (at - *msg), after = strlen(at + sl);
                         char *out = malloc(before + sizeof(mark) + after);
                         if (!out) {
                                 /* cannot rebuild: blank the secret where it stands */
                                 memset(at, '*', sl);
+                                from = before + sl;
                                 continue;
                         }
                         memcpy(out, *msg, before);
@@ -179,6 +181,7 @@ void secrets_redact(struct secret_list *s, char **msg) {
                         explicit_bzero(*msg, strlen(*msg));
                         free(*msg);
                         *msg = out;
+                        from = before + sizeof(mark) - 1;
                 }
         }
         pthread_rwlock_unlock(&s->lock);
