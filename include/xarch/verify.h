@@ -63,6 +63,8 @@ struct xarch_verify_platform {
 
         bool has_index_platform; /* from the index entry (an index only) */
         struct xarch_platform index_platform;
+        /* an odd index platform no node matches (overlong field, no architecture, ...) */
+        bool index_platform_never_matches;
         bool has_config_platform;
         struct xarch_platform config_platform;
         /* the label the others are compared with: the index entry's, else the config's */

@@ -912,6 +912,10 @@ void check_candidate_from_verify(
         c->from_index = is_index && p->has_index_platform;
         c->has_label = p->has_index_platform || p->has_config_platform;
         c->label = p->label;
+        /* an odd entry no node matches is never pulled natively (it stays an index entry
+         * without a label, so the platform-less pass skips it too) */
+        if (p->index_platform_never_matches)
+                c->has_label = false;
         c->unreadable = p->unreadable;
 
         if (p->has_binary_platform) {

@@ -649,6 +649,7 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                         snprintf(t->media_type, sizeof(t->media_type), "%s", d->media_type);
                         p->has_index_platform = d->has_platform;
                         p->index_platform = d->platform;
+                        p->index_platform_never_matches = d->never_matches;
                         progress(&(struct pool){.opts = opts}, "manifest %.19s", d->digest);
                         r = load_target(img, d->digest, t, &e);
                 } else {
@@ -803,6 +804,7 @@ int xarch_verify_report_from_inspect(const struct xarch_inspect *in,
                 snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", e->desc->digest);
                 p->has_index_platform = e->desc->has_platform;
                 p->index_platform = e->desc->platform;
+                p->index_platform_never_matches = e->desc->never_matches;
                 p->has_config_platform = e->has_config_platform;
                 p->config_platform = e->config_platform;
                 p->label = e->desc->has_platform ? e->desc->platform : e->config_platform;
