@@ -277,10 +277,27 @@ for n in ("arm-1",):
         "spec": {"nodeName": n, "containers": [{"name": "binfmt", "image": sys.argv[3] + "/multi:latest",
                  "args": ["binfmt", "install", "--watch", "amd64", "riscv64"]}]},
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+# as `xarch binfmt daemonset` makes them: the annotation says what it installs
+d["items"].append({"apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "xarch-binfmt-arm-2", "namespace": "xarch-system",
+                 "labels": {"app.kubernetes.io/name": "xarch-binfmt"},
+                 "annotations": {"xarch/emulates": "amd64,arm64,s390x"}},
+    "spec": {"nodeName": "arm-2", "containers": [{"name": "binfmt", "image": sys.argv[3] + "/multi:latest",
+             "command": ["xarch", "binfmt", "install", "--watch", "--interval", "30", "amd64", "arm64", "s390x"]}]},
+    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+# a binfmt pod that is not Ready proves nothing
+d["items"].append({"apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "xarch-binfmt-amd-1", "namespace": "xarch-system",
+                 "labels": {"app.kubernetes.io/name": "xarch-binfmt"}},
+    "spec": {"nodeName": "amd-1", "containers": [{"name": "binfmt", "image": sys.argv[3] + "/multi:latest",
+             "args": ["binfmt", "install", "--watch", "arm64"]}]},
+    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}})
 json.dump(d, open(sys.argv[2], "w"))
 PY
 run_xarch audit -f "$TMPD/cluster-binfmt.json" --json
 jcheck "a Ready binfmt pod: its node emulates the arches it installs" "[n['emulates'] for n in d['nodes'] if n['name']=='arm-1']==['amd64,riscv64']"
+jcheck "the DaemonSet's xarch/emulates annotation counts; the node's own arch does not" "[n['emulates'] for n in d['nodes'] if n['name']=='arm-2']==['amd64,s390x']"
+jcheck "a binfmt pod that is not Ready emulates nothing" "[n['emulates'] for n in d['nodes'] if n['name']=='amd-1']==['']"
 
 # a second --verify audit of the unchanged cluster fetches nothing: the registry is gone
 python3 -c "import json; d=json.load(open('$TMPD/cluster.json'))

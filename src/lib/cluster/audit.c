@@ -292,9 +292,26 @@ static bool emulates(const struct anode *n, const char *arch) {
         return false;
 }
 
-/* The architectures a binfmt pod's command line names ("install --watch arm64 s390x",
- * "--arch=arm64,riscv64"). */
-static void binfmt_pod_arches(const json_t *spec, struct anode *n) {
+static void add_arch_list(struct anode *n, const char *s) {
+        char copy[257];
+        snprintf(copy, sizeof(copy), "%s", s);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                struct xarch_platform p;
+                if (xarch_arch_is_known(t) && xarch_platform_parse(t, &p, NULL) >= 0)
+                        add_emulated(n, p.arch);
+        }
+}
+
+/* The architectures a binfmt pod installs: its annotation xarch/emulates ("amd64,arm64", what
+ * `xarch binfmt daemonset` writes), else the arches its command line names ("install --watch
+ * arm64 s390x", "--arch=arm64,riscv64"). A node's own architecture is never counted. */
+static void binfmt_pod_arches(const json_t *pod, const json_t *spec, struct anode *n) {
+        const char *annotated = kube_str(kube_path(pod, "metadata.annotations"), "xarch/emulates");
+        if (annotated[0] && strlen(annotated) <= 256) {
+                add_arch_list(n, annotated);
+                return;
+        }
         json_t *c;
         size_t i;
         json_array_foreach(json_object_get(spec, "containers"), i, c) {
@@ -308,16 +325,7 @@ static void binfmt_pod_arches(const json_t *spec, struct anode *n) {
                                         continue;
                                 if (strncmp(s, "--arch=", 7) == 0)
                                         s += 7;
-                                char copy[257];
-                                snprintf(copy, sizeof(copy), "%s", s);
-                                char *save = NULL;
-                                for (char *t = strtok_r(copy, ",", &save); t;
-                                                t = strtok_r(NULL, ",", &save)) {
-                                        struct xarch_platform p;
-                                        if (xarch_arch_is_known(t) &&
-                                                        xarch_platform_parse(t, &p, NULL) >= 0)
-                                                add_emulated(n, p.arch);
-                                }
+                                add_arch_list(n, s);
                         }
                 }
         }
@@ -365,7 +373,7 @@ static int build_nodes(struct state *st) {
                         continue;
                 size_t ni;
                 if (strmap_get(&st->node_index, kube_str(o->spec, "nodeName"), &ni))
-                        binfmt_pod_arches(o->spec, &st->nodes[ni]);
+                        binfmt_pod_arches(o->obj, o->spec, &st->nodes[ni]);
         }
         /* --what-if: a twin of every node with the new platform, untainted. */
         for (size_t w = 0; w < st->opts->n_what_if; w++) {
