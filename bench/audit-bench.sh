@@ -60,15 +60,15 @@ export XDG_CACHE_HOME=$TMPD/cache
 skopeo_loop="while read -r ref; do skopeo inspect --raw --tls-verify=false docker://\$ref >/dev/null; done <$TMPD/refs"
 hyperfine --runs 3 --prepare "rm -rf $TMPD/cache" --export-json "$TMPD/cold.json" \
         "$XARCH audit -f $TMPD/cluster.json --json >/dev/null || [ \$? -eq 1 ]" >/dev/null
-hyperfine --runs 10 --warmup 1 --export-json "$TMPD/warm.json" \
+hyperfine --runs 5 --warmup 1 --export-json "$TMPD/warm.json" \
         "$XARCH audit -f $TMPD/cluster.json --json >/dev/null || [ \$? -eq 1 ]" >/dev/null
-hyperfine --runs 5 --warmup 1 --export-json "$TMPD/parse.json" \
+hyperfine --runs 3 --warmup 1 --export-json "$TMPD/parse.json" \
         "$XARCH audit -f $TMPD/cluster.json --json --what-if linux/arm64 --html $TMPD/r.html >/dev/null || [ \$? -eq 1 ]" >/dev/null
 hyperfine --runs 1 --export-json "$TMPD/skopeo.json" "$skopeo_loop" >/dev/null
 # and once with --verify (layers streamed; copies share blobs, so this is mostly per-manifest work)
 hyperfine --runs 1 --prepare "rm -rf $TMPD/cache" --export-json "$TMPD/vcold.json" \
         "$XARCH audit -f $TMPD/cluster.json --verify --json >/dev/null || [ \$? -eq 1 ]" >/dev/null
-hyperfine --runs 3 --warmup 1 --export-json "$TMPD/vwarm.json" \
+hyperfine --runs 2 --warmup 1 --export-json "$TMPD/vwarm.json" \
         "$XARCH audit -f $TMPD/cluster.json --verify --json >/dev/null || [ \$? -eq 1 ]" >/dev/null
 
 python3 - "$TMPD" "$PODS" "$n_refs" <<'PY'
@@ -76,15 +76,16 @@ import json, sys
 d, pods, refs = sys.argv[1], sys.argv[2], sys.argv[3]
 def t(name):
     r = json.load(open(f"{d}/{name}.json"))["results"][0]
-    return r["mean"], r.get("stddev") or 0.0
+    return r["mean"], r.get("stddev") or 0.0, r.get("user", 0.0) + r.get("system", 0.0)
 sk = t("skopeo")[0]
-print(f"| audit of {pods} pods over {refs} images | mean | ± | vs skopeo loop |")
-print("|---|---|---|---|")
+print(f"| audit of {pods} pods over {refs} images | wall, mean | ± | CPU (user+sys) | vs skopeo loop (wall) |")
+print("|---|---|---|---|---|")
 for name, label in [("cold", "xarch audit, cold cache"), ("warm", "xarch audit, warm cache"),
                     ("parse", "xarch audit, warm, --what-if + --html"),
                     ("vcold", "xarch audit --verify, cold cache"),
                     ("vwarm", "xarch audit --verify, warm cache"),
                     ("skopeo", f"shell loop: skopeo inspect --raw x {refs}")]:
-    m, s = t(name)
-    print(f"| {label} | {m:.3f} s | {s:.3f} | {sk / m:.1f}x |")
+    m, s, cpu = t(name)
+    print(f"| {label} | {m:.3f} s | {s:.3f} | {cpu:.3f} s | {sk / m:.1f}x |")
 PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

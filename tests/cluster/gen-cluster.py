@@ -314,7 +314,12 @@ def main():
         return {"metadata": {"labels": labels}, "spec": spec}
 
     arm64_nodes = [n for n in nodes if n["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"]
-    while pods_made < a.pods:
+
+    def unused():
+        return max(0, len(images) - img_i)
+
+    # every image is used: room is kept for one bare pod per image the workloads leave unused
+    while pods_made + unused() < a.pods:
         kind = kinds[k % len(kinds)]
         ns = namespaces[k % len(namespaces)]
         name = f"{kind.lower()}-{k}"
@@ -399,6 +404,17 @@ def main():
                      crash_kind)
         else:
             make_pod(name, ns, None, spec, node_for(0), labels, crash_kind)
+        k += 1
+
+    while unused():
+        ns = namespaces[k % len(namespaces)]
+        spec = {"containers": [container("c0", next_image(), k)]}
+        spec.update(placement(k, rng))
+        candidates = [n for n in nodes if fits(spec, n) and not n["spec"].get("unschedulable")]
+        if not candidates:
+            spec = {"containers": spec["containers"], "tolerations": [{"operator": "Exists"}]}
+            candidates = nodes
+        make_pod(f"pod-{k}", ns, None, spec, candidates[k % len(candidates)], {"app": f"pod-{k}"})
         k += 1
 
     if a.binfmt:
