@@ -200,6 +200,14 @@ struct anode {
         char emulates[16][XARCH_PLATFORM_FIELD_MAX];
         size_t n_emulates;
         bool what_if;
+        int rt_class; /* index into state.classes: its platform and container runtime */
+};
+
+/* Nodes that pull alike: one platform, one container runtime version (the manifest a node
+ * pulls follows its runtime's matcher, xarch_runtime_*). */
+struct rt_class {
+        int platform;
+        char runtime[72]; /* "containerd://1.7.22", "" when unknown (the newest containerd) */
 };
 
 struct wl {
@@ -246,6 +254,8 @@ struct state {
         atomic_size_t next;
         struct xarch_check_node *check_nodes;
         size_t n_check_nodes;
+        struct rt_class *classes;
+        size_t n_classes;
 };
 
 static int own(struct state *st, json_t *v) {
@@ -416,6 +426,25 @@ static int build_nodes(struct state *st) {
                         }
                         st->plats[p].n_nodes++;
                 }
+        }
+        st->classes = calloc(st->n_nodes + 1, sizeof(*st->classes));
+        if (!st->classes)
+                return -ENOMEM;
+        for (size_t i = 0; i < st->n_nodes; i++) {
+                struct anode *n = &st->nodes[i];
+                char rt[72] = "";
+                if (n->kn.runtime[0])
+                        snprintf(rt, sizeof(rt), "%s://%s", n->kn.runtime, n->kn.runtime_version);
+                size_t c = 0;
+                while (c < st->n_classes && !(st->classes[c].platform == n->platform &&
+                                                            streq(st->classes[c].runtime, rt)))
+                        c++;
+                if (c == st->n_classes) {
+                        st->classes[c].platform = n->platform;
+                        snprintf(st->classes[c].runtime, sizeof(st->classes[c].runtime), "%s", rt);
+                        st->n_classes++;
+                }
+                n->rt_class = (int) c;
         }
         return 0;
 }
@@ -778,14 +807,22 @@ static void *image_worker(void *arg) {
 }
 
 static int inspect_images(struct state *st) {
-        st->n_check_nodes = st->n_plats * 2;
+        st->n_check_nodes = st->n_classes * 2;
         st->check_nodes =
                         calloc(st->n_check_nodes ? st->n_check_nodes : 1, sizeof(*st->check_nodes));
         if (!st->check_nodes)
                 return -ENOMEM;
-        for (size_t p = 0; p < st->n_plats; p++) {
+        for (size_t cl = 0; cl < st->n_classes; cl++) {
+                size_t p = (size_t) st->classes[cl].platform;
                 for (int e = 0; e < 2; e++) {
-                        struct xarch_check_node *n = &st->check_nodes[p * 2 + (size_t) e];
+                        struct xarch_check_node *n = &st->check_nodes[cl * 2 + (size_t) e];
+                        /* the node's runtime decides which manifest it pulls; an unknown one
+                         * is judged as the newest containerd */
+                        xarch_runtime_default(&n->runtime);
+                        if (st->classes[cl].runtime[0] &&
+                                        xarch_runtime_parse(st->classes[cl].runtime, &n->runtime,
+                                                        NULL) >= 0)
+                                n->runtime_set = true;
                         if (xarch_platform_parse(st->plats[p].name, &n->platform, NULL) < 0)
                                 snprintf(n->platform.arch, sizeof(n->platform.arch), "%s",
                                                 st->plats[p].arch);
@@ -817,8 +854,8 @@ static int inspect_images(struct state *st) {
  * architecture the emulated verdict needs, else without. */
 static const struct xarch_check_result *node_result(
                 const struct state *st, const struct img *im, const struct anode *n) {
-        const struct xarch_check_result *with = &im->res[n->platform * 2 + 1];
-        const struct xarch_check_result *without = &im->res[n->platform * 2];
+        const struct xarch_check_result *with = &im->res[n->rt_class * 2 + 1];
+        const struct xarch_check_result *without = &im->res[n->rt_class * 2];
         if (with->verdict == XARCH_VERDICT_EMULATED ||
                         with->verdict == XARCH_VERDICT_EMULATED_UNKNOWN ||
                         with->verdict == XARCH_VERDICT_EMULATED_CRASH) {
@@ -1325,8 +1362,8 @@ static int build_report(struct state *st, struct xarch_audit_report *rep) {
                                 if (!worst || SEV(r->verdict) > SEV(worst->verdict))
                                         worst = r;
                         }
-                        if (!worst) /* no node of it (cannot happen): the plain verdict */
-                                worst = &im->res[p * 2];
+                        if (!worst) /* a platform without nodes: no verdict */
+                                continue;
                         if (fill_cell(&o->cells[p], worst, NULL) < 0)
                                 return -ENOMEM;
                 }
@@ -1370,6 +1407,7 @@ static void state_done(struct state *st) {
         free(st->nodes);
         free(st->plats);
         free(st->check_nodes);
+        free(st->classes);
         strmap_done(&st->wl_index);
         strmap_done(&st->img_index);
         strmap_done(&st->node_index);
