@@ -163,20 +163,24 @@ static int with_digest(const char *url, const char *digest, char out[URL_MAX]) {
 /* "0-1023" or "bytes=0-1023" -> 1024 bytes held; -1 when unparsable. distribution answers
  * "0-0" for an empty session as well as for one byte: read as empty (resending a byte costs a
  * 416 and a fresh session at worst, skipping one would corrupt the blob). */
-static int64_t range_held(const char *range) {
+int64_t upload_range_held(const char *range) {
         const char *p = range;
         if (strncmp(p, "bytes=", 6) == 0)
                 p += 6;
-        char *end;
-        errno = 0;
-        unsigned long long a = strtoull(p, &end, 10);
-        if (errno || end == p || *end != '-' || a != 0)
+        /* digits only: strtoull alone would take spaces, signs and wrap "-5" around */
+        if (p[0] != '0' || p[1] != '-')
                 return -1;
-        p = end + 1;
-        unsigned long long b = strtoull(p, &end, 10);
-        if (errno || end == p || *end)
+        p += 2;
+        uint64_t end = 0;
+        size_t n = 0;
+        for (; p[n] >= '0' && p[n] <= '9'; n++) {
+                if (end > (uint64_t) (INT64_MAX - 10) / 10)
+                        return -1;
+                end = end * 10 + (uint64_t) (p[n] - '0');
+        }
+        if (n == 0 || p[n] || (n > 1 && p[0] == '0'))
                 return -1;
-        return b == 0 ? 0 : (int64_t) b + 1;
+        return end == 0 ? 0 : (int64_t) end + 1;
 }
 
 /* ---- existence ---- */
@@ -306,7 +310,7 @@ static int patch_chunk(
         char next[URL_MAX];
         if (q.location[0] && take_location(t, &q, next, NULL) == 0)
                 memcpy(b->location, next, sizeof(next));
-        int64_t held = q.range[0] ? range_held(q.range) : -1;
+        int64_t held = q.range[0] ? upload_range_held(q.range) : -1;
         if (held > 0 && (uint64_t) held != b->committed + len)
                 return xarch_error_set(err, EIO,
                                 "registry '%s' holds %" PRId64 " bytes of the upload, expected "
@@ -326,7 +330,7 @@ static int session_offset(struct upload_blob *b, uint64_t *ret, struct xarch_err
                 return r;
         if (!status_ok(q.status))
                 return status_error(&q, &b->t->ref, "upload status", sent, err);
-        int64_t held = q.range[0] ? range_held(q.range) : 0;
+        int64_t held = q.range[0] ? upload_range_held(q.range) : 0;
         if (held < 0)
                 return xarch_error_set(err, EBADMSG, "registry '%s' sent a malformed Range",
                                 b->t->ref.registry);

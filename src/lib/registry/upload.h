@@ -40,6 +40,11 @@
 struct upload_target;
 struct upload_blob;
 
+/* How many bytes an upload session holds, from its Range header ("0-1023" or "bytes=0-1023"
+ * -> 1024; "0-0" -> 0, as distribution also sends it for an empty session); -1 when malformed
+ * (a start other than 0, missing or extra characters, overflow). */
+int64_t upload_range_held(const char *range);
+
 struct upload_stats {
         uint64_t blobs_uploaded, blobs_existing, blobs_mounted, mount_refused;
         uint64_t bytes_sent;
