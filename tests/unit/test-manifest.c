@@ -240,6 +240,29 @@ static void test_odd_entries(void **state) {
         }
         const char *wrong_type = ODD_INDEX("{\"os\":\"linux\",\"architecture\":7}");
         parse_fails(wrong_type, strlen(wrong_type), NULL, EBADMSG, "not a string");
+        /* a descriptor string with control bytes is named as such, not as "not a string" */
+#define ENTRY_INDEX(fields) "{\"manifests\":[{" fields ",\"digest\":\"" D1 "\",\"size\":1}]}"
+        static const struct {
+                const char *doc, *message;
+        } refused[] = {
+                        {ENTRY_INDEX("\"mediaType\":\"application/x\\u001b[2J\""),
+                                        "mediaType holds a NUL or control bytes"},
+                        {ENTRY_INDEX("\"mediaType\":7"), "mediaType is not a string"},
+                        {ENTRY_INDEX("\"mediaType\":\"" XARCH_MEDIA_OCI_MANIFEST
+                                     "\",\"artifactType\":\"a\\u009bb\""),
+                                        "artifactType holds a NUL or control bytes"},
+                        {ENTRY_INDEX("\"mediaType\":\"" XARCH_MEDIA_OCI_MANIFEST
+                                     "\",\"annotations\":{\"vnd.docker.reference.type\":"
+                                     "\"x\\u0007\"}"),
+                                        "annotation vnd.docker.reference.type holds a NUL or "
+                                        "control bytes"},
+                        {ENTRY_INDEX("\"mediaType\":\"" XARCH_MEDIA_OCI_MANIFEST
+                                     "\",\"annotations\":{\"vnd.docker.reference.type\":1}"),
+                                        "annotation vnd.docker.reference.type is not a string"},
+        };
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+                parse_fails(refused[i].doc, strlen(refused[i].doc), NULL, EBADMSG,
+                                refused[i].message);
         const char *features = ODD_INDEX("{\"os\":\"linux\",\"architecture\":\"amd64\","
                                          "\"os.features\":[\"sse4\",\"win32k\"]}");
         struct xarch_manifest *m = parse_ok(features, NULL);

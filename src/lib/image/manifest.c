@@ -40,8 +40,8 @@ bool xarch_media_type_is_manifest(const char *mt) {
         return xarch_media_type_is_index(mt) || media_type_is_image_manifest(mt);
 }
 
-/* Optional string member: NULL when absent; -EBADMSG when present but not a string. */
-/* A string field; control bytes (and NULs) are refused: these values end up on terminals. */
+/* Optional string member: NULL when absent; -EBADMSG when present but not a string, -EILSEQ
+ * when it holds a NUL or control bytes (refused: these values end up on terminals). */
 static int get_string(json_t *obj, const char *key, const char **ret) {
         json_t *v = json_object_get(obj, key);
         *ret = NULL;
@@ -51,19 +51,25 @@ static int get_string(json_t *obj, const char *key, const char **ret) {
                 return -EBADMSG;
         const char *s = json_string_value(v);
         if (strlen(s) != json_string_length(v))
-                return -EBADMSG;
+                return -EILSEQ;
         /* C0, DEL, and C1 (U+0080..U+009F, 0xc2 0x80..0x9f in UTF-8: U+009B is CSI) */
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
-                        return -EBADMSG;
+                        return -EILSEQ;
         *ret = s;
         return 0;
 }
 
+/* What get_string() refused, in words. */
+static const char *string_problem(int r) {
+        return r == -EILSEQ ? "holds a NUL or control bytes" : "is not a string";
+}
+
 static int dup_string(json_t *obj, const char *key, char **ret) {
         const char *s;
-        if (get_string(obj, key, &s) < 0)
-                return -EBADMSG;
+        int r = get_string(obj, key, &s);
+        if (r < 0)
+                return r;
         *ret = NULL;
         if (!s)
                 return 0;
@@ -213,15 +219,18 @@ static int parse_descriptor(json_t *j, struct xarch_descriptor *d, const char *w
         *d = (struct xarch_descriptor){0};
         if (!json_is_object(j))
                 return xarch_error_set(err, EBADMSG, "%s: descriptor is not an object", where);
-        r = dup_string(j, "mediaType", &d->media_type);
+        const char *field = "mediaType";
+        r = dup_string(j, field, &d->media_type);
         if (r == 0 && !d->media_type)
                 r = (d->media_type = strdup("")) ? 0 : -ENOMEM;
-        if (r == 0)
-                r = dup_string(j, "artifactType", &d->artifact_type);
+        if (r == 0) {
+                field = "artifactType";
+                r = dup_string(j, field, &d->artifact_type);
+        }
         if (r == -ENOMEM)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (r < 0)
-                return xarch_error_set(err, EBADMSG, "%s: mediaType is not a string", where);
+                return xarch_error_set(err, EBADMSG, "%s: %s %s", where, field, string_problem(r));
 
         if (get_string(j, "digest", &digest) < 0 || !digest)
                 return xarch_error_set(err, EBADMSG, "%s: missing digest", where);
@@ -246,11 +255,17 @@ static int parse_descriptor(json_t *j, struct xarch_descriptor *d, const char *w
                 if (!json_is_object(ann))
                         return xarch_error_set(
                                         err, EBADMSG, "%s: annotations is not an object", where);
-                if (dup_string(ann, XARCH_ANNOTATION_REF_TYPE, &d->ref_type) < 0 ||
-                                dup_string(ann, XARCH_ANNOTATION_REF_DIGEST, &d->ref_digest) < 0 ||
-                                dup_string(ann, XARCH_ANNOTATION_REF_NAME, &d->ref_name) < 0)
-                        return xarch_error_set(
-                                        err, EBADMSG, "%s: annotation is not a string", where);
+                static const char *const keys[] = {XARCH_ANNOTATION_REF_TYPE,
+                                XARCH_ANNOTATION_REF_DIGEST, XARCH_ANNOTATION_REF_NAME};
+                char **dst[] = {&d->ref_type, &d->ref_digest, &d->ref_name};
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                        r = dup_string(ann, keys[k], dst[k]);
+                        if (r == -ENOMEM)
+                                return xarch_error_set(err, ENOMEM, "out of memory");
+                        if (r < 0)
+                                return xarch_error_set(err, EBADMSG, "%s: annotation %s %s", where,
+                                                keys[k], string_problem(r));
+                }
         }
         d->kind = classify(d);
         return 0;
