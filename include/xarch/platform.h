@@ -30,8 +30,9 @@ struct xarch_platform {
 
 /* Parses "os", "arch", "os/arch" or "os/arch/variant" like containerd's platforms.Parse and
  * normalises the result: a lone OS gets the host's architecture, a lone architecture gets
- * os "linux". Unknown architectures and malformed specifiers fail with -EINVAL and a message
- * that names what was wrong. */
+ * os "linux". Malformed specifiers, and a lone part that is neither a known OS nor a known
+ * architecture, fail with -EINVAL and a message that names what was wrong. Like containerd,
+ * "os/arch" with an architecture nobody knows parses: xarch_arch_is_known() tells. */
 int xarch_platform_parse(const char *spec, struct xarch_platform *ret, struct xarch_error **err);
 
 /* Splits without normalising (the raw fields of an index entry, say); same bounds and syntax
