@@ -207,6 +207,31 @@ expect_err 'index sha256:.*MANIFEST_INVALID' "noindex: names the refused index"
 hlog | python3 -c 'import json,sys; sys.exit(any(e[:3] == ["manifest", "noindex/multi", "v1"] for e in json.load(sys.stdin)))' &&
         ok "noindex: no tag written" || not_ok "noindex: a tag was written"
 
+# an upload answer whose body never ends: a clear failure, not a push that reads for ever
+run_xarch copy "oci:$TMPD/big.oci" "$H/endless/big:v1"
+expect_rc 1 "endless: an endless answer to the upload POST fails"
+expect_err "upload answer .* is larger than" "endless: the error names the oversized answer"
+run_xarch copy "oci:$TMPD/big.oci" "$H/endlesserr/big:v1"
+expect_rc 1 "endlesserr: an endless error answer fails"
+expect_err "error answer \(HTTP 500\) is larger than" "endlesserr: the error says so"
+
+# a registry asking for absurd chunks (OCI-Chunk-Min-Length 2^63-1): the chunks stay bounded
+# (UPLOAD_CHUNK_MAX, 16 MiB) instead of the whole layer buffered in memory
+head -c 20971520 /dev/urandom >"$TMPD/huge1"
+cat >"$TMPD/huge.json" <<EOF
+{"images": [{"index_platform": "linux/amd64", "config_platform": "linux/amd64", "entrypoint": ["/a"],
+  "layers": [{"compression": "none", "entries": [["file", "/a", "$TMPD/huge1", 493]]}]}]}
+EOF
+python3 "$HERE/images/oci-layout.py" "$TMPD/huge.oci" "$TMPD/huge.json"
+rm -f "$TMPD/huge1"
+run_xarch copy "oci:$TMPD/huge.oci" "$H/bigmin/huge:v1"
+expect_rc 0 "bigmin: a 20 MiB layer is pushed"
+hlog | python3 -c '
+import json, sys
+sizes = [e[2] for e in json.load(sys.stdin) if e[0] == "patch" and e[1] == "bigmin/huge"]
+sys.exit(not (sizes and max(sizes) <= 16 << 20))' && ok "bigmin: no chunk above 16 MiB" || not_ok "bigmin: chunks $(hlog)"
+rm -rf "$TMPD/huge.oci"
+
 # kill -9 half way through a push: no tag; a rerun completes and skips what is there
 "$XARCH" copy --jobs 1 "oci:$TMPD/big.oci" "$H/stall/big:v1" >/dev/null 2>&1 &
 victim=$!

@@ -17,8 +17,12 @@ behaviour; further components make the repository unique:
   flaky     the first blob PUT and the first manifest PUT of the repository answer 503
   absolute  upload Locations are absolute URLs with a query
   stall     the first PATCH larger than 1 MiB in the repository reads 1 MiB and then hangs
+  bigmin    as nostream, and upload sessions ask for OCI-Chunk-Min-Length 2^63-1 (each
+            Content-Range PATCH is logged with its length)
+  endless   POST answers 202 (with a Location) and a body that never ends
+  endlesserr  POST answers 500 and a body that never ends
 GET /__log returns the JSON list of completed writes: ["blob", repo, digest], ["manifest",
-repo, reference, media type], ["stalled", repo].
+repo, reference, media type], ["stalled", repo], ["patch", repo, length].
 """
 import hashlib
 import http.server
@@ -158,10 +162,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send(201, b"", {"Location": "/v2/%s/blobs/%s" % (repo, mount),
                                                 "Docker-Content-Digest": mount})
             u = "u%d" % bump("uploads")
+            if scenario in ("endless", "endlesserr"):
+                self.send_response(202 if scenario == "endless" else 500)
+                self.send_header("Location", self.location(repo, u, scenario))
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+                try:
+                    while True:
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
             with lock:
                 UPLOADS[u] = {"repo": repo, "data": b"", "patches": 0}
-            return self.send(202, b"", {"Location": self.location(repo, u, scenario),
-                                        "Docker-Upload-UUID": u, "Range": "0-0"})
+            headers = {"Location": self.location(repo, u, scenario),
+                       "Docker-Upload-UUID": u, "Range": "0-0"}
+            if scenario == "bigmin":
+                headers["OCI-Chunk-Min-Length"] = str((1 << 63) - 1)
+            return self.send(202, b"", headers)
         with lock:
             up = UPLOADS.get(uuid)
         if not up:
@@ -177,11 +197,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(204)
         if cmd == "PATCH":
             crange = self.headers.get("Content-Range")
-            if (scenario == "nochunk" and crange) or (scenario == "nostream" and not crange):
+            if (scenario == "nochunk" and crange) or (scenario in ("nostream", "bigmin") and not crange):
                 self.body()
                 return self.error(400, "BLOB_UPLOAD_INVALID", "this kind of PATCH is not supported")
             up["patches"] += 1
             length = int(self.headers.get("Content-Length") or -1)
+            if scenario == "bigmin":
+                with lock:
+                    LOG.append(["patch", repo, length])
             if scenario == "drop" and up["patches"] == 1 and length > 2:
                 part = self.body(limit=length // 2)
                 with lock:

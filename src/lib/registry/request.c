@@ -805,6 +805,12 @@ int fail_abort(struct http_req *q, const char *what, const struct xarch_ref *ref
                                 "%s from '%s/%s' is larger than %llu bytes (the size its "
                                 "descriptor gives, or the limit); the download was stopped",
                                 what, ref->registry, ref->repository, (unsigned long long) cap);
+        if (q->abort_code == -EMSGSIZE)
+                return xarch_error_set(err, EMSGSIZE,
+                                "%s from '%s/%s': the registry's error answer (HTTP %ld) is "
+                                "larger than %u bytes",
+                                what, ref->registry, ref->repository, q->status,
+                                (unsigned) ERROR_BODY_READ_MAX);
         if (q->bad_range)
                 return xarch_error_set(err, EIO,
                                 "%s from '%s/%s': the registry did not resume the download at "

@@ -229,6 +229,7 @@ static void reset_response(struct http_req *q) {
         q->location[0] = q->range[0] = q->upload_uuid[0] = '\0';
         q->chunk_min_length = -1;
         q->errbody_len = 0;
+        q->errbody_seen = 0;
         q->errbody[0] = '\0';
 }
 
@@ -350,6 +351,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
                 memcpy(q->errbody + q->errbody_len, ptr, take);
                 q->errbody_len += take;
                 q->errbody[q->errbody_len] = '\0';
+                q->errbody_seen += n;
+                if (q->errbody_seen > ERROR_BODY_READ_MAX) {
+                        q->abort_code = -EMSGSIZE;
+                        return 0;
+                }
                 return n;
         }
         const char *p = ptr;

@@ -22,6 +22,9 @@
 
 #define URL_MAX        4096
 #define ERROR_BODY_MAX (16 * 1024) /* body of a non-2xx answer kept for the error message */
+/* A non-2xx body longer than this is not read on (its deadline grows with the bytes moved, so a
+ * body that never ends would keep the request reading for ever): the request fails. */
+#define ERROR_BODY_READ_MAX (1024 * 1024)
 /* "Basic " + base64 of the longest "user:secret" auth_lookup() accepts (and bearer tokens up
  * to that size) */
 #define AUTHORIZATION_MAX      (6 + 4 * ((AUTH_USERNAME_MAX + AUTH_SECRET_MAX + 2) / 3 + 1) + 1)
@@ -103,6 +106,7 @@ struct http_req {
         int64_t chunk_min_length; /* OCI-Chunk-Min-Length, -1 when absent */
         char errbody[ERROR_BODY_MAX];
         size_t errbody_len;
+        uint64_t errbody_seen; /* bytes of the non-2xx body read so far */
         int abort_code;
         bool bad_range;          /* abort_code: a 206 that does not resume where we stopped */
         bool no_transport_retry; /* a dropped connection is an answer (scheme probes) */

@@ -19,6 +19,8 @@
 #define PIPE_CAPACITY (1u * 1024 * 1024)
 /* How often an interrupted upload is resumed before giving up. */
 #define RESUMES_MAX 3
+/* The largest response body read in answer to an upload request. */
+#define UPLOAD_ANSWER_MAX (1u * 1024 * 1024)
 
 struct stored {
         char digest[XARCH_DIGEST_MAX];
@@ -137,7 +139,14 @@ static int mem_rewind(void *ud) {
 
 static int request(struct upload_target *t, const char *path, struct http_req *q, unsigned flags,
                 bool *sent, struct xarch_error **err) {
-        return registry_request(t->r, &t->ref, path, q, flags | REQ_PUSH, sent, err);
+        /* the answers to uploads carry nothing we read: a body that never ends must not keep
+         * the push reading (the deadline grows with the bytes moved) */
+        if (!q->max_total && !streq(q->method, "HEAD")) /* HEAD: Content-Length, no body */
+                q->max_total = UPLOAD_ANSWER_MAX;
+        int r = registry_request(t->r, &t->ref, path, q, flags | REQ_PUSH, sent, err);
+        if (r < 0 && (q->abort_code == -EFBIG || q->abort_code == -EMSGSIZE) && err && !*err)
+                return fail_abort(q, "an upload answer", &t->ref, q->max_total, err);
+        return r;
 }
 
 /* The Location of an upload answer, resolved against the URL that answered (it may be
@@ -586,6 +595,8 @@ static uint64_t chunk_size(struct upload_target *t) {
         pthread_mutex_lock(&t->lock);
         uint64_t min = t->chunk_min;
         pthread_mutex_unlock(&t->lock);
+        if (min > UPLOAD_CHUNK_MAX)
+                min = UPLOAD_CHUNK_MAX;
         return min > UPLOAD_CHUNK_DEFAULT ? min : UPLOAD_CHUNK_DEFAULT;
 }
 
@@ -623,13 +634,14 @@ int upload_blob_write(struct upload_blob *b, const void *buf, size_t len) {
         case MODE_CHUNKED: {
                 uint64_t cs = chunk_size(b->t);
                 while (len > 0 && r == 0) {
-                        size_t take = len;
-                        if (b->buf_len + take > cs)
-                                take = (size_t) (cs - b->buf_len);
+                        /* cs can shrink between calls (another session's
+                         * OCI-Chunk-Min-Length): never below what is buffered */
+                        size_t room = b->buf_len < cs ? (size_t) (cs - b->buf_len) : 0;
+                        size_t take = len < room ? len : room;
                         r = buffer_append(b, p, take);
                         p += take;
                         len -= take;
-                        if (r == 0 && b->buf_len == cs) {
+                        if (r == 0 && b->buf_len >= cs) {
                                 r = patch_chunk(b, b->buf, b->buf_len, &e);
                                 b->buf_len = 0;
                                 if (r < 0)

@@ -36,6 +36,9 @@
 #define UPLOAD_MONOLITHIC_MAX (4u * 1024 * 1024)
 /* The chunk size when chunked uploads are needed (GHCR refuses more than 4 MiB per PATCH). */
 #define UPLOAD_CHUNK_DEFAULT (4u * 1024 * 1024)
+/* The largest chunk buffered, whatever OCI-Chunk-Min-Length asks for: a hostile or broken
+ * registry must not make a whole layer sit in memory. */
+#define UPLOAD_CHUNK_MAX (16u * 1024 * 1024)
 
 struct upload_target;
 struct upload_blob;
