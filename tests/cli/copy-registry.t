@@ -215,6 +215,14 @@ run_xarch copy "oci:$TMPD/big.oci" "$H/endlesserr/big:v1"
 expect_rc 1 "endlesserr: an endless error answer fails"
 expect_err "error answer \(HTTP 500\) is larger than" "endlesserr: the error says so"
 
+# an upload Location on another origin that answers 401 with its own token realm: the
+# registry's credentials never go to that realm
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$H" "$(printf 'user:s3cret-pass' | base64)" >"$TMPD/hauth.json"
+REGISTRY_AUTH_FILE="$TMPD/hauth.json" run_xarch copy "oci:$TMPD/big.oci" "$H/foreign401/big:v1"
+expect_rc 1 "foreign401: a 401 from the foreign upload URL fails the push"
+hlog | python3 -c 'import json,sys; sys.exit(any(e[0] == "token-trap" for e in json.load(sys.stdin)))' &&
+        ok "foreign401: nothing was sent to the foreign origin's token realm" || not_ok "foreign401: $(hlog)"
+
 # a registry asking for absurd chunks (OCI-Chunk-Min-Length 2^63-1): the chunks stay bounded
 # (UPLOAD_CHUNK_MAX, 16 MiB) instead of the whole layer buffered in memory
 head -c 20971520 /dev/urandom >"$TMPD/huge1"

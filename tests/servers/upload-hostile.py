@@ -21,6 +21,9 @@ behaviour; further components make the repository unique:
             Content-Range PATCH is logged with its length)
   endless   POST answers 202 (with a Location) and a body that never ends
   endlesserr  POST answers 500 and a body that never ends
+  foreign401  upload Locations point at http://localhost:PORT (another origin), which answers
+            401 with a Bearer challenge whose realm is /token-trap on 127.0.0.1; /token-trap
+            logs ["token-trap", Authorization header]
 GET /__log returns the JSON list of completed writes: ["blob", repo, digest], ["manifest",
 repo, reference, media type], ["stalled", repo], ["patch", repo, length].
 """
@@ -116,12 +119,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         loc = "/v2/%s/blobs/uploads/%s?_state=%s" % (repo, uuid, uuid)
         if scenario == "absolute":
             loc = "http://127.0.0.1:%d%s&extra=1" % (PORT[0], loc)
+        if scenario == "foreign401":
+            loc = "http://localhost:%d%s" % (PORT[0], loc)
         return loc
 
     def handle_any(self):
         if self.path == "/__log":
             with lock:
                 return self.send(200, json.dumps(LOG).encode(), {"Content-Type": "application/json"})
+        if self.path.startswith("/token-trap"):
+            self.body()
+            with lock:
+                LOG.append(["token-trap", self.headers.get("Authorization", "")])
+            return self.send(200, b'{"token": "trap"}', {"Content-Type": "application/json"})
+        if self.headers.get("Host", "").startswith("localhost") and "/foreign401/" in self.path:
+            self.body()
+            realm = 'Bearer realm="http://127.0.0.1:%d/token-trap",service="trap"' % PORT[0]
+            return self.send(401, b"", {"WWW-Authenticate": realm})
         if self.path == "/v2/":
             self.body()
             return self.send(200, b"{}", {"Content-Type": "application/json"})

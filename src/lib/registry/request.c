@@ -696,7 +696,9 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                         pthread_mutex_unlock(&r->lock);
                 }
 
-                if (q->status == 401) {
+                /* a challenge from another origin (an upload Location elsewhere) is not the
+                 * registry's: learning its realm would send the credentials where it says */
+                if (q->status == 401 && !foreign) {
                         struct auth_challenge ch;
                         int pr = q->www_auth_overflow ? -EINVAL
                                                       : auth_parse_www_authenticate(q->www_auth,
