@@ -6,7 +6,8 @@
 # Per architecture, the image holds:
 #   /usr/bin/xarch       built here: natively for amd64, with Debian's cross compiler
 #                        (gcc-aarch64-linux-gnu) against the :arm64 -dev packages for arm64,
-#                        jansson, zlib and libcrypto linked statically (meson prefer_static)
+#                        jansson, zlib and libcrypto linked statically (meson prefer_static);
+#                        without ISA-L (the agent inflates no layers; zlib serves verify)
 #   libc6, libzstd1      the :ARCH packages (the loader and what xarch links dynamically)
 #   /usr/bin/qemu-*-static  from qemu-user-static:ARCH, the emulators the DaemonSet registers
 #                        (QEMU_TARGETS below; registered with F, so they keep working after
@@ -62,7 +63,7 @@ build_xarch() {
         arch=$1 out=$WORK/build-$arch
         if [ "$arch" = amd64 ]; then
                 [ -f "$out/build.ninja" ] ||
-                        meson setup "$out" -Dtests=disabled -Dman=disabled -Dprefer_static=true \
+                        meson setup "$out" -Dtests=disabled -Dman=disabled -Disal=disabled -Dprefer_static=true \
                                 --buildtype=release >/dev/null
         else
                 sysroot=$WORK/sysroot-$arch
@@ -99,7 +100,7 @@ INI
                 [ -f "$out/build.ninja" ] ||
                         PKG_CONFIG_SYSROOT_DIR=$sysroot meson setup "$out" \
                                 --cross-file "$WORK/cross-$arch.ini" -Dtests=disabled \
-                                -Dman=disabled -Dprefer_static=true --buildtype=release >/dev/null
+                                -Dman=disabled -Disal=disabled -Dprefer_static=true --buildtype=release >/dev/null
         fi
         PKG_CONFIG_SYSROOT_DIR=${sysroot:-} ninja -C "$out" xarch >/dev/null
 }
