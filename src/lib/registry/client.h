@@ -7,6 +7,7 @@
  *   registry.c   the client's lifecycle and the API calls (manifests, blobs)
  *   request.c    request policy: scheme choice, auth (basic, bearer tokens), redirects,
  *                retries and backoff, error mapping (request.h)
+ *   response.c   parsers of answers (Retry-After, error bodies, rate limits), same-origin test
  *   transport.c  one HTTP exchange over http1.c or libcurl (transport.h)
  *   upload.c     the upload engine (blob uploads, manifest PUTs) on top of request.h
  *
