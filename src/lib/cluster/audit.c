@@ -1053,7 +1053,8 @@ static int build_workload_report(
         out->cells = calloc(st->n_plats ? st->n_plats : 1, sizeof(*out->cells));
         if (!out->kind || !out->namespace_ || !out->name || !out->images || !out->cells)
                 return -ENOMEM;
-        memcpy(out->images, w->images, w->n_images * sizeof(*w->images));
+        if (w->n_images)
+                memcpy(out->images, w->images, w->n_images * sizeof(*w->images));
         out->n_images = w->n_images;
 
         const uint8_t *cand = w->placement >= 0 ? st->placements[w->placement] : NULL;
@@ -1290,7 +1291,8 @@ static int build_what_if(struct state *st, struct xarch_audit_report *rep) {
                                                 .n_workloads = wls_by_image[m],
                                                 .verdict = (enum xarch_check_verdict)
                                                                 verdict_by_image[m]};
-                qsort(wi->blockers, wi->n_blockers, sizeof(*wi->blockers), blocker_cmp);
+                if (wi->n_blockers)
+                        qsort(wi->blockers, wi->n_blockers, sizeof(*wi->blockers), blocker_cmp);
                 free(pods_by_image);
                 free(wls_by_image);
                 free(verdict_by_image);
@@ -1308,7 +1310,8 @@ static int build_report(struct state *st, struct xarch_audit_report *rep) {
         rep->skipped = calloc(st->in->n_skipped + 1, sizeof(*rep->skipped));
         if (!rep->platforms || !rep->nodes || !rep->images || !rep->workloads || !rep->skipped)
                 return -ENOMEM;
-        memcpy(rep->platforms, st->plats, st->n_plats * sizeof(*st->plats));
+        if (st->n_plats) /* an empty cluster has no platforms, and st->plats is NULL */
+                memcpy(rep->platforms, st->plats, st->n_plats * sizeof(*st->plats));
         rep->n_platforms = st->n_plats;
         for (size_t i = 0; i < st->in->n_skipped; i++) {
                 rep->skipped[i].count = st->in->skipped[i].count;
