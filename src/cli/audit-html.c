@@ -67,6 +67,7 @@ static const char *verdict_label(const struct xarch_audit_cell *c) {
         return k;
 }
 
+/* A shell word: 'it'\''s' style quoting, safe for any bytes but NUL. */
 static void sq(FILE *f, const char *s) {
         fputc('\'', f);
         for (; *s; s++) {
@@ -78,6 +79,21 @@ static void sq(FILE *f, const char *s) {
         fputc('\'', f);
 }
 
+void audit_print_patch_command(FILE *f, const struct xarch_audit_workload *w, const char *file) {
+        fputs("kubectl patch ", f);
+        sq(f, w->patch_resource);
+        fputs(" -n ", f);
+        sq(f, w->namespace_[0] ? w->namespace_ : "default");
+        fputs(" --type=json ", f);
+        if (file) {
+                fputs("--patch-file ", f);
+                sq(f, file);
+        } else {
+                fputs("-p ", f);
+                sq(f, w->patch);
+        }
+}
+
 static void patch_command(FILE *f, const struct xarch_audit_workload *w, const char *file) {
         /* built into memory first, then escaped as a whole */
         char *cmd = NULL;
@@ -85,18 +101,7 @@ static void patch_command(FILE *f, const struct xarch_audit_workload *w, const c
         FILE *m = open_memstream(&cmd, &len);
         if (!m)
                 return;
-        fputs("kubectl patch ", m);
-        sq(m, w->patch_resource);
-        fputs(" -n ", m);
-        sq(m, w->namespace_[0] ? w->namespace_ : "default");
-        fputs(" --type=json ", m);
-        if (file) {
-                fputs("--patch-file ", m);
-                sq(m, file);
-        } else {
-                fputs("-p ", m);
-                sq(m, w->patch);
-        }
+        audit_print_patch_command(m, w, file);
         fclose(m);
         esc(f, cmd);
         free(cmd);

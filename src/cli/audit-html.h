@@ -12,4 +12,8 @@
  * -EIO. */
 int audit_write_html(FILE *f, const struct xarch_audit_report *r, char **patch_files);
 
+/* The `kubectl patch` command that applies w's affinity patch (from file when it is not NULL),
+ * every word single-quoted for the shell. Shared by the text and HTML reports. */
+void audit_print_patch_command(FILE *f, const struct xarch_audit_workload *w, const char *file);
+
 #endif

@@ -237,33 +237,6 @@ static const char *cell_word(const struct xarch_audit_cell *c) {
         return "?";
 }
 
-/* A shell word: 'it''s' style quoting, safe for any bytes but NUL. */
-static void print_sq(FILE *f, const char *s) {
-        fputc('\'', f);
-        for (; *s; s++) {
-                if (*s == '\'')
-                        fputs("'\\''", f);
-                else
-                        fputc(*s, f);
-        }
-        fputc('\'', f);
-}
-
-static void print_patch_command(FILE *f, const struct xarch_audit_workload *w, const char *file) {
-        fputs("kubectl patch ", f);
-        print_sq(f, w->patch_resource);
-        fputs(" -n ", f);
-        print_sq(f, w->namespace_[0] ? w->namespace_ : "default");
-        fputs(" --type=json ", f);
-        if (file) {
-                fputs("--patch-file ", f);
-                print_sq(f, file);
-        } else {
-                fputs("-p ", f);
-                print_sq(f, w->patch);
-        }
-}
-
 static void print_indented(const char *indent, const char *text) {
         fputs(indent, stdout);
         for (const char *p = text; *p; p++) {
@@ -360,7 +333,7 @@ static void print_human(const struct xarch_audit_report *r, char **patch_files) 
                         printf("  ... and %zu more\n", w->n_evidence - 5);
                 if (w->patch) {
                         printf("  fix: ");
-                        print_patch_command(stdout, w, patch_files ? patch_files[i] : NULL);
+                        audit_print_patch_command(stdout, w, patch_files ? patch_files[i] : NULL);
                         putchar('\n');
                 }
                 if (w->patch_note)
@@ -477,7 +450,8 @@ static json_t *report_json(const struct xarch_audit_report *r, char **patch_file
                         size_t cmd_len = 0;
                         FILE *mf = open_memstream(&cmd, &cmd_len);
                         if (mf) {
-                                print_patch_command(mf, w, patch_files ? patch_files[i] : NULL);
+                                audit_print_patch_command(
+                                                mf, w, patch_files ? patch_files[i] : NULL);
                                 fclose(mf);
                         }
                         fix = json_pack("{s:s, s:o, s:s, s:o}", "resource", w->patch_resource,
