@@ -30,7 +30,7 @@ cleanup() {
         for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
         for p in $PIDS; do wait "$p" 2>/dev/null; done
         exec 9>&- 2>/dev/null
-        rm -rf "$TMPD"
+        rm -rf "$TMPD" "$(podman_runroot)"
         exit $rc
 }
 trap cleanup EXIT

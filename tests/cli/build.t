@@ -221,7 +221,7 @@ L=$IMAGES/local
 # buildah and podman name images after their oci: directory, which must be lower-case
 LOW=/tmp/xarch-build-t-$$
 mkdir -p "$LOW"
-trap 'rm -rf "$TMPD" "$LOW"' EXIT
+trap 'rm -rf "$TMPD" "$LOW" "$(podman_runroot)"' EXIT
 run_xarch build --json --from "oci:$L/multi.oci" --add "$FX/misc/text.txt:/etc/motd" \
         --env 'GREETING=hi' --user 1000 -t "oci:$LOW/on-multi:v1"
 expect_rc 0 "build on a buildah-made 3-platform index"

@@ -12,7 +12,7 @@ if ! missing=$(images_have_tools); then
         exit $?
 fi
 images_prepare
-trap 'rm -rf "$TMPD"' EXIT
+trap 'rm -rf "$TMPD" "$(podman_runroot)"' EXIT
 L=$IMAGES/local
 IMAGES_STATE=$TMPD/state
 mkdir -p "$IMAGES_STATE/tmp"

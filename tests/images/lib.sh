@@ -65,8 +65,17 @@ buildah_() {
         buildah --root "$IMAGES_STATE/storage" --runroot "$IMAGES_STATE/run" --storage-driver vfs "$@"
 }
 
+# podman refuses a --runroot longer than 50 characters ("the specified runroot is longer than
+# 50 characters"), and a checkout's build directory can be deeper than that. Its runroot is a
+# short directory under /tmp named after the storage, so every call for one storage agrees
+# (libpod stores the runroot and refuses another one for the same storage).
+podman_runroot() {
+        echo "/tmp/xarch-podman-$(printf %s "${IMAGES_STATE:-}" | cksum | cut -d' ' -f1)"
+}
+
 podman_() {
-        podman --root "$IMAGES_STATE/storage" --runroot "$IMAGES_STATE/run" --storage-driver vfs "$@"
+        mkdir -p -m 0700 "$(podman_runroot)"
+        podman --root "$IMAGES_STATE/storage" --runroot "$(podman_runroot)" --storage-driver vfs "$@"
 }
 
 skopeo_() {

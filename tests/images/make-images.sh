@@ -68,5 +68,5 @@ podman_ save -q --format oci-archive -o "$out/local/single.oci.tar" "$REG/single
 
 # the storage of buildah/podman is not needed any more (vfs copies are large)
 buildah_ rm -a >/dev/null 2>&1 || true
-rm -rf "$out/state"
+rm -rf "$out/state" "$(podman_runroot)"
 touch "$out/.done"
