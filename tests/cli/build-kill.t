@@ -1,0 +1,95 @@
+#!/bin/bash
+# `kill -9` of `xarch build` half way through a registry push, then a rerun. The tag already
+# names an older image; the new build's arm64 layer holds 64 MiB of random data. The kill lands
+# while Debian's docker-registry is receiving that layer: a watcher polls the registry storage's
+# _uploads directory, stops xarch (SIGSTOP) as soon as the upload holds data, checks the upload
+# is unfinished, and sends SIGKILL. Then the tag still names the older image, a rerun succeeds,
+# and xarch verify and skopeo accept what it pushed.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../images/lib.sh"
+FX=$XARCH_FIXTURES
+
+for t in docker-registry skopeo python3 curl jq; do
+        command -v $t >/dev/null 2>&1 || { skip "$t not installed (scripts/install-deps --test)"; done_testing; exit $?; }
+done
+[ -f "$FX/go/hello-arm64" ] || { skip "fixture binaries missing (tests/fixtures/make-fixtures.sh)"; done_testing; exit $?; }
+export XDG_CACHE_HOME=$TMPD/cache
+PIDS=
+cleanup() {
+        rc=$?
+        set +e
+        for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+        rm -rf "$TMPD"
+        exit $rc
+}
+trap cleanup EXIT
+registry_start "$TMPD/r"
+PIDS="$PIDS $REGISTRY_PID"
+R=$REG
+UPLOADS=$TMPD/r/docker/registry/v2/repositories/kill/app/_uploads
+tag_digest() {
+        curl -fsS -o /dev/null -D - -H 'Accept: application/vnd.oci.image.index.v1+json' \
+                -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$R/v2/kill/app/manifests/v1" |
+                tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
+}
+sha() { python3 -c 'import hashlib,sys; print("sha256:" + hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
+
+two=(--platform linux/amd64,linux/arm64 --add "$FX/go/hello-{arch}:/hello" --entrypoint /hello)
+run_xarch build --json "${two[@]}" -t "$R/kill/app:v1"
+expect_rc 0 "the older image is pushed"
+old=$(jq -r .digest "$TMPD/out")
+
+head -c 67108864 /dev/urandom >"$TMPD/big.bin"
+big=("${two[@]}" --add "linux/arm64=$TMPD/big.bin:/data/big.bin")
+
+# Runs xarch, stops and kills it mid-upload; prints what it saw as JSON.
+cat >"$TMPD/killer.py" <<'PY'
+import glob, json, os, signal, subprocess, sys, time
+uploads, argv = sys.argv[1], sys.argv[2:]
+p = subprocess.Popen(argv, stdout=open(os.devnull, "w"), stderr=subprocess.DEVNULL)
+state, size = "exited", 0
+while p.poll() is None:
+    sizes = [os.path.getsize(f) for f in glob.glob(uploads + "/*/data") if os.path.exists(f)]
+    # the amd64 layer (one Go binary) is under 4 MiB; a bigger upload is the arm64 layer
+    if sizes and max(sizes) >= 4 << 20:
+        p.send_signal(signal.SIGSTOP)
+        sizes = [os.path.getsize(f) for f in glob.glob(uploads + "/*/data") if os.path.exists(f)]
+        state = "mid-upload" if sizes and max(sizes) < 64 << 20 else "too-late"
+        size = max(sizes) if sizes else 0
+        p.kill()
+        break
+    time.sleep(0.002)
+p.wait()
+print(json.dumps({"state": state, "bytes": size, "rc": p.returncode}))
+PY
+python3 "$TMPD/killer.py" "$UPLOADS" "$XARCH" build --json "${big[@]}" -t "$R/kill/app:v1" >"$TMPD/kill.json"
+state=$(jq -r .state "$TMPD/kill.json")
+if [ "$state" = mid-upload ]; then
+        ok "xarch was killed (-9) while uploading the 64 MiB layer ($(jq -r .bytes "$TMPD/kill.json") bytes in)"
+else
+        not_ok "the kill did not land mid-upload: $(cat "$TMPD/kill.json")"
+fi
+[ "$(jq -r .rc "$TMPD/kill.json")" = -9 ] && ok "xarch died of SIGKILL" || not_ok "xarch exit: $(cat "$TMPD/kill.json")"
+ls "$UPLOADS"/*/data >/dev/null 2>&1 && ok "the registry holds the unfinished upload" ||
+        not_ok "no unfinished upload in the registry"
+now=$(tag_digest)
+[ "$now" = "$old" ] && ok "the tag still names the older image" || not_ok "the tag names $now, not $old"
+
+run_xarch build --json "${big[@]}" -t "$R/kill/app:v1"
+expect_rc 0 "the rerun succeeds"
+new=$(jq -r .digest "$TMPD/out")
+[ "$(jq -r .verified "$TMPD/out")" = true ] && ok "the rerun's push was verified" || not_ok "verified: $(jq -r .verified "$TMPD/out")"
+[ "$new" != "$old" ] && [ "$(tag_digest)" = "$new" ] && ok "the tag names the new image" ||
+        not_ok "tag $(tag_digest), new $new, old $old"
+run_xarch verify "$R/kill/app:v1"
+expect_rc 0 "xarch verify accepts it"
+[ "$(skopeo inspect --raw --tls-verify=false "docker://$R/kill/app:v1" | sha)" = "$new" ] &&
+        ok "skopeo reads the index xarch printed" || not_ok "skopeo reads another index"
+got=$(skopeo inspect --tls-verify=false --override-arch arm64 "docker://$R/kill/app:v1" |
+        jq -r '.Architecture + " " + (.Layers | length | tostring)')
+[ "$got" = "arm64 1" ] && ok "skopeo inspects the arm64 image: one layer" || not_ok "skopeo: $got"
+skopeo copy -q --src-tls-verify=false --override-arch arm64 "docker://$R/kill/app:v1" "dir:$TMPD/pulled" >/dev/null 2>&1 &&
+        ok "skopeo pulls the arm64 image, every blob digest-checked" || not_ok "skopeo copy of the arm64 image failed"
+
+done_testing
