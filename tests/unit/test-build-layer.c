@@ -321,6 +321,9 @@ static void test_archive(void **state) {
         const char *good[] = {"d:app-1.0/", "d:app-1.0/bin/", "f:app-1.0/bin/tool",
                         "l:app-1.0/bin/alias:tool", "h:app-1.0/bin/copy:app-1.0/bin/tool",
                         "l:app-1.0/up:bin/../bin/tool", NULL};
+        /* symlinks through symlinks that stay inside, and a loop (it resolves nowhere) */
+        const char *chained[] = {"d:app/usr/lib/", "l:app/lib:usr/lib", "l:app/usr/lib64:../lib",
+                        "l:app/usr/up:lib64/..", "l:app/loop1:loop2", "l:app/loop2:loop1", NULL};
         write_archive(path, true, good);
         struct layer_tree *t = NULL;
         char *msg = NULL;
@@ -344,8 +347,14 @@ static void test_archive(void **state) {
         free(m.data);
         layer_tree_free(t);
 
+        snprintf(path, sizeof(path), "%s/chained.tar", dir);
+        write_archive(path, false, chained);
+        r = try_archive(path, 1, NULL, &msg);
+        if (r < 0)
+                fail_msg("%s", msg);
+
         struct {
-                const char *members[4];
+                const char *members[5];
                 const char *needle;
         } bad[] = {
                         {{"f:../evil", NULL}, "member ../evil has a '..' component"},
@@ -353,6 +362,14 @@ static void test_archive(void **state) {
                         {{"l:a/esc:../../etc/passwd", NULL},
                                         "member a/esc is a symlink that points"},
                         {{"c:a/tty", NULL}, "member a/tty is a device file"},
+                        /* each link stays inside on its own; chained, they end above dest */
+                        {{"l:t:d/e/..", "l:d/e:..", NULL},
+                                        "member t is a symlink that points outside the archive "
+                                        "(through other symlinks)"},
+                        {{"l:d/e:..", "l:d/up:e/../..", NULL},
+                                        "member d/up is a symlink that points outside"},
+                        {{"l:a/b/c:../..", "l:a/x:b/c/../y", NULL},
+                                        "member a/x is a symlink that points outside"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 snprintf(path, sizeof(path), "%s/bad%zu.tar", dir, i);

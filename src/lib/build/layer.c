@@ -480,6 +480,177 @@ static int archive_on_entry(const struct tar_entry *te, void *userdata) {
         return 0;
 }
 
+/* ---- symlink chains inside one archive ----
+ *
+ * The check above is lexical: it sees "x/l -> .." and "x/l/m -> ../.." as two links that stay
+ * inside, although x/l is dest itself, so x/l/m points two levels above dest; "t -> d/e/.." with
+ * "d/e -> .." ends above dest too. Once the whole archive is read, every member's directory and
+ * every symlink's target are resolved through the archive's own symlinks (the last member of a
+ * path wins, as in the layer), the way the kernel walks a path: a member whose directory, or a
+ * symlink whose target, ends above dest is refused. */
+
+#define CHAIN_PATH_MAX  4096u  /* PATH_MAX: a longer path would not resolve in a container */
+#define CHAIN_HOPS_MAX  40u    /* the kernel's symlink limit */
+#define CHAIN_STEPS_MAX 65536u /* components walked for one member, all hops included */
+
+struct chain_link {
+        const char *path;
+        const char *link;
+};
+
+struct chain {
+        const struct chain_link *links; /* sorted by path */
+        size_t n_links;
+        char buf[CHAIN_PATH_MAX]; /* the real path so far, relative to the image root */
+        size_t len;
+        size_t floor; /* the length of dest in buf: the walk may not go above it */
+        unsigned hops;
+        size_t steps;
+};
+
+static int chain_link_cmp(const void *a, const void *b) {
+        return strcmp(((const struct chain_link *) a)->path, ((const struct chain_link *) b)->path);
+}
+
+static const char *chain_lookup(const struct chain *c) {
+        struct chain_link key = {.path = c->buf, .link = NULL};
+        const struct chain_link *hit =
+                        bsearch(&key, c->links, c->n_links, sizeof(*c->links), chain_link_cmp);
+        return hit ? hit->link : NULL;
+}
+
+/* Walks n bytes of a relative path from c->buf. -EPERM: above dest; -ELOOP, -ENAMETOOLONG. */
+static int chain_walk(struct chain *c, const char *p, size_t n) {
+        const char *end = p + n;
+        while (p < end) {
+                while (p < end && *p == '/')
+                        p++;
+                if (p == end)
+                        break;
+                size_t k = 0;
+                while (p + k < end && p[k] != '/')
+                        k++;
+                if (++c->steps > CHAIN_STEPS_MAX)
+                        return -ENAMETOOLONG;
+                if (k == 1 && p[0] == '.') {
+                        /* nothing */
+                } else if (k == 2 && p[0] == '.' && p[1] == '.') {
+                        if (c->len <= c->floor)
+                                return -EPERM;
+                        while (c->len > c->floor && c->buf[c->len - 1] != '/')
+                                c->len--;
+                        if (c->len > 0 && c->buf[c->len - 1] == '/')
+                                c->len--;
+                        c->buf[c->len] = '\0';
+                } else {
+                        size_t before = c->len;
+                        if (c->len + (c->len ? 1 : 0) + k >= sizeof(c->buf))
+                                return -ENAMETOOLONG;
+                        if (c->len)
+                                c->buf[c->len++] = '/';
+                        memcpy(c->buf + c->len, p, k);
+                        c->len += k;
+                        c->buf[c->len] = '\0';
+                        const char *link = chain_lookup(c);
+                        if (link) {
+                                /* a symlink: its target, from the directory holding it */
+                                if (++c->hops > CHAIN_HOPS_MAX)
+                                        return -ELOOP;
+                                c->len = before;
+                                c->buf[c->len] = '\0';
+                                if (link[0] == '/')
+                                        return -EPERM; /* refused when read; never here */
+                                int r = chain_walk(c, link, strlen(link));
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                p += k;
+        }
+        return 0;
+}
+
+struct chain_member {
+        const char *path;
+        const char *link; /* NULL: not a symlink */
+        size_t seq;
+};
+
+/* By path, the latest member first. */
+static int chain_member_cmp(const void *a, const void *b) {
+        const struct chain_member *x = a, *y = b;
+        int c = strcmp(x->path, y->path);
+        if (c)
+                return c;
+        return x->seq > y->seq ? -1 : x->seq < y->seq;
+}
+
+/* Resolves the members entries[first..] of one archive added under dest. */
+static int archive_check_chains(struct archive_state *s, size_t first) {
+        struct layer_tree *t = s->t;
+        size_t n_links = 0;
+        for (size_t i = first; i < t->n; i++)
+                n_links += t->entries[i].type == XARCH_LAYER_SYMLINK;
+        if (n_links == 0)
+                return 0;
+        _cleanup_free_ char *dest = NULL;
+        if (join_path(s->dest, "", &dest) < 0)
+                return archive_fail(s, EINVAL, "bad destination");
+        size_t n = t->n - first;
+        _cleanup_free_ struct chain_member *members = calloc(n, sizeof(*members));
+        _cleanup_free_ struct chain_link *links = calloc(n_links, sizeof(*links));
+        _cleanup_free_ struct chain *c = malloc(sizeof(*c));
+        if (!members || !links || !c)
+                return archive_fail(s, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                const struct layer_entry *e = &t->entries[first + i];
+                members[i] = (struct chain_member){
+                                e->path, e->type == XARCH_LAYER_SYMLINK ? e->link : NULL, e->seq};
+        }
+        qsort(members, n, sizeof(*members), chain_member_cmp);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((i == 0 || !streq(members[i].path, members[i - 1].path)) && members[i].link)
+                        links[k++] = (struct chain_link){members[i].path, members[i].link};
+
+        size_t floor = strlen(dest);
+        for (size_t i = first; i < t->n; i++) {
+                const struct layer_entry *e = &t->entries[i];
+                /* the member's name in the archive, for the message */
+                const char *name = e->origin + strlen(s->archive) + 1;
+                *c = (struct chain){.links = links, .n_links = k, .floor = floor};
+                if (floor >= sizeof(c->buf))
+                        return archive_fail(s, ENAMETOOLONG, "destination too long");
+                memcpy(c->buf, dest, floor + 1);
+                c->len = floor;
+                /* e->path is dest + "/" + the member's path below it */
+                const char *rel = e->path + floor + (floor && e->path[floor] == '/');
+                const char *slash = strrchr(rel, '/');
+                int r = slash ? chain_walk(c, rel, (size_t) (slash - rel)) : 0;
+                if (r == -EPERM)
+                        return archive_fail(s, EPERM,
+                                        "member %s lies beneath a symlink that points outside "
+                                        "the archive",
+                                        name);
+                if (r == 0 && e->type == XARCH_LAYER_SYMLINK) {
+                        r = chain_walk(c, e->link, strlen(e->link));
+                        if (r == -EPERM)
+                                return archive_fail(s, EPERM,
+                                                "member %s is a symlink that points outside the "
+                                                "archive (through other symlinks)",
+                                                name);
+                }
+                /* more hops than the kernel follows: the path does not resolve at all */
+                if (r == -ELOOP)
+                        continue;
+                if (r < 0)
+                        return archive_fail(s, ENAMETOOLONG,
+                                        "member %s: the path through its symlinks is too long",
+                                        name);
+        }
+        return 0;
+}
+
 /* Decompressed bytes: into the spool (for later reads) and through the tar parser. */
 static int archive_sink(void *userdata, const void *buf, size_t len) {
         struct archive_state *s = userdata;
@@ -555,6 +726,7 @@ int layer_tree_add_archive(struct layer_tree *t, const char *src, const char *de
         t->spools[t->n_spools] = (struct spool){.fd = fd, .name = strdup(src)};
         t->n_spools++;
 
+        size_t first = t->n; /* this archive's members are entries[first..] */
         struct archive_state s = {
                         .t = t,
                         .o = o,
@@ -593,6 +765,8 @@ int layer_tree_add_archive(struct layer_tree *t, const char *src, const char *de
                 r = decompressor_finish(s.dec, &s.err);
         if (r >= 0)
                 r = tar_reader_finish(s.tar, &s.err);
+        if (r >= 0 && s.error >= 0)
+                r = archive_check_chains(&s, first);
         decompressor_free(s.dec);
         tar_reader_free(s.tar);
         if (s.error < 0 && r >= 0)
