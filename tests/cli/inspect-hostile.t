@@ -110,6 +110,17 @@ if grep -rqaE 's3cret|good-token|YWxpY2U6czNjcmV0' "$TMPD/echo-cache" 2>/dev/nul
         not_ok "a credential reached the cache"
 else ok "no credential in the cache"; fi
 
+# the referrers API answers with no digest to check: a list echoing the credentials is refused,
+# not merged into the destination's fallback tag
+XDG_CACHE_HOME=$TMPD/echo-cache run_xarch copy --referrers --authfile "$TMPD/auth.json" \
+        "$R/echoreferrers/a:v1" "oci:$TMPD/echo-refs.oci:v1"
+expect_rc 1 "referrers echoing the credentials: the copy fails"
+expect_err "referrers of sha256:[0-9a-f]{64} from .* hold a credential .*\(an echo\)" \
+        "referrers echoing the credentials: one line says why"
+if grep -rqaE 's3cret|good-token|YWxpY2U6czNjcmV0' "$TMPD/echo-refs.oci" "$TMPD/out" "$TMPD/err" 2>/dev/null; then
+        not_ok "a credential reached the destination or the output"
+else ok "no credential in the destination layout or the output"; fi
+
 run_xarch inspect --authfile "$TMPD" "$R/basic/a:v1"
 expect_rc 1 "a directory as --authfile exits 1"
 expect_err "is a directory" "a directory as --authfile: says so"

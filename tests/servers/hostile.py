@@ -45,6 +45,9 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
                the password, the Authorization value and base64("alice:s3cret"): in a 403, 400
                or 500 body, in a 200 error document (one echo JSON-escaped), in headers, or in a
                blob's bytes
+  echoreferrers  bearer auth as bearercreds; the referrers API lists, for the image's
+               manifest, one referrer (the "endless" image's manifest) whose annotation echoes
+               the credentials as above; the referrer itself has none
   badport      blobs redirect to a URL whose port is 99999
   badrealm     401 with a token realm whose port is 99999
   badstatus    a status line that is not HTTP ("HTTP/1.1 2x0 OK")
@@ -179,7 +182,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = path[4:].split("/")
         scenario = parts[0]
         try:
-            kind_idx = max(i for i, p in enumerate(parts) if p in ("manifests", "blobs"))
+            kind_idx = max(i for i, p in enumerate(parts) if p in ("manifests", "blobs", "referrers"))
         except ValueError:
             return self.send(404)
         repo = "/".join(parts[:kind_idx])
@@ -256,6 +259,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(200, body, {"Content-Type": "application/json"}, head)
             if scenario == "echoheader" and kind == "manifests":
                 return self.send(200, MANIFEST, {"Content-Type": auth, "Docker-Content-Digest": sha(MANIFEST)}, head)
+            if scenario == "echoreferrers" and kind == "referrers":
+                listed = []
+                if ref == sha(MANIFEST):
+                    listed = [{"mediaType": MT, "digest": sha(MANIFEST2), "size": len(MANIFEST2),
+                               "artifactType": "application/vnd.example.note",
+                               "annotations": {"note": echo}}]
+                body = json.dumps({"schemaVersion": 2, "manifests": listed,
+                                   "mediaType": "application/vnd.oci.image.index.v1+json"}).encode()
+                return self.send(200, body, {"Content-Type": "application/vnd.oci.image.index.v1+json"}, head)
+            if scenario == "echoreferrers" and kind == "manifests" and ref == sha(MANIFEST2):
+                return self.send(200, MANIFEST2, {"Content-Type": MT, "Docker-Content-Digest": ref}, head)
             if scenario == "echoblob" and kind == "blobs":
                 body = (echo * 2000).encode()
                 return self.send(200, body, {"Content-Type": "application/octet-stream"}, head)

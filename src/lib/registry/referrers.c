@@ -8,7 +8,9 @@
 
 #include "base/membuf.h"
 #include "macro.h"
+#include "registry/client.h"
 #include "registry/request.h"
+#include "registry/secrets.h"
 #include "registry/transport.h"
 
 #define OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -46,6 +48,15 @@ int registry_referrers(struct xarch_registry *r, const struct xarch_ref *ref, co
                 return rc;
         }
         if (status_ok(q->status) && body.data && strstr(body.data, "\"manifests\"")) {
+                /* no digest vouches for this list, and copy merges its descriptors into the
+                 * destination's fallback tag: an echo of what we sent must not travel on */
+                if (secrets_in_json(&r->secrets, body.data, body.len)) {
+                        free(body.data);
+                        return xarch_error_set(err, EBADMSG,
+                                        "referrers of %s from '%s/%s' hold a credential that was "
+                                        "sent to the registry (an echo); refused",
+                                        digest, ref->registry, ref->repository);
+                }
                 ret->data = body.data;
                 ret->len = body.len;
                 snprintf(ret->media_type, sizeof(ret->media_type), "%s", OCI_INDEX);
