@@ -123,4 +123,27 @@ for build in gzip zstd; do
                 not_ok "$build: containerd's image is $target, xarch printed $(jq -r .digest "$J")"
 done
 
+# the archive destinations, imported: an oci-archive of both platforms and a docker-archive
+NS=archives
+run_xarch build --json "${two[@]}" -t "oci-archive:$TMPD/img.tar:v1"
+expect_rc 0 "xarch build writes an oci-archive"
+idx=$(jq -r .digest "$TMPD/out")
+arm64=$(jq -r '.platforms[] | select(.platform == "linux/arm64") | .manifest' "$TMPD/out")
+run_xarch build --platform linux/arm64 --add "$FX/go/hello-arm64:/hello" --add "$TMPD/note-arm64:/etc/note" \
+        --entrypoint /hello -t "docker-archive:$TMPD/d.tar:xarch/d:v1"
+expect_rc 0 "xarch build writes a docker-archive"
+if c images import --snapshotter native --all-platforms --base-name xarch/oci "$TMPD/img.tar" >"$TMPD/imp" 2>&1 &&
+        c images import --snapshotter native --platform linux/arm64 "$TMPD/d.tar" >>"$TMPD/imp" 2>&1; then
+        ok "ctr imports and unpacks both archives"
+else
+        not_ok "ctr images import"
+        sed 's/^/#   /' "$TMPD/imp" | tail -5
+fi
+c images ls >"$TMPD/ls"
+[ "$(awk '$1 == "xarch/oci:v1" {print $3}' "$TMPD/ls")" = "$idx" ] &&
+        ok "the oci-archive's tag names the index xarch printed" || not_ok "oci-archive: $(cat "$TMPD/ls")"
+[ "$(awk '$1 == "docker.io/xarch/d:v1" {print $3}' "$TMPD/ls")" = "$arm64" ] &&
+        ok "the docker-archive's name names the arm64 manifest (the same as in the index)" ||
+        not_ok "docker-archive: $(cat "$TMPD/ls")"
+
 done_testing
