@@ -26,6 +26,7 @@ trap cleanup EXIT
 registry_start "$TMPD/r"
 PIDS="$PIDS $REGISTRY_PID"
 R=$REG
+sha() { python3 -c 'import hashlib,sys; print("sha256:" + hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 # the tag's entries as "platform" lines, sorted
 platforms() {
         curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$R/v2/$1/manifests/$2" |
@@ -71,5 +72,22 @@ want=$(curl -fsS -o /dev/null -D - -H 'Accept: application/vnd.oci.image.index.v
         not_ok "xarch printed $(jq -r .digest "$TMPD/out"), the tag is $want"
 run_xarch verify "$R/idx:v1"
 expect_rc 0 "xarch verify accepts the merged index"
+
+# a tag that moves on every read: xarch gives up after three attempts and leaves it alone
+run_xarch index create "$R/idx:v2" "$R/img:amd64"
+run_xarch index create "$R/idx:third" "$R/img:amd64" "$R/img:arm64"
+third=$(cat "$TMPD/out")
+curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$R/v2/idx/manifests/third" >"$TMPD/third.json"
+python3 "$HERE/servers/tag-mover.py" "$R" idx v2 "$TMPD/other.json" \
+        application/vnd.oci.image.index.v1+json "$TMPD/third.json" >"$TMPD/pport2" 2>"$TMPD/plog2" &
+PIDS="$PIDS $!"
+i=0
+until [ -s "$TMPD/pport2" ]; do i=$((i + 1)); [ $i -lt 400 ] || break; sleep 0.05; done
+P2=127.0.0.1:$(cat "$TMPD/pport2")
+run_xarch index add "$P2/idx:v2" "$P2/img:arm-v7"
+expect_rc 1 "index add on a tag that never stops moving exits 1"
+expect_err 'kept changing while it was edited \(3 attempts\)' "and says the tag kept changing"
+now=$(curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$R/v2/idx/manifests/v2" | sha)
+[ "$now" = "$other" ] || [ "$now" = "$third" ] && ok "xarch did not move the tag" || not_ok "the tag names $now"
 
 done_testing

@@ -3,14 +3,15 @@
 """A loopback HTTP proxy in front of a real registry that moves a tag while a client edits it
 (python3 standard library only), for `xarch index`'s concurrent-edit test.
 
-    tag-mover.py UPSTREAM REPO TAG FILE MEDIA_TYPE
+    tag-mover.py UPSTREAM REPO TAG FILE MEDIA_TYPE [FILE2]
 
 Listens on 127.0.0.1 (a free port), prints "PORT" on stdout and forwards every request to
 UPSTREAM (host:port, plain HTTP), keeping the client's Host header so the registry's Location
 headers point back at the proxy. The first HEAD or GET of /v2/REPO/manifests/TAG (by tag, not by
 digest) is forwarded, and then, before its answer goes back to the client, the proxy itself PUTs
 FILE (an index, as MEDIA_TYPE) to that tag on UPSTREAM: the client read the tag, and another
-writer moved it right after. Later requests are only forwarded.
+writer moved it right after. Later requests are only forwarded. With FILE2, every read of the
+tag moves it, alternately to FILE2 and FILE: a tag that never stops changing.
 
 GET /__log returns the JSON list of what happened: ["read", method, digest it answered],
 ["moved", digest now tagged], ["move-failed", status].
@@ -24,10 +25,11 @@ import sys
 import threading
 
 UPSTREAM, REPO, TAG, FILE, MEDIA_TYPE = sys.argv[1:6]
-MOVE_BODY = open(FILE, "rb").read()
+BODIES = [open(f, "rb").read() for f in [FILE] + sys.argv[6:7]]
+EVERY = len(BODIES) > 1
 TAG_PATH = f"/v2/{REPO}/manifests/{TAG}"
 lock = threading.Lock()
-STATE = {"moved": False}
+STATE = {"moves": 0}
 LOG = []
 BODY_MAX = 256 << 20  # what a test pushes through here is far smaller
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -50,12 +52,13 @@ def upstream(method, path, headers, body):
         conn.close()
 
 
-def move_tag():
+def move_tag(n):
+    body = BODIES[n % len(BODIES)]
     status, _, _ = upstream("PUT", TAG_PATH, [("Host", UPSTREAM), ("Content-Type", MEDIA_TYPE)],
-                            MOVE_BODY)
+                            body)
     with lock:
         if status == 201:
-            LOG.append(["moved", "sha256:" + hashlib.sha256(MOVE_BODY).hexdigest()])
+            LOG.append(["moved", "sha256:" + hashlib.sha256(body).hexdigest()])
         else:
             LOG.append(["move-failed", status])
 
@@ -97,16 +100,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.read_body()
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP]
         status, rheaders, data = upstream(self.command, self.path, headers, body)
-        trigger = False
+        trigger = None
         if self.command in ("GET", "HEAD") and self.path.split("?")[0] == TAG_PATH:
             with lock:
-                trigger = not STATE["moved"]
-                STATE["moved"] = True
+                if EVERY or STATE["moves"] == 0:
+                    STATE["moves"] += 1
+                    trigger = STATE["moves"]
                 LOG.append(["read", self.command,
                             dict((k.lower(), v) for k, v in rheaders).get(
                                 "docker-content-digest", "")])
-        if trigger:
-            move_tag()
+        if trigger is not None:
+            move_tag(trigger)
         self.send_response(status)
         length = None
         for k, v in rheaders:
