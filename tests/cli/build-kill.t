@@ -4,7 +4,9 @@
 # while Debian's docker-registry is receiving that layer: a watcher polls the registry storage's
 # _uploads directory, stops xarch (SIGSTOP) as soon as the upload holds data, checks the upload
 # is unfinished, and sends SIGKILL. Then the tag still names the older image, a rerun succeeds,
-# and xarch verify and skopeo accept what it pushed.
+# and xarch verify and skopeo accept what it pushed. The same for `xarch copy` of that image to
+# a second registry (the layer streamed registry to registry): no tag after the kill, and the
+# rerun's copy has the source's digest.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../images/lib.sh"
@@ -91,5 +93,26 @@ got=$(skopeo inspect --tls-verify=false --override-arch arm64 "docker://$R/kill/
 [ "$got" = "arm64 1" ] && ok "skopeo inspects the arm64 image: one layer" || not_ok "skopeo: $got"
 skopeo copy -q --src-tls-verify=false --override-arch arm64 "docker://$R/kill/app:v1" "dir:$TMPD/pulled" >/dev/null 2>&1 &&
         ok "skopeo pulls the arm64 image, every blob digest-checked" || not_ok "skopeo copy of the arm64 image failed"
+
+# ---- xarch copy to another registry, killed while the big layer streams across ----
+registry_start "$TMPD/r2"
+PIDS="$PIDS $REGISTRY_PID"
+R2=$REG
+UPLOADS2=$TMPD/r2/docker/registry/v2/repositories/kill/copy/_uploads
+python3 "$TMPD/killer.py" "$UPLOADS2" "$XARCH" copy "$R/kill/app:v1" "$R2/kill/copy:v1" >"$TMPD/kill2.json"
+[ "$(jq -r .state "$TMPD/kill2.json")" = mid-upload ] && [ "$(jq -r .rc "$TMPD/kill2.json")" = -9 ] &&
+        ok "xarch copy was killed (-9) while streaming the 64 MiB layer" ||
+        not_ok "the copy's kill did not land mid-upload: $(cat "$TMPD/kill2.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.index.v1+json' \
+        "http://$R2/v2/kill/copy/manifests/v1")
+[ "$code" = 404 ] && ok "no tag at the destination after the kill" || not_ok "the destination tag answers $code"
+run_xarch copy "$R/kill/app:v1" "$R2/kill/copy:v1"
+expect_rc 0 "the copy's rerun succeeds"
+expect_out "^$new\$" "and prints the source's digest"
+[ "$(skopeo inspect --raw --tls-verify=false "docker://$R2/kill/copy:v1" | sha)" = "$new" ] &&
+        ok "skopeo reads the source's index at the destination" || not_ok "skopeo reads another index"
+skopeo copy -q --src-tls-verify=false --override-arch arm64 "docker://$R2/kill/copy:v1" "dir:$TMPD/pulled2" >/dev/null 2>&1 &&
+        cmp -s "$TMPD/pulled/manifest.json" "$TMPD/pulled2/manifest.json" &&
+        ok "skopeo pulls the copied arm64 image, every blob digest-checked" || not_ok "skopeo copy of the copied image"
 
 done_testing
