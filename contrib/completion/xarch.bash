@@ -8,6 +8,8 @@ _xarch_platforms="linux/amd64 linux/amd64/v2 linux/amd64/v3 linux/amd64/v4 linux
 linux/arm64/v8 linux/arm/v7 linux/arm/v6 linux/arm/v5 linux/386 linux/ppc64le linux/s390x
 linux/riscv64 linux/mips64le linux/mips64 linux/loong64"
 _xarch_arches="amd64 arm64 arm 386 ppc64le s390x riscv64 mips64le mips64 loong64 all"
+_xarch_runtimes="containerd-1.6 containerd-1.7 containerd-2.0 containerd-2.1 containerd-2.2
+containerd-2.3 cri-o-1.30 docker-27"
 # Local image sources, as skopeo names them; anything else is a registry reference.
 _xarch_transports="oci: oci-archive: docker-archive:"
 
@@ -84,8 +86,15 @@ _xarch() {
                 --platform | -p) COMPREPLY=($(compgen -W "$_xarch_platforms" -- "$cur")) ;;
                 --node | -n) COMPREPLY=($(compgen -W "host $_xarch_platforms $_xarch_arches" -- "$cur")) ;;
                 --arch) COMPREPLY=($(compgen -W "$_xarch_arches" -- "$cur")) ;;
+                --what-if | -w) COMPREPLY=($(compgen -W "$_xarch_platforms" -- "$cur")) ;;
                 --emulation | -e) COMPREPLY=($(compgen -W "qemu rosetta none" -- "$cur")) ;;
-                --format) COMPREPLY=($(compgen -W "systemd debian" -- "$cur")) ;;
+                --runtime) COMPREPLY=($(compgen -W "$_xarch_runtimes" -- "$cur")) ;;
+                --compression) COMPREPLY=($(compgen -W "gzip gzip:1 gzip:6 gzip:9 zstd zstd:3" -- "$cur")) ;;
+                --format)
+                        case $verb in
+                        index) COMPREPLY=($(compgen -W "oci docker" -- "$cur")) ;;
+                        *) COMPREPLY=($(compgen -W "systemd debian" -- "$cur")) ;;
+                        esac ;;
                 --mount | --qemu-path | --binfmt-mount | --fix-dir | --output | -o)
                         COMPREPLY=($(compgen -d -- "$cur")) ;;
                 *) COMPREPLY=($(compgen -f -- "$cur")) ;;

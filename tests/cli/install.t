@@ -72,6 +72,12 @@ complete_words xarch inspect --platform linux/arm >"$TMPD/c"
 check "--platform values" sh -c "grep -qx linux/arm64 '$TMPD/c' && grep -qx linux/arm/v7 '$TMPD/c'"
 complete_words xarch verify oci- >"$TMPD/c"
 check "local transports (verify oci-<TAB>)" grep -qx oci-archive: "$TMPD/c"
+complete_words xarch index create x --format "" >"$TMPD/c"
+check "--format values per verb (index: oci, docker)" sh -c "grep -qx docker '$TMPD/c' && ! grep -qx systemd '$TMPD/c'"
+complete_words xarch check x --runtime containerd-2 >"$TMPD/c"
+check "--runtime values" grep -qx containerd-2.0 "$TMPD/c"
+check "zsh completion installed where Debian's zsh looks (vendor-completions)" \
+        sh -c "find '$ROOT' -path '*/share/zsh/vendor-completions/_xarch' | grep -q ."
 complete_words xarch binfmt "" >"$TMPD/c"
 check "subcommands (binfmt <TAB>)" sh -c "grep -qx install '$TMPD/c' && grep -qx status '$TMPD/c'"
 
