@@ -65,7 +65,8 @@ static void mknode(struct tnode *t, const char *name, const char *labels, const 
 
 static void test_requirements(void **state) {
         (void) state;
-        json_t *labels = J("{\"kubernetes.io/arch\":\"arm64\",\"cpus\":\"16\",\"zone\":\"a\"}");
+        json_t *labels = J("{\"kubernetes.io/arch\":\"arm64\",\"cpus\":\"16\",\"zone\":\"a\","
+                           "\"padded\":\" 16\"}");
         static const struct {
                 const char *req;
                 bool want;
@@ -101,6 +102,12 @@ static void test_requirements(void **state) {
                         {"{\"key\":\"cpus\",\"operator\":\"Gt\",\"values\":["
                          "\"99999999999999999999\"]}",
                                         false},
+                        /* as strconv.ParseInt(v, 10, 64): a sign, no spaces */
+                        {"{\"key\":\"cpus\",\"operator\":\"Gt\",\"values\":[\"+8\"]}", true},
+                        {"{\"key\":\"cpus\",\"operator\":\"Gt\",\"values\":[\" 8\"]}", false},
+                        {"{\"key\":\"cpus\",\"operator\":\"Lt\",\"values\":[\"\\n17\"]}", false},
+                        {"{\"key\":\"cpus\",\"operator\":\"Lt\",\"values\":[\"\\t17\"]}", false},
+                        {"{\"key\":\"padded\",\"operator\":\"Gt\",\"values\":[\"8\"]}", false},
                         {"{\"key\":\"zone\",\"operator\":\"Bogus\",\"values\":[\"a\"]}", false},
                         {"{\"operator\":\"Exists\"}", false},
         };

@@ -387,8 +387,10 @@ static bool values_contain(const json_t *values, const char *s) {
         return false;
 }
 
+/* As Kubernetes' strconv.ParseInt(s, 10, 64): an optional sign, then digits only (strtoll
+ * alone would skip leading white space, which the scheduler refuses). */
 static bool parse_int64(const char *s, long long *ret) {
-        if (!s || !*s)
+        if (!s || !((*s >= '0' && *s <= '9') || *s == '+' || *s == '-'))
                 return false;
         char *end;
         errno = 0;
