@@ -394,6 +394,27 @@ static void test_archive(void **state) {
         assert_int_equal(r, -EFBIG);
         assert_non_null(strstr(msg, "decompression bomb"));
         free(msg);
+
+        /* sparse members: a pax one (GNU.sparse.*, regular type) would have been added with the
+         * sparse map as its bytes, under GNU tar's "GNUSparseFile.N/" stand-in name */
+        static const char *const sparse[] = {"pax --sparse-version=1.0", "pax --sparse-version=0.1",
+                        "pax --sparse-version=0.0", "gnu"};
+        for (size_t i = 0; i < sizeof(sparse) / sizeof(sparse[0]); i++) {
+                snprintf(cmd, sizeof(cmd),
+                                "cd '%s' && rm -f sp sparse.tar && truncate -s 4M sp && echo hi "
+                                ">>sp && tar --sparse --format=%s -cf sparse.tar sp",
+                                dir, sparse[i]);
+                assert_int_equal(system(cmd), 0);
+                snprintf(path, sizeof(path), "%s/sparse.tar", dir);
+                r = try_archive(path, 0, NULL, &msg);
+                if (r >= 0)
+                        fail_msg("--format=%s: a sparse member was accepted", sparse[i]);
+                assert_non_null(msg);
+                if (!strstr(msg, "member ") ||
+                                !(strstr(msg, "sparse file") || strstr(msg, "unsupported type")))
+                        fail_msg("--format=%s: %s", sparse[i], msg);
+                free(msg);
+        }
         rm_rf(dir);
         free(dir);
 }

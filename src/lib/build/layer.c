@@ -390,6 +390,15 @@ static int archive_on_entry(const struct tar_entry *te, void *userdata) {
         }
         snprintf(e.origin, ol, "%s:%s", s->archive, te->path);
 
+        if (te->sparse) {
+                /* its data is a map and the blocks it lists: taken as is, the file would hold
+                 * the wrong bytes (and GNU tar's 1.0 format even the wrong name) */
+                entry_release(&e);
+                return archive_fail(s, EPROTONOSUPPORT,
+                                "member %s is a sparse file (GNU.sparse), which is not "
+                                "supported; write the archive without --sparse",
+                                te->path);
+        }
         switch (te->type) {
         case TAR_FILE:
         case TAR_CONTIGUOUS:

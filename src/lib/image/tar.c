@@ -26,7 +26,7 @@ struct overrides {
         char *linkpath;
         char *uname;
         char *gname;
-        bool has_size, has_uid, has_gid, has_mtime;
+        bool has_size, has_uid, has_gid, has_mtime, sparse;
         uint64_t size, uid, gid;
         int64_t mtime;
 };
@@ -270,7 +270,9 @@ static int apply_pax_record(struct overrides *o, bool global, const char *key, s
                 return 0;
         }
 #undef KEY_IS
-        return 0; /* other keys (atime, xattrs, GNU.sparse.*, ...) are not needed */
+        if (key_len > 11 && memcmp(key, "GNU.sparse.", 11) == 0)
+                o->sparse = true; /* GNU tar's pax sparse formats (0.0, 0.1, 1.0) */
+        return 0;                 /* other keys (atime, xattrs, ...) are not needed */
 }
 
 /* Parses "LEN KEY=VALUE\n" records. */
@@ -472,6 +474,7 @@ static int process_header(struct tar_reader *r, struct xarch_error **err) {
                         .size = size,
                         .data_offset = r->offset,
                         .index = r->n_entries++,
+                        .sparse = r->local.sparse || r->global.sparse,
         };
         overrides_clear(&r->local);
 

@@ -44,6 +44,8 @@ struct tar_entry {
         uint64_t size;        /* bytes of data that follow the header */
         uint64_t data_offset; /* stream offset of the first data byte */
         uint64_t index;       /* 0-based entry number */
+        bool sparse;          /* pax GNU.sparse.* records: the data is a map plus the blocks
+                               * it lists, not the file's bytes ('S' entries are their own type) */
 };
 
 struct tar_callbacks {
