@@ -296,6 +296,26 @@ static void write_archive(const char *path, bool gz, const char *const *members)
         archive_write_free(a);
 }
 
+/* Writes n symlinks l0, l1, ... each to target. */
+static void write_links(const char *path, size_t n, const char *target) {
+        struct archive *a = archive_write_new();
+        archive_write_set_format_pax_restricted(a);
+        assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+        for (size_t i = 0; i < n; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "l%zu", i);
+                struct archive_entry *e = archive_entry_new();
+                archive_entry_set_pathname(e, name);
+                archive_entry_set_filetype(e, AE_IFLNK);
+                archive_entry_set_perm(e, 0777);
+                archive_entry_set_symlink(e, target);
+                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+                archive_entry_free(e);
+        }
+        archive_write_close(a);
+        archive_write_free(a);
+}
+
 static int try_archive(const char *path, unsigned strip, struct layer_tree **ret, char **msg) {
         struct layer_tree *t = NULL;
         assert_int_equal(layer_tree_new(&t), 0);
@@ -393,6 +413,22 @@ static void test_archive(void **state) {
         r = try_archive(path, 0, NULL, &msg);
         assert_int_equal(r, -EFBIG);
         assert_non_null(strstr(msg, "decompression bomb"));
+        free(msg);
+
+        /* symlinks with long targets: the chain check has a budget for the whole archive
+         * (200 links of 200000 "." components each would take 40 million steps) */
+        size_t tl = 2 * 200000;
+        char *target = malloc(tl + 1);
+        assert_non_null(target);
+        for (size_t i = 0; i < tl; i += 2)
+                memcpy(target + i, "./", 2);
+        target[tl - 1] = '\0';
+        snprintf(path, sizeof(path), "%s/longlinks.tar", dir);
+        write_links(path, 200, target);
+        free(target);
+        r = try_archive(path, 0, NULL, &msg);
+        assert_int_equal(r, -E2BIG);
+        assert_non_null(strstr(msg, "too long or too deeply chained to check"));
         free(msg);
 
         /* sparse members: a pax one (GNU.sparse.*, regular type) would have been added with the

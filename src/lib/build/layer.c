@@ -493,14 +493,17 @@ static int archive_on_entry(const struct tar_entry *te, void *userdata) {
  *
  * The check above is lexical: it sees "x/l -> .." and "x/l/m -> ../.." as two links that stay
  * inside, although x/l is dest itself, so x/l/m points two levels above dest; "t -> d/e/.." with
- * "d/e -> .." ends above dest too. Once the whole archive is read, every member's directory and
- * every symlink's target are resolved through the archive's own symlinks (the last member of a
- * path wins, as in the layer), the way the kernel walks a path: a member whose directory, or a
- * symlink whose target, ends above dest is refused. */
+ * "d/e -> .." ends above dest too. Once the whole archive is read, every symlink's directory and
+ * target are resolved through the archive's own symlinks (the last member of a path wins, as in
+ * the layer), the way the kernel walks a path: a symlink whose target ends above dest is
+ * refused. (Other members beneath a symlink of the same layer are refused by
+ * layer_tree_finish().) The walk has a budget for the whole archive, so that long targets
+ * through long chains cannot make the check itself the bomb. */
 
-#define CHAIN_PATH_MAX  4096u  /* PATH_MAX: a longer path would not resolve in a container */
-#define CHAIN_HOPS_MAX  40u    /* the kernel's symlink limit */
-#define CHAIN_STEPS_MAX 65536u /* components walked for one member, all hops included */
+#define CHAIN_PATH_MAX   4096u /* PATH_MAX: a longer path would not resolve in a container */
+#define CHAIN_HOPS_MAX   40u   /* the kernel's symlink limit */
+#define CHAIN_STEPS_LINK 256u  /* components walked per symlink of the archive, on average */
+#define CHAIN_STEPS_BASE 65536u
 
 struct chain_link {
         const char *path;
@@ -514,7 +517,7 @@ struct chain {
         size_t len;
         size_t floor; /* the length of dest in buf: the walk may not go above it */
         unsigned hops;
-        size_t steps;
+        uint64_t steps, steps_max; /* components walked so far, for the whole archive */
 };
 
 static int chain_link_cmp(const void *a, const void *b) {
@@ -528,7 +531,8 @@ static const char *chain_lookup(const struct chain *c) {
         return hit ? hit->link : NULL;
 }
 
-/* Walks n bytes of a relative path from c->buf. -EPERM: above dest; -ELOOP, -ENAMETOOLONG. */
+/* Walks n bytes of a relative path from c->buf. -EPERM: above dest; -ELOOP, -ENAMETOOLONG,
+ * -E2BIG (the budget is spent). */
 static int chain_walk(struct chain *c, const char *p, size_t n) {
         const char *end = p + n;
         while (p < end) {
@@ -539,8 +543,8 @@ static int chain_walk(struct chain *c, const char *p, size_t n) {
                 size_t k = 0;
                 while (p + k < end && p[k] != '/')
                         k++;
-                if (++c->steps > CHAIN_STEPS_MAX)
-                        return -ENAMETOOLONG;
+                if (++c->steps > c->steps_max)
+                        return -E2BIG;
                 if (k == 1 && p[0] == '.') {
                         /* nothing */
                 } else if (k == 2 && p[0] == '.' && p[1] == '.') {
@@ -623,35 +627,44 @@ static int archive_check_chains(struct archive_state *s, size_t first) {
                         links[k++] = (struct chain_link){members[i].path, members[i].link};
 
         size_t floor = strlen(dest);
+        if (floor >= sizeof(c->buf))
+                return archive_fail(s, ENAMETOOLONG, "destination too long");
+        uint64_t steps = 0, steps_max = CHAIN_STEPS_BASE + (uint64_t) CHAIN_STEPS_LINK * n_links;
         for (size_t i = first; i < t->n; i++) {
                 const struct layer_entry *e = &t->entries[i];
+                if (e->type != XARCH_LAYER_SYMLINK)
+                        continue;
                 /* the member's name in the archive, for the message */
                 const char *name = e->origin + strlen(s->archive) + 1;
-                *c = (struct chain){.links = links, .n_links = k, .floor = floor};
-                if (floor >= sizeof(c->buf))
-                        return archive_fail(s, ENAMETOOLONG, "destination too long");
+                *c = (struct chain){.links = links,
+                                .n_links = k,
+                                .floor = floor,
+                                .len = floor,
+                                .steps = steps,
+                                .steps_max = steps_max};
                 memcpy(c->buf, dest, floor + 1);
-                c->len = floor;
-                /* e->path is dest + "/" + the member's path below it */
+                /* e->path is dest + "/" + the member's path below it: its directory, then the
+                 * target from there */
                 const char *rel = e->path + floor + (floor && e->path[floor] == '/');
                 const char *slash = strrchr(rel, '/');
                 int r = slash ? chain_walk(c, rel, (size_t) (slash - rel)) : 0;
+                if (r == 0)
+                        r = chain_walk(c, e->link, strlen(e->link));
+                steps = c->steps;
                 if (r == -EPERM)
                         return archive_fail(s, EPERM,
-                                        "member %s lies beneath a symlink that points outside "
-                                        "the archive",
+                                        "member %s is a symlink that points outside the archive "
+                                        "(through other symlinks)",
                                         name);
-                if (r == 0 && e->type == XARCH_LAYER_SYMLINK) {
-                        r = chain_walk(c, e->link, strlen(e->link));
-                        if (r == -EPERM)
-                                return archive_fail(s, EPERM,
-                                                "member %s is a symlink that points outside the "
-                                                "archive (through other symlinks)",
-                                                name);
-                }
                 /* more hops than the kernel follows: the path does not resolve at all */
                 if (r == -ELOOP)
                         continue;
+                if (r == -E2BIG)
+                        return archive_fail(s, E2BIG,
+                                        "member %s: the archive's symlinks are too long or too "
+                                        "deeply chained to check (more than %" PRIu64
+                                        " path components)",
+                                        name, steps_max);
                 if (r < 0)
                         return archive_fail(s, ENAMETOOLONG,
                                         "member %s: the path through its symlinks is too long",
