@@ -471,6 +471,44 @@ static void test_archive_not_committed(void **state) {
         assert_int_equal(access(path_of("untagged.tar"), F_OK), -1);
 }
 
+/* Another local user who can write next to the archive (a /tmp path, say) plants a symlink where
+ * the temporary file would be made: it is not followed, so the file it points to (here a
+ * victim) is neither truncated nor replaced by the archive. */
+static void test_archive_planted_link(void **state) {
+        (void) state;
+        struct image im;
+        make_image(&im, "arm64");
+        const char *victim = path_of("victim");
+        FILE *f = fopen(victim, "w");
+        assert_non_null(f);
+        fputs("precious\n", f);
+        fclose(f);
+        char planted[512];
+        snprintf(planted, sizeof(planted), "%s.xarch-tmp.%d", path_of("planted.tar"),
+                        (int) getpid());
+        assert_int_equal(symlink(victim, planted), 0);
+        struct sink *s = NULL;
+        assert_int_equal(sink_open(ctx, spec_of("oci-archive", "planted.tar", "v1"), &s, NULL), 0);
+        write_image(s, &im, true);
+        assert_int_equal(sink_commit(s, NULL), 0);
+        sink_free(s);
+        size_t n = 0;
+        char *kept = slurp(victim, &n);
+        assert_non_null(kept);
+        assert_int_equal(n, 9);
+        assert_memory_equal(kept, "precious\n", 9);
+        free(kept);
+        struct stat st;
+        assert_int_equal(lstat(path_of("planted.tar"), &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        char *index = archive_member(path_of("planted.tar"), "index.json", NULL);
+        assert_non_null(index);
+        free(index);
+        unlink(planted);
+        unlink(victim);
+        assert_int_equal(count_named(dir, "xarch-tmp"), 0);
+}
+
 static void test_docker_archive(void **state) {
         (void) state;
         struct image im;
@@ -538,6 +576,7 @@ int main(void) {
                         cmocka_unit_test(test_oci_refuses),
                         cmocka_unit_test(test_oci_archive),
                         cmocka_unit_test(test_archive_not_committed),
+                        cmocka_unit_test(test_archive_planted_link),
                         cmocka_unit_test(test_docker_archive),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

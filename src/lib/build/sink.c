@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -222,13 +223,40 @@ static int write_all(int fd, const void *buf, size_t len) {
         return 0;
 }
 
+/* Creates a new file "<prefix>.xarch-tmp.<pid>.<random>" next to where it will be renamed to.
+ * Never an existing name, never through a symlink: the directory may be shared (an archive in
+ * /tmp), and another user's file or link planted at a guessable name would otherwise be
+ * truncated, written through, or renamed into place. Returns the fd, or -errno. */
+static int create_fresh(int dirfd, const char *prefix, char **ret_name) {
+        for (int attempt = 0; attempt < 16; attempt++) {
+                uint64_t rnd = 0;
+                if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
+                        rnd = (uint64_t) random() << 32 ^ (uint64_t) random();
+                char *name = NULL;
+                if (asprintf(&name, "%s.xarch-tmp.%d.%016" PRIx64, prefix, (int) getpid(), rnd) < 0)
+                        return -ENOMEM;
+                int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                0644);
+                if (fd >= 0) {
+                        *ret_name = name;
+                        return fd;
+                }
+                int e = errno;
+                free(name);
+                if (e != EEXIST)
+                        return -e;
+        }
+        return -EEXIST;
+}
+
 /* Replaces dir/name with data: temp file, fsync, rename. */
 static int replace_file_at(int dirfd, const char *name, const void *data, size_t len) {
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof(tmp), ".%s.xarch-tmp.%d", name, (int) getpid());
-        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        char prefix[PATH_MAX];
+        snprintf(prefix, sizeof(prefix), ".%s", name);
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = create_fresh(dirfd, prefix, &tmp);
         if (fd < 0)
-                return -errno;
+                return fd;
         int r = write_all(fd, data, len);
         if (r == 0 && fdatasync(fd) < 0)
                 r = -errno;
@@ -358,17 +386,12 @@ static int archive_ready(struct sink *s, struct xarch_error **err) {
         if (s->tarfd >= 0)
                 return s->failed ? xarch_error_set(err, EIO, "%s: an earlier write failed", s->path)
                                  : 0;
-        if (asprintf(&s->tmp_path, "%s.xarch-tmp.%d", s->path, (int) getpid()) < 0) {
+        int fd = create_fresh(AT_FDCWD, s->path, &s->tmp_path);
+        if (fd < 0) {
                 s->tmp_path = NULL;
-                return xarch_error_set(err, ENOMEM, "out of memory");
+                return xarch_error_set(err, -fd, "cannot create %s: %s", s->path, strerror(-fd));
         }
-        s->tarfd = open(s->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (s->tarfd < 0) {
-                int e = errno;
-                free(s->tmp_path);
-                s->tmp_path = NULL;
-                return xarch_error_set(err, e, "cannot create %s: %s", s->path, strerror(e));
-        }
+        s->tarfd = fd;
         char hdr[TAR_BLOCK];
         int r = 0;
         const char *dirs[] = {"blobs/", "blobs/sha256/"};
@@ -503,13 +526,22 @@ int sink_blob_begin(struct sink *s, const char *digest, uint64_t size,
                         r = xarch_error_set(err, -r, "%s/%s: %s", s->path, dir, strerror(-r));
                         break;
                 }
-                snprintf(b->tmp_name, sizeof(b->tmp_name), "blobs/.xarch-tmp.%d.%p", (int) getpid(),
-                                (void *) b);
-                b->fd = openat(s->dirfd, b->tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                                0644);
-                if (b->fd < 0)
-                        r = xarch_error_set(err, errno, "%s: cannot write a blob: %s", s->path,
-                                        strerror(errno));
+                char *tmp = NULL;
+                b->fd = create_fresh(s->dirfd, "blobs/", &tmp);
+                if (b->fd < 0) {
+                        r = xarch_error_set(err, -b->fd, "%s: cannot write a blob: %s", s->path,
+                                        strerror(-b->fd));
+                        break;
+                }
+                if (strlen(tmp) >= sizeof(b->tmp_name)) { /* never: the prefix is short */
+                        unlinkat(s->dirfd, tmp, 0);
+                        free(tmp);
+                        r = xarch_error_set(
+                                        err, ENAMETOOLONG, "%s: temporary name too long", s->path);
+                        break;
+                }
+                snprintf(b->tmp_name, sizeof(b->tmp_name), "%s", tmp);
+                free(tmp);
                 break;
         }
         default:
