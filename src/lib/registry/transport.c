@@ -342,6 +342,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud) {
         return n;
 }
 
+void http_answer_reset(struct http_req *q) {
+        reset_response(q);
+}
+
+size_t http_answer_header(struct http_req *q, char *line, size_t n) {
+        return on_header(line, 1, n, q);
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
         struct http_req *q = ud;
         size_t n = size * nmemb;

@@ -131,6 +131,13 @@ const char *url_problem(const char *url);
 void transport_init(struct xarch_registry *r);
 void transport_free(struct xarch_registry *r);
 
+/* The answer parser both transports feed: http_answer_reset() before an answer, then each
+ * status or header line (line end included) to http_answer_header(), which fills q's answer
+ * fields (status, Location, Range, Content-Range, ...) and returns n, or 0 with q->abort_code
+ * set to stop the exchange. Exposed for fuzz-upload-answer. */
+void http_answer_reset(struct http_req *q);
+size_t http_answer_header(struct http_req *q, char *line, size_t n);
+
 /* One HTTP exchange, no retries. Returns 0 when a response arrived (any status), <0 with
  * q->code / q->abort_code (and q->curl_err) set otherwise. */
 int http_once(struct xarch_registry *r, struct http_req *q);
