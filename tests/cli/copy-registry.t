@@ -59,9 +59,10 @@ cp "$TMPD/tls/ca.crt" "$TMPD/certs.d/ca.crt"
 htpasswd -Bbn alice s3cret >"$TMPD/htpasswd"
 P2=$(free_port)
 R2=127.0.0.1:$P2
+# (its access log, in $TMPD/r2/log, shows each request's HTTP version)
 cat >"$TMPD/r2/config.yml" <<EOF
 version: 0.1
-log: {level: error, accesslog: {disabled: true}}
+log: {level: error}
 storage: {filesystem: {rootdirectory: $TMPD/r2/storage}}
 http:
   addr: $R2
@@ -93,6 +94,14 @@ expect_rc 0 "plain -> TLS + htpasswd exits 0"
 [ "$(skopeo inspect --raw --cert-dir "$TMPD/certs.d" --creds alice:s3cret "docker://$R2/secure/multi:v1" | sha)" = "$want" ] &&
         ok "skopeo reads the same index on the TLS registry" || not_ok "index differs at R2"
 if grep -q s3cret "$TMPD/out" "$TMPD/err"; then not_ok "the password shows in the output"; else ok "no secret in the output"; fi
+# The push goes over HTTP/1.1 although this registry offers HTTP/2: libcurl's HTTP/2 uploads
+# cost 2-3x the CPU (docs/benchmarks.md, "## copy").
+grep -E '"(HEAD|POST|PATCH|PUT) /v2/secure/multi/[^"]*" [0-9]' "$TMPD/r2/log" >"$TMPD/pushlog" || true
+if [ -s "$TMPD/pushlog" ] && ! grep -qv ' HTTP/1.1" ' "$TMPD/pushlog"; then
+        ok "every push request ($(wc -l <"$TMPD/pushlog")) went over HTTP/1.1"
+else
+        not_ok "push requests not all over HTTP/1.1"; sed 's/^/#   /' "$TMPD/pushlog" | head -5
+fi
 run_xarch copy $SECURE --json "$R1/team/multi:v1" "$R2/secure/multi:v1"
 expect_rc 0 "rerun exits 0"
 [ "$(json_get written.blobs)" = 0 ] && ok "rerun uploads no blob" || not_ok "rerun uploaded $(json_get written.blobs)"

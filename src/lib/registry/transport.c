@@ -808,7 +808,10 @@ static int http_once_curl(struct xarch_registry *r, struct http_req *q) {
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+        /* a pooled handle keeps its connections: libcurl does not reuse an HTTP/2 one for a
+         * request that wants HTTP/1.1, so a push opens its own */
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+                        (long) (q->http1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS));
         curl_easy_setopt(c, CURLOPT_USERAGENT, r->user_agent);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, q);

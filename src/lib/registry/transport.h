@@ -80,6 +80,10 @@ struct http_req {
         uint64_t max_total;      /* cap on body bytes delivered over all attempts; 0 = none */
         body_fn on_body;         /* NULL: 2xx bodies are read and dropped */
         void *ud;
+        /* HTTP/1.1 even where the server offers HTTP/2 over TLS. Pushes ask for it: libcurl's
+         * HTTP/2 uploads cost 2-3x the CPU of HTTP/1.1 ones (small sends, a poll per frame;
+         * see docs/benchmarks.md "## copy"), while downloads cost the same either way. */
+        bool http1;
 
         /* state across attempts */
         uint64_t delivered; /* body bytes handed to on_body so far */

@@ -143,6 +143,9 @@ static int request(struct upload_target *t, const char *path, struct http_req *q
          * the push reading (the deadline grows with the bytes moved) */
         if (!q->max_total && !streq(q->method, "HEAD")) /* HEAD: Content-Length, no body */
                 q->max_total = UPLOAD_ANSWER_MAX;
+        /* the whole push over HTTP/1.1 (uploads over libcurl's HTTP/2 cost 2-3x the CPU), HEADs
+         * included, so that one connection serves every request of a blob */
+        q->http1 = true;
         int r = registry_request(t->r, &t->ref, path, q, flags | REQ_PUSH, sent, err);
         if (r < 0 && (q->abort_code == -EFBIG || q->abort_code == -EMSGSIZE) && err && !*err)
                 return fail_abort(q, "an upload answer", &t->ref, q->max_total, err);
