@@ -337,6 +337,20 @@ static void test_oci_refuses(void **state) {
         char *still = slurp(path_of("malformed/index.json"), NULL);
         assert_string_equal(still, "{\"manifests\": 3}");
         free(still);
+
+        /* an index.json that is a FIFO (a layout unpacked from someone's tarball) is refused,
+         * not opened and waited on forever (alarm: a hang fails the test) */
+        err = NULL;
+        assert_int_equal(sink_open(ctx, spec_of("oci", "fifo", "v1"), &s, NULL), 0);
+        write_image(s, &im, false);
+        assert_int_equal(mkfifo(path_of("fifo/index.json"), 0644), 0);
+        alarm(60);
+        assert_int_equal(sink_set_tag(s, im.manifest_d, MT_MANIFEST, strlen(im.manifest), &err),
+                        -EBADMSG);
+        alarm(0);
+        assert_non_null(strstr(err->msg, "index.json is not a regular file"));
+        xarch_error_free(err);
+        sink_free(s);
 }
 
 /* ---- archives ---- */

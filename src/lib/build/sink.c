@@ -20,6 +20,8 @@
 #include "xarch/ref.h"
 
 #define TAR_BLOCK 512
+/* The largest index.json of an oci: layout read to add a tag (tens of thousands of tags). */
+#define OCI_INDEX_JSON_MAX (64 << 20)
 
 /* A manifest put into an archive: kept so that index.json / manifest.json can be written. */
 struct stored_manifest {
@@ -831,8 +833,20 @@ static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
         if (r < 0)
                 return r;
         json_t *index = NULL;
-        _cleanup_close_ int fd = openat(s->dirfd, "index.json", O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO planted in the layout must not block the open (it is refused
+         * below); only a regular file of a sane size is read */
+        _cleanup_close_ int fd = openat(
+                        s->dirfd, "index.json", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd >= 0) {
+                struct stat st;
+                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                        return xarch_error_set(err, EBADMSG,
+                                        "%s/index.json is not a regular file; not overwriting it",
+                                        s->path);
+                if (st.st_size > OCI_INDEX_JSON_MAX)
+                        return xarch_error_set(err, EFBIG,
+                                        "%s/index.json is larger than %d MiB; not overwriting it",
+                                        s->path, OCI_INDEX_JSON_MAX >> 20);
                 json_error_t jerr;
                 index = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
                 if (!json_is_object(index) || !json_is_array(json_object_get(index, "manifests"))) {
