@@ -106,6 +106,13 @@ for s in echo403 echo400 echo500 echo200 echoblob echoheader; do
                 not_ok "$s: a credential reached the output"; sed 's/^/#   /' "$TMPD/out" "$TMPD/err"
         else ok "$s: no credential in stdout or stderr (exit $RC)"; fi
 done
+# an echo cut where the message or code is shortened for the error line: not even a part of it
+for s in echocut403 echocut400; do
+        XDG_CACHE_HOME=$TMPD/echo-cache run_xarch inspect --authfile "$TMPD/auth.json" "$R/$s/a:v1"
+        if grep -qE 'xs3|Bearer g' "$TMPD/err"; then
+                not_ok "$s: a part of a credential reached stderr"; sed 's/^/#   /' "$TMPD/err"
+        else ok "$s: no part of a credential in stderr (exit $RC)"; fi
+done
 if grep -rqaE 's3cret|good-token|YWxpY2U6czNjcmV0' "$TMPD/echo-cache" 2>/dev/null; then
         not_ok "a credential reached the cache"
 else ok "no credential in the cache"; fi

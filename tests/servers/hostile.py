@@ -45,6 +45,10 @@ the repository name unique so that per-path counters (429-then-success, ...) sta
                the password, the Authorization value and base64("alice:s3cret"): in a 403, 400
                or 500 body, in a 200 error document (one echo JSON-escaped), in headers, or in a
                blob's bytes
+  echocut403 echocut400
+               bearer auth as bearercreds; the error answer's message (403) or code (400) is
+               long padding followed by the echo, so that a 255-byte message or 63-byte code
+               would end in the middle of the password or token
   echoreferrers  bearer auth as bearercreds; the referrers API lists, for the image's
                manifest, one referrer (the "endless" image's manifest) whose annotation echoes
                the credentials as above; the referrer itself has none
@@ -251,6 +255,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.error(403, "DENIED", echo, None, head)
             if scenario == "echo400":
                 return self.error(400, "DENIED " + auth, echo, None, head)
+            if scenario == "echocut403":
+                return self.error(403, "DENIED", "x" * 252 + "s3cret and more", None, head)
+            if scenario == "echocut400":
+                return self.error(400, "y" * 52 + auth, "see the code", None, head)
             if scenario == "echo500":
                 return self.send(500, echo.encode(), {"Content-Type": "text/plain", "X-Echo": auth}, head)
             if scenario == "echo200" and kind == "manifests":

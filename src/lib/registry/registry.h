@@ -18,6 +18,11 @@ long registry_parse_retry_after(const char *value, time_t now);
  * sanitised message (printable ASCII only, truncated). Returns 0 or -EBADMSG. */
 int registry_parse_error_body(const char *body, size_t len, char code[64], char message[256]);
 
+/* The same, whole: *code and *message are allocated (sanitised, not truncated), so that an
+ * echoed credential can be redacted before anything is cut short. Returns 0, -EBADMSG or
+ * -ENOMEM; on failure both are NULL. */
+int registry_parse_error_body_alloc(const char *body, size_t len, char **code, char **message);
+
 /* "ratelimit-remaining: 20;w=21600" -> 20 and *window_seconds = 21600 (0 when absent).
  * Returns -1 when unparsable. */
 long registry_parse_ratelimit(const char *value, long *window_seconds);

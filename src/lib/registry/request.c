@@ -185,8 +185,23 @@ static bool tls_failure(CURLcode code) {
 /* Maps a final non-2xx response to an error. what: "manifest 'latest'", "blob 'sha256:...'". */
 static int status_error_unredacted(struct http_req *q, const struct xarch_ref *ref,
                 const char *what, bool sent_credentials, struct xarch_error **err) {
-        char code[64], msg[256];
-        (void) registry_parse_error_body(q->errbody, q->errbody_len, code, msg);
+        char code[64] = "", msg[256] = "";
+        {
+                /* redacted whole, then shortened: cut first, an echoed credential could be left
+                 * half there, where the redaction of the finished message cannot see it */
+                char *full_code = NULL, *full_msg = NULL;
+                if (registry_parse_error_body_alloc(
+                                    q->errbody, q->errbody_len, &full_code, &full_msg) == 0) {
+                        if (q->client) {
+                                secrets_redact(&q->client->secrets, &full_code);
+                                secrets_redact(&q->client->secrets, &full_msg);
+                        }
+                        snprintf(code, sizeof(code), "%s", full_code);
+                        snprintf(msg, sizeof(msg), "%s", full_msg);
+                }
+                free(full_code);
+                free(full_msg);
+        }
         const char *reg = ref->registry, *repo = ref->repository;
 
         switch (q->status) {

@@ -43,19 +43,20 @@ long registry_parse_retry_after(const char *value, time_t now) {
         return when > now ? (long) (when - now) : 0;
 }
 
-static void sanitize_copy(char *out, size_t out_size, const char *in) {
-        size_t n = 0;
-        for (; in && *in && n + 1 < out_size; in++)
-                out[n++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
-        if (out_size)
-                out[n] = '\0';
+/* A copy with every byte outside printable ASCII shown as '?'. */
+static char *sanitized_dup(const char *in) {
+        char *out = strdup(in);
+        for (char *p = out; p && *p; p++)
+                if (*p < 0x20 || *p >= 0x7f)
+                        *p = '?';
+        return out;
 }
 
-int registry_parse_error_body(const char *body, size_t len, char code[64], char message[256]) {
-        json_error_t jerr;
-        code[0] = message[0] = '\0';
+int registry_parse_error_body_alloc(const char *body, size_t len, char **code, char **message) {
+        *code = *message = NULL;
         if (!body || len == 0)
                 return -EBADMSG;
+        json_error_t jerr;
         json_t *root = json_loadb(body, len, 0, &jerr);
         json_t *errors = json_object_get(root, "errors");
         json_t *first = json_array_get(errors, 0);
@@ -63,11 +64,30 @@ int registry_parse_error_body(const char *body, size_t len, char code[64], char 
         const char *m = json_string_value(json_object_get(first, "message"));
         int r = -EBADMSG;
         if (c) {
-                sanitize_copy(code, 64, c);
-                sanitize_copy(message, 256, m ? m : "");
+                *code = sanitized_dup(c);
+                *message = sanitized_dup(m ? m : "");
                 r = 0;
+                if (!*code || !*message) {
+                        free(*code);
+                        free(*message);
+                        *code = *message = NULL;
+                        r = -ENOMEM;
+                }
         }
         json_decref(root);
+        return r;
+}
+
+int registry_parse_error_body(const char *body, size_t len, char code[64], char message[256]) {
+        char *c, *m;
+        code[0] = message[0] = '\0';
+        int r = registry_parse_error_body_alloc(body, len, &c, &m);
+        if (r == 0) {
+                snprintf(code, 64, "%s", c);
+                snprintf(message, 256, "%s", m);
+        }
+        free(c);
+        free(m);
         return r;
 }
 
