@@ -6,7 +6,8 @@
 # is unfinished, and sends SIGKILL. Then the tag still names the older image, a rerun succeeds,
 # and xarch verify and skopeo accept what it pushed. The same for `xarch copy` of that image to
 # a second registry (the layer streamed registry to registry): no tag after the kill, and the
-# rerun's copy has the source's digest.
+# rerun's copy has the source's digest. And for an oci-archive file that exists: the old archive
+# stays whole, and the killed build leaves no temporary file next to it.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../images/lib.sh"
@@ -45,18 +46,36 @@ old=$(jq -r .digest "$TMPD/out")
 head -c 67108864 /dev/urandom >"$TMPD/big.bin"
 big=("${two[@]}" --add "linux/arm64=$TMPD/big.bin:/data/big.bin")
 
-# Runs xarch, stops and kills it mid-upload; prints what it saw as JSON.
+# Runs xarch, stops and kills it once a file matching GLOB (an upload's data in the registry), or
+# with fd:DIR a file under DIR that xarch has open (unnamed ones too), holds 4 MiB, before it
+# holds the whole 64 MiB; prints what it saw as JSON.
 cat >"$TMPD/killer.py" <<'PY'
 import glob, json, os, signal, subprocess, sys, time
-uploads, argv = sys.argv[1], sys.argv[2:]
+pattern, argv = sys.argv[1], sys.argv[2:]
 p = subprocess.Popen(argv, stdout=open(os.devnull, "w"), stderr=subprocess.DEVNULL)
+def files():
+    if not pattern.startswith("fd:"):
+        return glob.glob(pattern)
+    out = []
+    for fd in glob.glob(f"/proc/{p.pid}/fd/*"):
+        try:
+            if os.readlink(fd).startswith(pattern[3:]):
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+def fsize(f):
+    try:
+        return os.stat(f).st_size
+    except OSError:
+        return 0
 state, size = "exited", 0
 while p.poll() is None:
-    sizes = [os.path.getsize(f) for f in glob.glob(uploads + "/*/data") if os.path.exists(f)]
+    sizes = [fsize(f) for f in files()]
     # the amd64 layer (one Go binary) is under 4 MiB; a bigger upload is the arm64 layer
     if sizes and max(sizes) >= 4 << 20:
         p.send_signal(signal.SIGSTOP)
-        sizes = [os.path.getsize(f) for f in glob.glob(uploads + "/*/data") if os.path.exists(f)]
+        sizes = [fsize(f) for f in files()]
         state = "mid-upload" if sizes and max(sizes) < 64 << 20 else "too-late"
         size = max(sizes) if sizes else 0
         p.kill()
@@ -65,7 +84,7 @@ while p.poll() is None:
 p.wait()
 print(json.dumps({"state": state, "bytes": size, "rc": p.returncode}))
 PY
-python3 "$TMPD/killer.py" "$UPLOADS" "$XARCH" build --json "${big[@]}" -t "$R/kill/app:v1" >"$TMPD/kill.json"
+python3 "$TMPD/killer.py" "$UPLOADS/*/data" "$XARCH" build --json "${big[@]}" -t "$R/kill/app:v1" >"$TMPD/kill.json"
 state=$(jq -r .state "$TMPD/kill.json")
 if [ "$state" = mid-upload ]; then
         ok "xarch was killed (-9) while uploading the 64 MiB layer ($(jq -r .bytes "$TMPD/kill.json") bytes in)"
@@ -99,7 +118,7 @@ registry_start "$TMPD/r2"
 PIDS="$PIDS $REGISTRY_PID"
 R2=$REG
 UPLOADS2=$TMPD/r2/docker/registry/v2/repositories/kill/copy/_uploads
-python3 "$TMPD/killer.py" "$UPLOADS2" "$XARCH" copy "$R/kill/app:v1" "$R2/kill/copy:v1" >"$TMPD/kill2.json"
+python3 "$TMPD/killer.py" "$UPLOADS2/*/data" "$XARCH" copy "$R/kill/app:v1" "$R2/kill/copy:v1" >"$TMPD/kill2.json"
 [ "$(jq -r .state "$TMPD/kill2.json")" = mid-upload ] && [ "$(jq -r .rc "$TMPD/kill2.json")" = -9 ] &&
         ok "xarch copy was killed (-9) while streaming the 64 MiB layer" ||
         not_ok "the copy's kill did not land mid-upload: $(cat "$TMPD/kill2.json")"
@@ -114,5 +133,26 @@ expect_out "^$new\$" "and prints the source's digest"
 skopeo copy -q --src-tls-verify=false --override-arch arm64 "docker://$R2/kill/copy:v1" "dir:$TMPD/pulled2" >/dev/null 2>&1 &&
         cmp -s "$TMPD/pulled/manifest.json" "$TMPD/pulled2/manifest.json" &&
         ok "skopeo pulls the copied arm64 image, every blob digest-checked" || not_ok "skopeo copy of the copied image"
+
+# ---- an oci-archive that exists, rewritten by a build that is killed half way ----
+mkdir -p "$TMPD/dest"
+run_xarch build "${two[@]}" -t "oci-archive:$TMPD/dest/app.tar:v1"
+expect_rc 0 "the older image as an oci-archive"
+cp "$TMPD/dest/app.tar" "$TMPD/before-app.tar"
+python3 "$TMPD/killer.py" "fd:$TMPD/dest/" "$XARCH" build "${big[@]}" -t "oci-archive:$TMPD/dest/app.tar:v1" >"$TMPD/kill3.json"
+[ "$(jq -r .state "$TMPD/kill3.json")" = mid-upload ] && [ "$(jq -r .rc "$TMPD/kill3.json")" = -9 ] &&
+        ok "xarch build was killed (-9) while writing the archive" ||
+        not_ok "the archive kill did not land mid-write: $(cat "$TMPD/kill3.json")"
+left=$(cd "$TMPD/dest" && ls -d app.tar.* 2>/dev/null || true)
+[ -z "$left" ] && ok "nothing left next to the destination (the archive had no name yet)" ||
+        not_ok "the killed build left $left ($(du -sh "$TMPD/dest/$left" | cut -f1))"
+cmp -s "$TMPD/dest/app.tar" "$TMPD/before-app.tar" && ok "the archive at the destination is the older one, whole" ||
+        not_ok "the archive at the destination changed"
+[ "$(skopeo inspect --raw "oci-archive:$TMPD/dest/app.tar:v1" | sha)" = "$old" ] &&
+        ok "skopeo reads the older index from it" || not_ok "skopeo cannot read the older archive"
+run_xarch build --json "${big[@]}" -t "oci-archive:$TMPD/dest/app.tar:v1"
+expect_rc 0 "the archive rerun succeeds"
+[ "$(jq -r .digest "$TMPD/out")" = "$new" ] && [ "$(skopeo inspect --raw "oci-archive:$TMPD/dest/app.tar:v1" | sha)" = "$new" ] &&
+        ok "the new archive holds the same index as the registry push" || not_ok "archive index $(jq -r .digest "$TMPD/out"), pushed $new"
 
 done_testing

@@ -41,8 +41,11 @@ struct sink {
         /* oci: the layout directory, opened on first write */
         int dirfd;
 
-        /* archives: the tar being written under a temporary name */
+        /* archives: the tar being written, an unnamed file (O_TMPFILE) next to the destination
+         * that gets a name only at the commit, so a killed run leaves nothing behind; where the
+         * file system has no O_TMPFILE, a temporary name from the start */
         int tarfd;
+        bool tar_unnamed;
         char *tmp_path;
         uint64_t tar_off;
         bool failed; /* a write failed half way: the archive is unusable */
@@ -251,6 +254,33 @@ static int create_fresh(int dirfd, const char *prefix, char **ret_name) {
         return -EEXIST;
 }
 
+/* Gives the unnamed file fd (O_TMPFILE) a fresh name "<prefix>.xarch-tmp.<pid>.<random>", as
+ * create_fresh() would make it: linkat never replaces an existing name nor follows a symlink
+ * there. Through /proc/self/fd (AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH). Returns 0 or -errno. */
+static int link_fresh(int fd, const char *prefix, char **ret_name) {
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        for (int attempt = 0; attempt < 16; attempt++) {
+                uint64_t rnd = 0;
+                if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
+                        rnd = (uint64_t) random() << 32 ^ (uint64_t) random();
+                char *name = NULL;
+                if (asprintf(&name, "%s.xarch-tmp.%d.%016" PRIx64, prefix, (int) getpid(), rnd) < 0)
+                        return -ENOMEM;
+                if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 ||
+                                (errno == ENOENT && linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) ==
+                                                                    0)) {
+                        *ret_name = name;
+                        return 0;
+                }
+                int e = errno;
+                free(name);
+                if (e != EEXIST)
+                        return -e;
+        }
+        return -EEXIST;
+}
+
 /* Replaces dir/name with data: temp file, fsync, rename. */
 static int replace_file_at(int dirfd, const char *name, const void *data, size_t len) {
         char prefix[PATH_MAX];
@@ -384,11 +414,31 @@ static int tar_pad(struct sink *s, uint64_t size) {
         return r;
 }
 
+/* The directory part of path ("." when none), for an O_TMPFILE open next to it. */
+static char *dir_of(const char *path) {
+        char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (dir && !slash) {
+                free(dir);
+                return strdup(".");
+        }
+        if (slash)
+                slash[slash == dir ? 1 : 0] = '\0';
+        return dir;
+}
+
 static int archive_ready(struct sink *s, struct xarch_error **err) {
         if (s->tarfd >= 0)
                 return s->failed ? xarch_error_set(err, EIO, "%s: an earlier write failed", s->path)
                                  : 0;
-        int fd = create_fresh(AT_FDCWD, s->path, &s->tmp_path);
+        /* unnamed until the commit (a kill leaves nothing); else a fresh temporary name */
+        _cleanup_free_ char *dir = dir_of(s->path);
+        if (!dir)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+        s->tar_unnamed = fd >= 0;
+        if (fd < 0)
+                fd = create_fresh(AT_FDCWD, s->path, &s->tmp_path);
         if (fd < 0) {
                 s->tmp_path = NULL;
                 return xarch_error_set(err, -fd, "cannot create %s: %s", s->path, strerror(-fd));
@@ -1027,6 +1077,11 @@ int sink_commit(struct sink *s, struct xarch_error **err) {
         }
         if (r == 0 && fdatasync(s->tarfd) < 0)
                 r = -errno;
+        if (r == 0 && s->tar_unnamed) {
+                r = link_fresh(s->tarfd, s->path, &s->tmp_path);
+                if (r == 0)
+                        s->tar_unnamed = false;
+        }
         if (r == 0 && rename(s->tmp_path, s->path) < 0)
                 r = -errno;
         if (r < 0)

@@ -15,8 +15,9 @@
  *
  * The order of calls is the order that keeps a destination consistent: blobs, then the
  * manifests that reference them (children before indexes), then sink_set_tag() last. Archives
- * are written under a temporary name and renamed into place by sink_commit(), so an interrupted
- * run leaves no half-written archive; a directory or a registry keeps the blobs and manifests
+ * are written to an unnamed file (O_TMPFILE) beside the destination, named and renamed into
+ * place by sink_commit(), so an interrupted or killed run leaves no half-written archive and
+ * no temporary file; a directory or a registry keeps the blobs and manifests
  * already written, so a rerun skips them (sink_has_blob()).
  *
  * A blob is written as a stream: sink_blob_begin() (digest and size when known, for a copy;
