@@ -65,6 +65,9 @@ struct xarch_verify_platform {
         struct xarch_platform index_platform;
         /* an odd index platform no node matches (overlong field, no architecture, ...) */
         bool index_platform_never_matches;
+        /* an index entry without a platform after another entry without one: runtimes only ever
+         * consider the first such entry (docs/runtimes.md), so no node pulls this one */
+        bool bare_not_first;
         bool has_config_platform;
         struct xarch_platform config_platform;
         /* the label the others are compared with: the index entry's, else the config's */

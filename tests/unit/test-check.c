@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "xarch/check.h"
+#include "xarch/verify.h"
 #include "verdict/check-internal.h"
 #include "macro.h"
 
@@ -21,8 +22,9 @@
  *   BINARY  the analysed binary's arch[/variant], "-" when not analysed
  *   GO      "-" (not Go), "go?" (Go, version unknown), "r1.18-1.19" (pclntab range) or a version
  *   LEVEL   x86-64 level 0..4
- *   FLAGS   "-" or letters: C label from the config, L loader missing, P no program,
- *           U unreadable */
+ *   FLAGS   "-" or letters: C label from the config (in an index: an entry without a platform),
+ *           N such an entry after another one without a platform, L loader missing,
+ *           P no program, U unreadable */
 static struct check_candidate cand(const char *spec) {
         struct check_candidate c = {0};
         char label[64], binary[64], go[32], flags[16];
@@ -32,6 +34,8 @@ static struct check_candidate cand(const char *spec) {
         assert_int_equal(xarch_platform_parse_raw(label, &c.label, NULL), 0);
         c.has_label = true;
         c.from_index = !strchr(flags, 'C');
+        c.bare = !c.from_index; /* the rows with is_index false ignore it */
+        c.bare_not_first = strchr(flags, 'N') != NULL;
         if (!streq(binary, "-")) {
                 c.has_binary = true;
                 assert_int_equal(xarch_platform_parse(binary, &c.binary, NULL), 0);
@@ -233,6 +237,30 @@ static const struct row rows[] = {
                 {"ties keep index order", true, {"linux/s390x s390x - 0 -", C_AMD64}, "arm64",
                                 "qemu", 0, 0, XARCH_VERDICT_EMULATED, "emulated", 0, "",
                                 "qemu-s390x"},
+
+                /* entries without a platform: containerd sorts them last and considers only the
+                 * first (LimitManifests(…, 1)), checking its config; the second is never
+                 * pulled, natively or with a --platform of its own (docs/runtimes.md) */
+                {"only the first entry without a platform is considered", true,
+                                {"linux/amd64 amd64 - 1 C", "linux/arm64 arm64 - 0 C"}, "arm64",
+                                "none", 0, 0, XARCH_VERDICT_FAILS, "no-match", 0, "", NULL},
+                {"emulated: a later entry without a platform is never a candidate", true,
+                                {"linux/amd64 amd64 go1.19.8 1 C", "linux/s390x s390x - 0 C"},
+                                "arm64", "qemu", 0, 0, XARCH_VERDICT_EMULATED_CRASH,
+                                "go-lfstack-crash", 0, "", NULL},
+                {"emulated: the index's first entry without a platform is not an image", true,
+                                {"linux/s390x s390x - 0 CN", GO_OLD_AMD64}, "arm64", "qemu", 0, 0,
+                                XARCH_VERDICT_EMULATED_CRASH, "go-lfstack-crash", 1, "", NULL},
+                {"labelled entries still come before the first without a platform", true,
+                                {"linux/arm64 arm64 - 0 C", C_ARM64}, "arm64", "none", 0, 0,
+                                XARCH_VERDICT_NATIVE, "native", 1, "", NULL},
+                /* containerd 1.6/1.7 read only os and architecture from that config */
+                {"1.7 ignores the config's variant of an entry without a platform", true,
+                                {"linux/arm/v8 arm/v7 - 0 C"}, "arm/v7@containerd-1.7", "none", 0,
+                                0, XARCH_VERDICT_NATIVE, "native", 0, "", NULL},
+                {"2.0 reads the config's variant of an entry without a platform", true,
+                                {"linux/arm/v8 arm/v7 - 0 C"}, "arm/v7@containerd-2.0.4", "none", 0,
+                                0, XARCH_VERDICT_FAILS, "no-match", 0, "", NULL},
 };
 
 static bool has_fix(const struct xarch_check_result *r, const char *kind) {
@@ -252,6 +280,8 @@ static void run_row(const struct row *row, const struct check_emulator *emus, si
         struct xarch_check_node parsed;
         assert_int_equal(xarch_check_node_parse(row->node, &parsed, NULL), 0);
         node.platform = parsed.platform;
+        if (parsed.runtime_set)
+                node.runtime = parsed.runtime;
         assert_int_equal(xarch_emulation_parse(row->emulation, &node.emulation, NULL), 0);
         node.qemu_major = row->qemu_major;
         node.qemu_minor = row->qemu_minor;
@@ -528,6 +558,56 @@ static void test_parse(void **state) {
                         "emulated-unknown");
 }
 
+/* The facts from verify: its label is normalised, but each runtime normalises the entry's
+ * platform its own way, so the candidate keeps it as written. An index entry arm64/v8.0: not
+ * an arm64 node's before containerd 2.0 (normalizeArch maps only "8" and "v8"), from 2.0 it is;
+ * CRI-O compares the strings. */
+static void test_from_verify_raw_label(void **state) {
+        (void) state;
+        struct xarch_verify_platform vp[2] = {0};
+        assert_int_equal(xarch_platform_parse_raw("linux/amd64", &vp[0].index_platform, NULL), 0);
+        assert_int_equal(xarch_platform_parse_raw("linux/arm64/v8.0", &vp[1].index_platform, NULL),
+                        0);
+        for (size_t i = 0; i < 2; i++) {
+                vp[i].has_index_platform = true;
+                vp[i].config_platform = vp[i].index_platform;
+                vp[i].has_config_platform = true;
+                vp[i].label = vp[i].index_platform;
+                xarch_platform_normalize(&vp[i].label); /* as xarch_verify_image fills it */
+        }
+        struct check_candidate cands[2];
+        for (size_t i = 0; i < 2; i++)
+                check_candidate_from_verify(&vp[i], true, &cands[i]);
+        static const struct {
+                const char *node;
+                enum xarch_check_verdict verdict;
+        } cases[] = {
+                        {"arm64@containerd-1.7.22", XARCH_VERDICT_FAILS},
+                        {"arm64@docker-24.0.7", XARCH_VERDICT_FAILS},
+                        {"arm64@cri-o-1.30.1", XARCH_VERDICT_FAILS},
+                        {"arm64@containerd-2.0.4", XARCH_VERDICT_NATIVE},
+                        {"arm64@containerd-2.3", XARCH_VERDICT_NATIVE},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct xarch_check_node parsed;
+                assert_int_equal(xarch_check_node_parse(cases[i].node, &parsed, NULL), 0);
+                struct check_node_facts node = {.platform = parsed.platform,
+                                .runtime = parsed.runtime,
+                                .emulation = XARCH_EMULATION_NONE,
+                                .emulation_set = true};
+                struct xarch_check_result res;
+                assert_int_equal(check_decide("reg.example/app:1", true, cands, 2, &node, &res), 0);
+                if (res.verdict != cases[i].verdict)
+                        print_error("%s: got %s/%s: %s\n", cases[i].node,
+                                        xarch_check_verdict_name(res.verdict), res.code,
+                                        res.reason);
+                assert_int_equal(res.verdict, cases[i].verdict);
+                if (res.verdict == XARCH_VERDICT_NATIVE)
+                        assert_int_equal(res.platform_index, 1);
+                check_result_clear(&res);
+        }
+}
+
 /* Empty and degenerate inputs never crash and always give a verdict. */
 static void test_degenerate(void **state) {
         (void) state;
@@ -560,6 +640,7 @@ int main(void) {
                         cmocka_unit_test(test_go_fix_versions),
                         cmocka_unit_test(test_parse),
                         cmocka_unit_test(test_degenerate),
+                        cmocka_unit_test(test_from_verify_raw_label),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,9 @@
 
 /* One image manifest, as the rules see it. */
 struct check_candidate {
-        bool from_index; /* the label is the index entry's platform (else the config's) */
+        bool from_index;     /* the label is the index entry's platform (else the config's) */
+        bool bare;           /* an index entry without a platform (its label is the config's) */
+        bool bare_not_first; /* and not the index's first such entry: never considered */
         bool has_label;
         struct xarch_platform label; /* raw, as written */
 

@@ -395,31 +395,63 @@ static const struct check_emulator *find_emulator(
         return NULL;
 }
 
+/* The one index entry without a platform a runtime ever looks at: containerd sorts those
+ * entries last and keeps only the first (LimitManifests(…, 1)), as inspect's selection does
+ * (first_considered in image/inspect.c; docs/runtimes.md). -1 when there is none. */
+static int first_bare(bool is_index, const struct check_candidate *cands, size_t n) {
+        if (!is_index)
+                return -1;
+        for (size_t i = 0; i < n && i < INT_MAX; i++)
+                if (cands[i].bare)
+                        return cands[i].bare_not_first ? -1 : (int) i;
+        return -1;
+}
+
 /* The manifest a containerd node pulls (oci.md §3.5): entries with a platform by their rank in
- * the node's vector, index order breaking ties; entries without one last, by their config. A
- * single manifest is pulled whatever it says; -1 when nothing matches. */
+ * the node's vector, index order breaking ties; else the first entry without one, by its
+ * config (os and architecture only before containerd 2.0; CRI-O does not read it). A single
+ * manifest is pulled whatever it says; -1 when nothing matches. */
 static int select_native(bool is_index, const struct check_candidate *cands, size_t n,
                 const struct check_node_facts *node, enum xarch_match_rule *rule) {
         *rule = XARCH_MATCH_NONE;
         int best = -1, best_rank = INT_MAX;
+        struct xarch_platform label = {0}; /* the best one's, as the runtime reads it */
         struct xarch_runtime runtime = node->runtime;
         if (runtime.major == 0) /* a node made without xarch_check_node_parse */
                 xarch_runtime_default(&runtime);
-        for (int pass = 0; pass < 2 && best < 0; pass++)
-                for (size_t i = 0; i < n; i++) {
-                        const struct check_candidate *c = &cands[i];
-                        bool wanted = pass == 0 ? (c->from_index || !is_index) : !c->from_index;
-                        if (!wanted || !c->has_label)
-                                continue;
-                        /* the node's runtime decides (xarch_runtime_rank; docs/runtimes.md) */
-                        int rank = xarch_runtime_rank(&runtime, &node->platform, &c->label, 0);
-                        if (rank >= 0 && rank < best_rank) {
-                                best = (int) i;
-                                best_rank = rank;
-                        }
+        for (size_t i = 0; i < n; i++) {
+                const struct check_candidate *c = &cands[i];
+                if ((is_index && !c->from_index) || !c->has_label)
+                        continue;
+                /* the node's runtime decides (xarch_runtime_rank; docs/runtimes.md) */
+                int rank = xarch_runtime_rank(&runtime, &node->platform, &c->label, 0);
+                if (rank >= 0 && rank < best_rank) {
+                        best = (int) i;
+                        best_rank = rank;
+                        label = c->label;
                 }
-        if (best >= 0 && (best_rank > 0 || xarch_platform_match(&node->platform, &cands[best].label,
-                                                           1, XARCH_MATCH_MODE_DEFAULT, rule) < 0))
+        }
+        int bare = best < 0 ? first_bare(is_index, cands, n) : -1;
+        if (bare >= 0) {
+                const struct check_candidate *c = &cands[bare];
+                if (xarch_runtime_matcher(&runtime) == XARCH_MATCHER_CONTAINERS_IMAGE) {
+                        /* containers/image takes it without reading its config */
+                        *rule = XARCH_MATCH_FALLBACK;
+                        return bare;
+                }
+                if (!c->has_label)
+                        return -1; /* its config could not be read: the pull fails */
+                label = c->label;
+                if (!xarch_runtime_config_variant(&runtime))
+                        label.variant[0] = '\0';
+                int rank = xarch_runtime_rank(&runtime, &node->platform, &label, 0);
+                if (rank < 0)
+                        return -1; /* "no match for platform in manifest" */
+                best = bare;
+                best_rank = rank;
+        }
+        if (best >= 0 && (best_rank > 0 || xarch_platform_match(&node->platform, &label, 1,
+                                                           XARCH_MATCH_MODE_DEFAULT, rule) < 0))
                 *rule = XARCH_MATCH_FALLBACK;
         return best;
 }
@@ -869,8 +901,13 @@ int check_decide(const char *image_name, bool is_index, const struct check_candi
         /* No native manifest: the best candidate under emulation (index order breaks ties). */
         struct xarch_check_result best = {0};
         bool have_best = false;
+        int bare = first_bare(is_index, cands, n_cands);
         for (size_t i = 0; i < n_cands; i++) {
                 if (!cands[i].has_label && !cands[i].has_binary)
+                        continue;
+                /* whatever platform a runtime is asked for, it never looks past the first
+                 * entry without a platform */
+                if (is_index && cands[i].bare && (int) i != bare)
                         continue;
                 struct xarch_check_result one = {.platform_index = -1, .host = node->host};
                 snprintf(one.node, sizeof(one.node), "%s", r->node);
@@ -910,8 +947,18 @@ void check_candidate_from_verify(
         struct check_candidate *c = ret;
         *c = (struct check_candidate){0};
         c->from_index = is_index && p->has_index_platform;
+        c->bare = is_index && !p->has_index_platform;
+        c->bare_not_first = c->bare && p->bare_not_first;
         c->has_label = p->has_index_platform || p->has_config_platform;
-        c->label = p->label;
+        /* as written: each runtime normalises it its own way (containerd 1.7 does not read
+         * arm64 "v8.0" as "v8", 2.0 does; CRI-O normalises nothing), and verify's label is
+         * normalised already */
+        if (p->has_index_platform)
+                c->label = p->index_platform;
+        else if (p->has_config_platform)
+                c->label = p->config_platform;
+        else
+                c->label = p->label;
         /* an odd entry no node matches is never pulled natively (it stays an index entry
          * without a label, so the platform-less pass skips it too) */
         if (p->index_platform_never_matches)

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -554,6 +555,22 @@ void xarch_verify_report_free(struct xarch_verify_report *r) {
         free(r);
 }
 
+/* The first index entry without a platform (of any kind), the only one of them a runtime
+ * considers; SIZE_MAX when there is none. */
+static size_t first_bare_entry(const struct xarch_descriptor *ds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!ds[i].has_platform)
+                        return i;
+        return SIZE_MAX;
+}
+
+static size_t first_bare_inspect(const struct xarch_inspect *in) {
+        for (size_t i = 0; i < in->n_entries; i++)
+                if (!in->entries[i].desc->has_platform)
+                        return i;
+        return SIZE_MAX;
+}
+
 /* Index entries to verify: runnable images, or the one a node of opts->platform pulls. */
 static int select_entries(const struct xarch_manifest *m, const struct xarch_verify_options *opts,
                 size_t **ret, size_t *n_ret, struct xarch_error **err) {
@@ -650,6 +667,9 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                         p->has_index_platform = d->has_platform;
                         p->index_platform = d->platform;
                         p->index_platform_never_matches = d->never_matches;
+                        p->bare_not_first =
+                                        !d->has_platform &&
+                                        first_bare_entry(m->manifests, m->n_manifests) != sel[i];
                         progress(&(struct pool){.opts = opts}, "manifest %.19s", d->digest);
                         r = load_target(img, d->digest, t, &e);
                 } else {
@@ -805,6 +825,7 @@ int xarch_verify_report_from_inspect(const struct xarch_inspect *in,
                 p->has_index_platform = e->desc->has_platform;
                 p->index_platform = e->desc->platform;
                 p->index_platform_never_matches = e->desc->never_matches;
+                p->bare_not_first = !e->desc->has_platform && i != first_bare_inspect(in);
                 p->has_config_platform = e->has_config_platform;
                 p->config_platform = e->config_platform;
                 p->label = e->desc->has_platform ? e->desc->platform : e->config_platform;
