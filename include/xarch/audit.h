@@ -107,6 +107,14 @@ struct xarch_audit_node {
         bool what_if;
 };
 
+/* The verdict on the nodes of one platform that run one container runtime version. */
+struct xarch_audit_runtime_cell {
+        char runtime[72]; /* "containerd://1.7.22"; "" unknown (judged as the newest containerd) */
+        size_t n_nodes;
+        enum xarch_check_verdict verdict;
+        char code[32];
+};
+
 /* One image (or a workload) on the nodes of one platform. */
 struct xarch_audit_cell {
         size_t n_nodes; /* nodes of that platform the workload can land on (0: not reachable) */
@@ -117,6 +125,10 @@ struct xarch_audit_cell {
         char code[32];
         char *reason;
         char *fix; /* the image's fixes joined by blank lines, or NULL */
+        /* workloads: when its nodes of this platform disagree because their runtime versions
+         * pull different manifests, the verdict per runtime version; NULL otherwise */
+        struct xarch_audit_runtime_cell *by_runtime;
+        size_t n_by_runtime;
 };
 
 struct xarch_audit_image {

@@ -390,6 +390,20 @@ static json_t *cell_json(
                 json_object_set_new(o, "reason", str_or_null(c->reason));
                 json_object_set_new(o, "fix", str_or_null(c->fix));
                 json_object_set_new(o, "emulated_somewhere", json_boolean(c->emulated_somewhere));
+                if (c->n_by_runtime) {
+                        json_t *a = json_array();
+                        for (size_t i = 0; i < c->n_by_runtime; i++) {
+                                const struct xarch_audit_runtime_cell *rc = &c->by_runtime[i];
+                                json_array_append_new(a,
+                                                json_pack("{s:s, s:I, s:s, s:s}", "runtime",
+                                                                rc->runtime, "nodes",
+                                                                (json_int_t) rc->n_nodes, "verdict",
+                                                                xarch_check_verdict_name(
+                                                                                rc->verdict),
+                                                                "code", rc->code));
+                        }
+                        json_object_set_new(o, "by_runtime", a);
+                }
         } else {
                 json_object_set_new(o, "verdict", json_null());
         }

@@ -1,7 +1,8 @@
 #!/bin/bash
-# xarch audit over kubectl documents: hand-written clusters whose images are the fixture images
-# of tests/images/build-verify-images.sh (real Go and C binaries, single- and multi-arch,
-# mislabelled) on a real docker-registry on 127.0.0.1; generated clusters checked against the
+# xarch audit over kubectl documents: hand-written clusters whose images are built here with the
+# xarch under test (`xarch build`, `xarch index`) from the real fixture binaries (Go and C,
+# single- and multi-arch, mislabelled, a dotted arm64 variant) and pushed to a real
+# docker-registry on 127.0.0.1; generated clusters checked against the
 # Kubernetes API schema (kubernetes-models); the patches applied by kubectl itself (--local);
 # kubectl finding the kubectl-xarch plugin; the HTML report rendered by headless Chromium.
 set -eu
@@ -72,28 +73,71 @@ expect_out 'skipped 1 object of kind Service' "unknown kinds reported and skippe
 
 # ---------------- against a real registry ----------------
 . "$HERE/../images/lib.sh"
-if missing=$(images_have_tools); then :; else
-        skip "$missing not installed: no registry tests"
-        done_testing
-        exit
-fi
-VIMAGES=${XARCH_VERIFY_IMAGES:-${XARCH_BUILDDIR:-$TMPD}/verify-images}
-set +e
-"$HERE/../images/build-verify-images.sh" "$VIMAGES" >"$TMPD/build.log" 2>&1
-brc=$?
-set -e
-if [ $brc -eq 77 ]; then
-        skip "fixture binaries missing: $(tail -1 "$TMPD/build.log")"
-        done_testing
-        exit
-elif [ $brc -ne 0 ]; then
-        not_ok "build-verify-images.sh failed: $(tail -3 "$TMPD/build.log")"
-        done_testing
-        exit
-fi
-registry_start "$VIMAGES/registry"
+for t in docker-registry curl python3; do
+        if ! command -v "$t" >/dev/null 2>&1; then
+                skip "$t not installed: no registry tests"
+                done_testing
+                exit
+        fi
+done
+FX=${XARCH_FIXTURES:-}
+for f in go/hello-amd64 go/hello-arm64 go/hello-arm-v7 c/hello-static; do
+        if [ -z "$FX" ] || [ ! -f "$FX/$f" ]; then
+                skip "fixture binaries missing ($f): run tests/fixtures/make-fixtures.sh"
+                done_testing
+                exit
+        fi
+done
+registry_start "$TMPD/registry"
 trap 'registry_stop; rm -rf "$TMPD"' EXIT
 R=$REG
+
+# The images, made by the xarch under test from the fixture binaries:
+#   multi          index: linux/amd64, linux/arm64, linux/arm/v7 Go hello
+#   go-amd64-only  one manifest: linux/amd64 Go hello
+#   c-amd64-only   one manifest: linux/amd64 static C hello
+#   mislabelled    index: linux/amd64 correct, linux/arm64 holding the x86-64 Go binary
+#                  (config arm64 too), let through by --allow-foreign
+#   v80            index: linux/amd64, and linux/arm64/v8.0 as the entry's platform (index
+#                  create --force keeps the label as written): containerd 1.6/1.7 do not read
+#                  "v8.0" as an arm64 node's variant, 2.0 and later do (docs/runtimes.md)
+xbuild() { # TITLE EXPECTED-RC ARGS...
+        local title=$1 want=$2
+        shift 2
+        set +e
+        "$XARCH" build "$@" >"$TMPD/bout" 2>"$TMPD/berr"
+        local rc=$?
+        set -e
+        if [ "$rc" = "$want" ]; then ok "$title"; else
+                not_ok "$title (exit $rc): $(tail -2 "$TMPD/berr")"; fi
+}
+hello=(--entrypoint /hello)
+xbuild "xarch build: multi (amd64, arm64, arm/v7 Go)" 0 "${hello[@]}" \
+        --platform linux/amd64,linux/arm64,linux/arm/v7 --add "linux/amd64=$FX/go/hello-amd64:/hello" \
+        --add "linux/arm64=$FX/go/hello-arm64:/hello" --add "linux/arm/v7=$FX/go/hello-arm-v7:/hello" \
+        -t "$R/multi:latest"
+xbuild "xarch build: go-amd64-only (one manifest)" 0 "${hello[@]}" --platform linux/amd64 \
+        --add "$FX/go/hello-amd64:/hello" -t "$R/go-amd64-only:latest"
+xbuild "xarch build: c-amd64-only (static C, one manifest)" 0 "${hello[@]}" --platform linux/amd64 \
+        --add "$FX/c/hello-static:/hello" -t "$R/c-amd64-only:latest"
+xbuild "xarch build refuses the x86-64 binary for arm64 without --allow-foreign" 1 "${hello[@]}" \
+        --platform linux/amd64,linux/arm64 --add "$FX/go/hello-amd64:/hello" -t "$R/refused:latest"
+# pushed, then xarch's own verification of the push finds the mislabel (exit 1)
+xbuild "xarch build --allow-foreign: mislabelled is pushed, and its verification says so" 1 \
+        "${hello[@]}" --platform linux/amd64,linux/arm64 --allow-foreign /hello \
+        --add "$FX/go/hello-amd64:/hello" -t "$R/mislabelled:latest"
+if grep -q 'labelled linux/arm64 but /hello is x86-64' "$TMPD/berr"; then
+        ok "the verification after the push names the mislabel"; else
+        not_ok "mislabelled push: $(cat "$TMPD/berr")"; fi
+xbuild "xarch build: the arm64 image of v80" 0 "${hello[@]}" --platform linux/arm64 \
+        --add "$FX/go/hello-arm64:/hello" -t "$R/v80:arm64"
+run_xarch index create "$R/v80:latest" "$R/v80:arm64" --platform linux/arm64/v8.0 --force
+expect_rc 0 "xarch index create --force: an entry labelled linux/arm64/v8.0"
+run_xarch index add "$R/v80:latest" "$R/go-amd64-only:latest"
+expect_rc 0 "xarch index add: its linux/amd64 entry"
+run_xarch inspect "$R/v80:latest"
+expect_out 'linux/arm64/v8\.0 ' "the v80 index keeps the dotted variant as written"
+
 
 digest() { # REPO:TAG -> repo@digest as containerd reports imageID
         curl -fsSI -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' \
@@ -223,6 +267,53 @@ jcheck "what-if s390x: multi-arch web fails there too (no s390x manifest)" "[c f
 jcheck "what-if: readiness counts" "d['what_if'][0]['platform']=='linux/s390x' and d['what_if'][0]['native']==0 and d['what_if'][0]['workloads']>=4"
 jcheck "what-if blockers ranked by pods" "[b['pods'] for b in d['what_if'][0]['blockers']]==sorted([b['pods'] for b in d['what_if'][0]['blockers']], reverse=True)"
 
+# ---------------- runtime versions: one image, two verdicts ----------------
+# Two arm64 nodes that differ only in their containerd: 1.7 does not read the v80 index's
+# linux/arm64/v8.0 entry as an arm64 node's (no match for platform), 2.0 does (native).
+D_V80=$(digest v80:latest)
+python3 - "$TMPD/runtimes.json" "$R" "$D_V80" <<'PY'
+import json, sys
+out, R, d = sys.argv[1:]
+def node(name, runtime):
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/arch": "arm64", "kubernetes.io/os": "linux",
+                                                   "kubernetes.io/hostname": name}},
+            "spec": {},
+            "status": {"nodeInfo": {"architecture": "arm64", "operatingSystem": "linux",
+                                    "containerRuntimeVersion": runtime, "kubeletVersion": "v1.31.2",
+                                    "kubeProxyVersion": "", "kernelVersion": "6.1", "osImage": "x",
+                                    "machineID": "m", "systemUUID": "s", "bootID": "b"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+image = R + "/v80:latest"
+spec = {"containers": [{"name": "app", "image": image}]}
+items = [node("arm-17", "containerd://1.7.22"), node("arm-20", "containerd://2.0.4"),
+         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dotted", "namespace": "lab"},
+          "spec": {"selector": {"matchLabels": {"app": "dotted"}},
+                   "template": {"metadata": {"labels": {"app": "dotted"}}, "spec": spec}}}]
+for n in ("arm-17", "arm-20"):
+    items.append({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": "dotted-" + n, "namespace": "lab", "labels": {"app": "dotted"},
+                               "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                                    "name": "dotted", "uid": "u-dotted", "controller": True}]},
+                  "spec": dict(spec, nodeName=n),
+                  "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                             "containerStatuses": [{"name": "app", "image": image, "imageID": R + "/v80@" + d,
+                                                    "ready": True, "restartCount": 0,
+                                                    "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}})
+json.dump({"apiVersion": "v1", "kind": "List", "items": items}, open(out, "w"), indent=1)
+PY
+for mode in labels verify; do
+        flags=(--json)
+        [ $mode = verify ] && flags+=(--verify)
+        run_xarch audit -f "$TMPD/runtimes.json" "${flags[@]}"
+        expect_rc 1 "$mode: a workload that fails on one runtime version is at risk"
+        jcheck "$mode: containerd 1.7 finds no match, containerd 2.0 pulls linux/arm64/v8.0 natively" \
+                "sorted((b['runtime'], b['nodes'], b['verdict'], b['code']) for b in cell('lab/Deployment/dotted','linux/arm64')['by_runtime'])==[('containerd://1.7.22',1,'fails','no-match'),('containerd://2.0.4',1,'native','native')]"
+        jcheck "$mode: the platform's cell is the worst of the two" "cell('lab/Deployment/dotted','linux/arm64')['verdict']=='fails' and w['lab/Deployment/dotted']['risk']=='at-risk'"
+done
+run_xarch audit -f "$TMPD/cluster.json" --json
+jcheck "no split where the runtime versions agree (web, multi)" "'by_runtime' not in cell('shop/Deployment/web','linux/arm64')"
+
 # the patch, applied by kubectl itself: every required term keeps its expression and gains arch
 if command -v kubectl >/dev/null 2>&1; then
         python3 -c "import json; d=json.load(open('$TMPD/cluster.json'))
@@ -310,7 +401,7 @@ run_xarch audit -f "$TMPD/cluster-known.json" --json --verify
 if python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a['workloads']==b['workloads'] and b['summary']['unknown']==0 else 1)" "$TMPD/first.json" "$TMPD/out"; then
         ok "second --verify audit with the registry stopped: same verdicts, all from the cache"; else
         not_ok "second audit differs without the registry"; head -5 "$TMPD/err" | sed 's/^/#   /'; fi
-registry_start "$VIMAGES/registry"
+registry_start "$TMPD/registry"
 R2=$REG
 
 # ---------------- HTML ----------------
@@ -375,7 +466,7 @@ fi
 
 # ---------------- generated clusters ----------------
 $GEN --nodes 24 --pods 400 --image "$R2/multi:latest" --image "$R2/go-amd64-only:latest" \
-        --image "$R2/c-amd64-only:latest" --image "$R2/mislabelled:latest" --resolve \
+        --image "$R2/c-amd64-only:latest" --image "$R2/mislabelled:latest" --image "$R2/v80:latest" --resolve \
         --crash-every 6 --binfmt -o "$TMPD/gen.json"
 . "$HERE/../k8s/lib.sh"
 if k8s_schema_ready; then
@@ -388,6 +479,8 @@ expect_rc 1 "generated cluster: some workloads at risk or broken"
 jcheck "generated: every controller kind present" "set(x['kind'] for x in d['workloads'])>={'Deployment','StatefulSet','DaemonSet','CronJob','Job','Pod'}"
 jcheck "generated: crash loops found" "d['summary']['broken']>0"
 jcheck "generated: pods all counted" "sum(x['pods'] for x in d['workloads'])==d['pods']"
+# (the generator's 1.6 arm64 nodes run the binfmt DaemonSet: amd64 emulated there, not native)
+jcheck "generated: the v80 image splits arm64 nodes by runtime (1.6 not native, 2.0 native)" "any(r.get('containerd://1.6.33') not in (None,'native') and r.get('containerd://2.0.4')=='native' for r in ({b['runtime']:b['verdict'] for b in c.get('by_runtime',[])} for x in d['workloads'] for c in x['platforms'] if c['platform']=='linux/arm64' and not c['what_if']))"
 
 # ---------------- --kubectl ----------------
 cat >"$TMPD/fake-kubectl" <<EOF

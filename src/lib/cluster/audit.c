@@ -901,6 +901,60 @@ static int fill_cell(struct xarch_audit_cell *c, const struct xarch_check_result
 static void cell_clear(struct xarch_audit_cell *c) {
         free(c->reason);
         free(c->fix);
+        free(c->by_runtime);
+}
+
+/* The worst verdict per runtime version over a workload's candidate nodes of platform p and
+ * its images; kept in the cell only when the runtime versions disagree. */
+static int runtime_split(const struct state *st, const struct wl *w, const uint8_t *cand, size_t p,
+                struct xarch_audit_cell *c) {
+        _cleanup_free_ struct xarch_audit_runtime_cell *rc = calloc(st->n_classes + 1, sizeof(*rc));
+        _cleanup_free_ bool *seen = calloc(st->n_classes + 1, sizeof(*seen));
+        if (!rc || !seen)
+                return -ENOMEM;
+        for (size_t n = 0; n < st->n_nodes; n++) {
+                const struct anode *node = &st->nodes[n];
+                if (!cand[n] || node->platform != (int) p)
+                        continue;
+                size_t cl = (size_t) node->rt_class;
+                struct xarch_audit_runtime_cell *o = &rc[cl];
+                o->n_nodes++;
+                for (size_t m = 0; m < w->n_images; m++) {
+                        const struct img *im = &st->imgs[w->images[m]];
+                        if (!im->have)
+                                continue;
+                        const struct xarch_check_result *r = node_result(st, im, node);
+                        if (!seen[cl] || SEV(r->verdict) > SEV(o->verdict)) {
+                                seen[cl] = true;
+                                o->verdict = r->verdict;
+                                snprintf(o->code, sizeof(o->code), "%s", r->code);
+                        }
+                }
+        }
+        size_t n_seen = 0;
+        bool differ = false;
+        enum xarch_check_verdict first = XARCH_VERDICT_NATIVE;
+        for (size_t cl = 0; cl < st->n_classes; cl++) {
+                if (!seen[cl])
+                        continue;
+                if (n_seen++ == 0)
+                        first = rc[cl].verdict;
+                else if (rc[cl].verdict != first)
+                        differ = true;
+        }
+        if (!differ)
+                return 0;
+        c->by_runtime = calloc(n_seen, sizeof(*c->by_runtime));
+        if (!c->by_runtime)
+                return -ENOMEM;
+        for (size_t cl = 0; cl < st->n_classes; cl++) {
+                if (!seen[cl])
+                        continue;
+                struct xarch_audit_runtime_cell *o = &c->by_runtime[c->n_by_runtime++];
+                *o = rc[cl];
+                snprintf(o->runtime, sizeof(o->runtime), "%s", st->classes[cl].runtime);
+        }
+        return 0;
 }
 
 /* ---- evidence ---- */
@@ -1096,6 +1150,8 @@ static int build_workload_report(
                                         fill_cell(c, worst, w->n_images > 1 ? im->ref : NULL) < 0)
                                 return -ENOMEM;
                 }
+                if (st->n_classes > 1 && runtime_split(st, w, cand, p, c) < 0)
+                        return -ENOMEM;
         }
 
         /* evidence from the pods */
