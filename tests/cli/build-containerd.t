@@ -123,6 +123,29 @@ for build in gzip zstd; do
                 not_ok "$build: containerd's image is $target, xarch printed $(jq -r .digest "$J")"
 done
 
+# on a base: the base's layer, then xarch's; containerd's chain ID covers both, in that order
+NS=based
+run_xarch build --json --from "$R/ctr/hello:v1" --add "$TMPD/note-arm64:/etc/motd" -t "$R/ctr/based:v1"
+expect_rc 0 "xarch build on the pushed image as a base"
+n=$(jq -r '.platforms | map(.platform) | index("linux/arm64")' "$TMPD/out")
+base_diff=$(jq -r '.platforms[] | select(.platform == "linux/arm64") | .layer.diff_id' "$TMPD/gzip.json")
+own_diff=$(jq -r ".platforms[$n].layer.diff_id" "$TMPD/out")
+want=$(printf '%s %s' "$base_diff" "$own_diff" | python3 -c 'import hashlib,sys; print("sha256:" + hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+if c images pull --plain-http --snapshotter native --platform linux/arm64 --print-chainid "$R/ctr/based:v1" >"$TMPD/pull" 2>&1; then
+        chain=$(sed -n 's/.*chain ID: *//p' "$TMPD/pull" | tail -1)
+        [ "$chain" = "$want" ] && ok "containerd unpacks the base layer then xarch's (chain ID of both)" ||
+                not_ok "chain ID $chain, want $want (base $base_diff, own $own_diff)"
+        dir=$(snapshot_dir "$chain" based || true)
+        if [ -n "$dir" ] && cmp -s "$dir/hello" "$FX/go/hello-arm64" && cmp -s "$dir/etc/motd" "$TMPD/note-arm64"; then
+                ok "the unpacked root holds the base's hello and the added motd"
+        else
+                not_ok "unpacked root '$dir': $(ls -laR "$dir" 2>&1 | head -12 | tr '\n' ' ')"
+        fi
+else
+        not_ok "ctr pull of the image built on a base"
+        sed 's/^/#   /' "$TMPD/pull" | tail -5
+fi
+
 # the archive destinations, imported: an oci-archive of both platforms and a docker-archive
 NS=archives
 run_xarch build --json "${two[@]}" -t "oci-archive:$TMPD/img.tar:v1"
