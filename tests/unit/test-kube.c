@@ -393,6 +393,23 @@ static void test_parse_hostile(void **state) {
         assert_int_equal(c.skipped, 4);
         assert_string_equal(in->nodes[0].platform.arch, "arm64");
         xarch_audit_input_free(in);
+
+        /* a controlling owner with an overlong name is no owner: workloads are keyed by owner
+         * names, and two cut to the same prefix would have been one workload */
+        size_t long_name = 3 * XARCH_AUDIT_STRING_MAX;
+        char *owned = malloc(long_name + 512);
+        n = (size_t) sprintf(owned, "{\"kind\":\"List\",\"items\":[{\"kind\":\"Pod\",\"metadata\":"
+                                    "{\"name\":\"p\",\"ownerReferences\":[{\"kind\":"
+                                    "\"ReplicaSet\",\"controller\":true,\"name\":\"");
+        memset(owned + n, 'r', long_name);
+        n += long_name;
+        n += (size_t) sprintf(owned + n, "\"}]}}]}");
+        assert_int_equal(xarch_audit_input_parse(owned, n, &in, NULL), 0);
+        assert_int_equal(in->n_objects, 1);
+        assert_null(in->objects[0].owner_name);
+        assert_int_equal(in->objects[0].owner_kind, KUBE_OTHER);
+        xarch_audit_input_free(in);
+        free(owned);
 }
 
 int main(void) {

@@ -200,6 +200,11 @@ static int parse_object(struct xarch_audit_input *in, enum kube_kind kind, json_
         json_array_foreach(owners, i, ref) {
                 if (!json_is_true(json_object_get(ref, "controller")))
                         continue;
+                /* names are bounded like the object's own (workloads are keyed by them: two
+                 * owners cut to one prefix would be one workload) */
+                if (strlen(kube_str(ref, "name")) > XARCH_AUDIT_STRING_MAX ||
+                                strlen(kube_str(ref, "kind")) > XARCH_AUDIT_STRING_MAX)
+                        break;
                 o->owner_kind_name = kube_str(ref, "kind");
                 o->owner_kind = kube_kind_from_name(o->owner_kind_name);
                 o->owner_name = kube_str(ref, "name");
