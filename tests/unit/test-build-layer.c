@@ -415,6 +415,25 @@ static void test_archive(void **state) {
         assert_non_null(strstr(msg, "decompression bomb"));
         free(msg);
 
+        /* a chain across two archives added to one layer: each archive alone is fine */
+        {
+                const char *first[] = {"l:d/e:..", NULL}, *second[] = {"l:t:d/e/..", NULL};
+                char p1[1024], p2[1024];
+                snprintf(p1, sizeof(p1), "%s/first.tar", dir);
+                snprintf(p2, sizeof(p2), "%s/second.tar", dir);
+                write_archive(p1, false, first);
+                write_archive(p2, false, second);
+                struct layer_tree *two = NULL;
+                assert_int_equal(layer_tree_new(&two), 0);
+                struct xarch_error *err = NULL;
+                assert_int_equal(layer_tree_add_archive(two, p1, "/opt", NULL, &err), 0);
+                assert_int_equal(layer_tree_add_archive(two, p2, "/opt", NULL, &err), -EPERM);
+                assert_non_null(err);
+                assert_non_null(strstr(err->msg, "member t is a symlink that points outside"));
+                xarch_error_free(err);
+                layer_tree_free(two);
+        }
+
         /* symlinks with long targets: the chain check has a budget for the whole archive
          * (200 links of 200000 "." components each would take 40 million steps) */
         size_t tl = 2 * 200000;

@@ -494,11 +494,11 @@ static int archive_on_entry(const struct tar_entry *te, void *userdata) {
  * The check above is lexical: it sees "x/l -> .." and "x/l/m -> ../.." as two links that stay
  * inside, although x/l is dest itself, so x/l/m points two levels above dest; "t -> d/e/.." with
  * "d/e -> .." ends above dest too. Once the whole archive is read, every symlink's directory and
- * target are resolved through the archive's own symlinks (the last member of a path wins, as in
- * the layer), the way the kernel walks a path: a symlink whose target ends above dest is
- * refused. (Other members beneath a symlink of the same layer are refused by
- * layer_tree_finish().) The walk has a budget for the whole archive, so that long targets
- * through long chains cannot make the check itself the bomb. */
+ * target are resolved through the layer's symlinks (this archive's and those of the sources
+ * added before it; the last entry of a path wins, as in the layer), the way the kernel walks a
+ * path: a symlink whose target ends above dest is refused. (Other members beneath a symlink of the
+ * same layer are refused by layer_tree_finish().) The walk has a budget for the whole archive, so
+ * that long targets through long chains cannot make the check itself the bomb. */
 
 #define CHAIN_PATH_MAX   4096u /* PATH_MAX: a longer path would not resolve in a container */
 #define CHAIN_HOPS_MAX   40u   /* the kernel's symlink limit */
@@ -532,7 +532,7 @@ static const char *chain_lookup(const struct chain *c) {
 }
 
 /* Walks n bytes of a relative path from c->buf. -EPERM: above dest; -ELOOP, -ENAMETOOLONG,
- * -E2BIG (the budget is spent). */
+ * -E2BIG (the budget is spent), -ENOLINK (through an absolute link of another source). */
 static int chain_walk(struct chain *c, const char *p, size_t n) {
         const char *end = p + n;
         while (p < end) {
@@ -571,8 +571,10 @@ static int chain_walk(struct chain *c, const char *p, size_t n) {
                                         return -ELOOP;
                                 c->len = before;
                                 c->buf[c->len] = '\0';
+                                /* only a link of another source (--add) can be absolute:
+                                 * where it leads is its owner's choice, not judged here */
                                 if (link[0] == '/')
-                                        return -EPERM; /* refused when read; never here */
+                                        return -ENOLINK;
                                 int r = chain_walk(c, link, strlen(link));
                                 if (r < 0)
                                         return r;
@@ -601,22 +603,27 @@ static int chain_member_cmp(const void *a, const void *b) {
 /* Resolves the members entries[first..] of one archive added under dest. */
 static int archive_check_chains(struct archive_state *s, size_t first) {
         struct layer_tree *t = s->t;
-        size_t n_links = 0;
-        for (size_t i = first; i < t->n; i++)
-                n_links += t->entries[i].type == XARCH_LAYER_SYMLINK;
-        if (n_links == 0)
+        size_t n_own = 0, n_links = 0;
+        for (size_t i = 0; i < t->n; i++)
+                if (t->entries[i].type == XARCH_LAYER_SYMLINK) {
+                        n_links++;
+                        n_own += i >= first;
+                }
+        if (n_own == 0)
                 return 0;
         _cleanup_free_ char *dest = NULL;
         if (join_path(s->dest, "", &dest) < 0)
                 return archive_fail(s, EINVAL, "bad destination");
-        size_t n = t->n - first;
+        /* every symlink of the layer so far (earlier --add and --add-archive sources too: a
+         * chain may pass through them), the last of each path */
+        size_t n = t->n;
         _cleanup_free_ struct chain_member *members = calloc(n, sizeof(*members));
         _cleanup_free_ struct chain_link *links = calloc(n_links, sizeof(*links));
         _cleanup_free_ struct chain *c = malloc(sizeof(*c));
         if (!members || !links || !c)
                 return archive_fail(s, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
-                const struct layer_entry *e = &t->entries[first + i];
+                const struct layer_entry *e = &t->entries[i];
                 members[i] = (struct chain_member){
                                 e->path, e->type == XARCH_LAYER_SYMLINK ? e->link : NULL, e->seq};
         }
@@ -657,7 +664,7 @@ static int archive_check_chains(struct archive_state *s, size_t first) {
                                         "(through other symlinks)",
                                         name);
                 /* more hops than the kernel follows: the path does not resolve at all */
-                if (r == -ELOOP)
+                if (r == -ELOOP || r == -ENOLINK)
                         continue;
                 if (r == -E2BIG)
                         return archive_fail(s, E2BIG,
