@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ring.h"
 #include "binary/reader.h"
 #include "image/decompress.h"
 #include "macro.h"
@@ -58,28 +58,14 @@ enum capture_state {
 };
 
 /* Inflate and analysis overlap: the decompressor (on the fetching thread) fills a bounded ring
- * of buffers that a second thread drains into the tar reader and the file engine, so a layer
+ * (base/ring.h) that a second thread drains into the tar reader and the file engine, so a layer
  * costs max(inflate, analysis) rather than their sum. At most PIPE_SLOTS * PIPE_SLOT_SIZE bytes
  * are in flight. */
 #define PIPE_SLOTS     8
 #define PIPE_SLOT_SIZE (256u * 1024)
 
-struct pipe {
-        pthread_t thread;
-        pthread_mutex_t lock;
-        pthread_cond_t cond; /* a slot filled, a slot freed, closed or aborted */
-        uint8_t *bufs;       /* PIPE_SLOTS * PIPE_SLOT_SIZE */
-        size_t lens[PIPE_SLOTS];
-        size_t head, count; /* published slots: [head, head+count) */
-        size_t fill;        /* bytes in the producer's slot, (head+count) % PIPE_SLOTS */
-        bool closed;        /* no more input */
-        bool aborted;       /* the consumer failed, or the producer gave up */
-        int result;         /* the consumer's first error */
-        struct xarch_error *err;
-};
-
 struct xarch_layer_scanner {
-        struct pipe *pipe; /* NULL: tar and analysis run on the feeding thread */
+        struct ring *pipe; /* NULL: tar and analysis run on the feeding thread */
         struct decompressor *dec;
         struct tar_reader *tar;
         struct xarch_file_analyzer *analyzer;
@@ -111,7 +97,7 @@ struct xarch_layer_scanner {
 /* Where the tar callbacks and the file engine put their errors: the consumer thread's own slot
  * while the stages overlap, so that the two threads never write the same error. */
 static struct xarch_error **analysis_err(struct xarch_layer_scanner *s) {
-        return s->pipe ? &s->pipe->err : &s->cb_err;
+        return s->pipe ? ring_consumer_error(s->pipe) : &s->cb_err;
 }
 
 static bool looks_executable(const uint8_t *p, size_t n) {
@@ -607,124 +593,20 @@ static int on_data(const struct tar_entry *te, const void *buf, size_t len, bool
         return 0;
 }
 
-static void *pipe_consumer(void *userdata) {
+static int pipe_consume(void *userdata, const void *buf, size_t len, struct xarch_error **err) {
         struct xarch_layer_scanner *s = userdata;
-        struct pipe *p = s->pipe;
-        pthread_mutex_lock(&p->lock);
-        for (;;) {
-                while (p->count == 0 && !p->closed && !p->aborted)
-                        pthread_cond_wait(&p->cond, &p->lock);
-                if (p->aborted || p->count == 0)
-                        break;
-                size_t slot = p->head;
-                pthread_mutex_unlock(&p->lock);
-                int r = tar_reader_feed(
-                                s->tar, p->bufs + slot * PIPE_SLOT_SIZE, p->lens[slot], &p->err);
-                pthread_mutex_lock(&p->lock);
-                if (r < 0) {
-                        p->result = r;
-                        p->aborted = true;
-                        pthread_cond_broadcast(&p->cond);
-                        break;
-                }
-                p->head = (p->head + 1) % PIPE_SLOTS;
-                p->count--;
-                pthread_cond_broadcast(&p->cond);
-        }
-        pthread_mutex_unlock(&p->lock);
-        return NULL;
-}
-
-/* The consumer's error, moved to the scanner's (it is final once aborted is set). */
-static int pipe_take_error(struct xarch_layer_scanner *s) {
-        struct pipe *p = s->pipe;
-        if (p->err && !s->cb_err)
-                s->cb_err = steal_ptr(p->err);
-        return p->result < 0 ? p->result : -ECANCELED;
-}
-
-/* Publishes the producer's slot; waits while the ring is full. Called with the lock held. */
-static int pipe_publish(struct xarch_layer_scanner *s) {
-        struct pipe *p = s->pipe;
-        size_t slot = (p->head + p->count) % PIPE_SLOTS;
-        p->lens[slot] = p->fill;
-        p->count++;
-        p->fill = 0;
-        pthread_cond_broadcast(&p->cond);
-        while (p->count == PIPE_SLOTS && !p->aborted)
-                pthread_cond_wait(&p->cond, &p->lock);
-        return p->aborted ? pipe_take_error(s) : 0;
-}
-
-static int pipe_write(struct xarch_layer_scanner *s, const uint8_t *buf, size_t len) {
-        struct pipe *p = s->pipe;
-        int r = 0;
-        pthread_mutex_lock(&p->lock);
-        if (p->aborted)
-                r = pipe_take_error(s);
-        while (r >= 0 && len > 0) {
-                size_t slot = (p->head + p->count) % PIPE_SLOTS;
-                size_t n = PIPE_SLOT_SIZE - p->fill;
-                if (n > len)
-                        n = len;
-                /* the producer's slot is its own: no other thread reads it until published */
-                pthread_mutex_unlock(&p->lock);
-                memcpy(p->bufs + slot * PIPE_SLOT_SIZE + p->fill, buf, n);
-                pthread_mutex_lock(&p->lock);
-                p->fill += n;
-                buf += n;
-                len -= n;
-                if (p->fill == PIPE_SLOT_SIZE)
-                        r = pipe_publish(s);
-        }
-        pthread_mutex_unlock(&p->lock);
-        return r;
+        return tar_reader_feed(s->tar, buf, len, err);
 }
 
 static int pipe_start(struct xarch_layer_scanner *s, struct xarch_error **err) {
-        struct pipe *p = calloc(1, sizeof(*p));
-        if (!p || !(p->bufs = malloc((size_t) PIPE_SLOTS * PIPE_SLOT_SIZE))) {
-                free(p);
-                return xarch_error_set(err, ENOMEM, "out of memory");
-        }
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
-        s->pipe = p;
-        int r = pthread_create(&p->thread, NULL, pipe_consumer, s);
-        if (r != 0) {
-                s->pipe = NULL;
-                pthread_mutex_destroy(&p->lock);
-                pthread_cond_destroy(&p->cond);
-                free(p->bufs);
-                free(p);
-                return xarch_error_set(err, r, "cannot start the layer analysis thread");
-        }
-        return 0;
+        return ring_start(PIPE_SLOTS, PIPE_SLOT_SIZE, pipe_consume, s, "layer analysis", &s->pipe,
+                        err);
 }
 
 /* Ends the stream (abort: drop what is queued), waits for the consumer and frees the ring;
- * returns the consumer's error. */
+ * returns the consumer's error (moved to the scanner's). */
 static int pipe_stop(struct xarch_layer_scanner *s, bool abort) {
-        struct pipe *p = s->pipe;
-        if (!p)
-                return 0;
-        int r = 0;
-        pthread_mutex_lock(&p->lock);
-        if (abort)
-                p->aborted = true;
-        else if (!p->aborted && p->fill > 0)
-                r = pipe_publish(s);
-        p->closed = true;
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        pthread_join(p->thread, NULL);
-        if (r >= 0 && !abort && p->result < 0)
-                r = pipe_take_error(s);
-        xarch_error_free(p->err);
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->cond);
-        free(p->bufs);
-        free(p);
+        int r = ring_stop(s->pipe, abort, &s->cb_err);
         s->pipe = NULL;
         return r;
 }
@@ -732,7 +614,7 @@ static int pipe_stop(struct xarch_layer_scanner *s, bool abort) {
 static int decompressed_sink(void *userdata, const void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
         if (s->pipe)
-                return pipe_write(s, buf, len);
+                return ring_write(s->pipe, buf, len, &s->cb_err);
         return tar_reader_feed(s->tar, buf, len, &s->cb_err);
 }
 
