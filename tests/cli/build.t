@@ -89,6 +89,27 @@ cmp -s "$TMPD/r1/out.tar" "$TMPD/r2/out.tar" && ok "byte-identical oci-archive f
         not_ok "the archives differ"
 jq -e '.platforms[0].layer.digest != .platforms[1].layer.digest' "$TMPD/r1/out.tar.json" >/dev/null &&
         ok "each platform has its own layer" || not_ok "layers shared across platforms"
+# one thread (XARCH_BUILD_THREADS=1) and two (the tar stage and the compressor overlapping,
+# across many ring slots: the binaries are 2 MB each) write the same bytes, gzip and zstd
+for c in gzip zstd:19; do
+        same_bytes() { # THREADS OUT
+                (cd "$TMPD/r1/in" && XARCH_BUILD_THREADS=$1 SOURCE_DATE_EPOCH=1700000000 "$XARCH" build \
+                        --json --compression $c --platform linux/amd64,linux/arm64 \
+                        --add 'app/bin/hello-{arch}:/app/hello' --add 'app/share:/app/share' \
+                        --entrypoint /app/hello -t "oci-archive:$2:v1") >"$2.json"
+        }
+        f=${c/:/-} # no ':' in an archive's name
+        if same_bytes 1 "$TMPD/t1-$f.tar" && same_bytes 2 "$TMPD/t2-$f.tar"; then
+                cmp -s "$TMPD/t1-$f.tar" "$TMPD/t2-$f.tar" &&
+                        [ "$(jq -r .digest "$TMPD/t1-$f.tar.json")" = "$(jq -r .digest "$TMPD/t2-$f.tar.json")" ] &&
+                        ok "$c: one thread and two give byte-identical images" ||
+                        not_ok "$c: one thread and two differ"
+        else
+                not_ok "$c: builds with one and two threads failed"
+        fi
+done
+[ "$(jq -r .digest "$TMPD/t2-gzip.tar.json")" = "$(jq -r .digest "$TMPD/r1/out.tar.json")" ] &&
+        ok "and the same digest as the default build" || not_ok "XARCH_BUILD_THREADS changed the digest"
 if command -v skopeo >/dev/null; then
         created=$(skopeo inspect --override-arch arm64 "oci-archive:$TMPD/r1/out.tar:v1" | jq -r .Created)
         [ "$created" = "2023-11-14T22:13:20Z" ] && ok "created comes from SOURCE_DATE_EPOCH" ||

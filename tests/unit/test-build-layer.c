@@ -474,11 +474,258 @@ static void test_archive(void **state) {
         free(dir);
 }
 
+/* ---- the two-thread writer against the one-thread writer ---- */
+
+static void write_bytes(const char *dir, const char *rel, const void *data, size_t len) {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        close(fd);
+}
+
+/* Files across many ring slots: text that compresses, noise that does not, sizes around the
+ * 256 KiB slot and the 512-byte block, an empty file, a symlink; sorted so that "m-*" comes in
+ * the middle of the stream. */
+static void make_big_tree(const char *dir) {
+        size_t n = 3u << 20;
+        unsigned char *buf = malloc(n);
+        assert_non_null(buf);
+        uint32_t x = 12345;
+        for (size_t i = 0; i < n; i++) {
+                x = x * 1103515245u + 12345u;
+                buf[i] = (unsigned char) (x >> 24);
+        }
+        write_bytes(dir, "a-noise", buf, n);
+        for (size_t i = 0; i < n; i++)
+                buf[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+        write_bytes(dir, "b-text", buf, n);
+        write_bytes(dir, "c-slot", buf + 7, 256u * 1024);
+        write_bytes(dir, "d-slot-plus", buf + 3, 256u * 1024 + 1);
+        write_bytes(dir, "e-block", buf, 511);
+        write_bytes(dir, "f-empty", buf, 0);
+        write_bytes(dir, "m-middle", buf + 100, 700000);
+        write_bytes(dir, "z-tail", buf + 5, 300000);
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/link", dir);
+        assert_int_equal(symlink("b-text", p), 0);
+        free(buf);
+}
+
+struct build_run {
+        struct layer_result res;
+        struct mem out;
+        int r;
+        char *msg;
+};
+
+/* A sink that fails with -ENOSPC once it holds more than limit bytes, and counts calls after. */
+struct limited {
+        struct mem m;
+        size_t limit; /* 0: never fails */
+        bool failed;
+        size_t calls_after;
+};
+
+static int limited_sink(void *userdata, const void *buf, size_t len) {
+        struct limited *l = userdata;
+        if (l->failed) {
+                l->calls_after++;
+                return -ENOSPC;
+        }
+        if (l->limit && l->m.len + len > l->limit) {
+                l->failed = true;
+                return -ENOSPC;
+        }
+        return mem_sink(&l->m, buf, len);
+}
+
+/* Builds dir as a layer; change, when set, runs after the tree is read and before it is
+ * written (a file that goes away, shrinks or becomes a fifo). */
+static void run_build(const char *dir, enum xarch_compression c, int level, unsigned threads,
+                size_t sink_limit, void (*change)(const char *dir), struct build_run *ret) {
+        struct layer_tree *t = NULL;
+        assert_int_equal(layer_tree_new(&t), 0);
+        struct xarch_error *err = NULL;
+        int r = layer_tree_add_path(t, dir, "/data", NULL, &err);
+        if (r < 0)
+                fail_msg("%s", err->msg);
+        assert_int_equal(layer_tree_finish(t, NULL), 0);
+        if (change)
+                change(dir);
+        struct layer_write_options o = {
+                        .compression = c, .level = level, .mtime = 0, .threads = threads};
+        struct limited l = {.limit = sink_limit};
+        memset(ret, 0, sizeof(*ret));
+        ret->r = layer_tree_write_sink(t, &o, limited_sink, &l, &ret->res, &err);
+        ret->out = l.m;
+        if (ret->r < 0) {
+                assert_non_null(err);
+                assert_int_equal(err->code, -ret->r);
+                ret->msg = strdup(err->msg);
+        } else {
+                assert_null(err);
+        }
+        /* nothing is written after the sink refused */
+        assert_int_equal(l.calls_after, 0);
+        xarch_error_free(err);
+        layer_tree_free(t);
+}
+
+static void run_free(struct build_run *b) {
+        free(b->out.data);
+        free(b->msg);
+}
+
+/* One thread and two give the same result: code, message, and the bytes the sink took. */
+static void same_both_ways(const char *dir, enum xarch_compression c, int level, size_t limit,
+                void (*change)(const char *dir), void (*restore)(const char *dir), int want) {
+        struct build_run one, two;
+        run_build(dir, c, level, 1, limit, change, &one);
+        if (restore)
+                restore(dir);
+        run_build(dir, c, level, 2, limit, change, &two);
+        if (restore)
+                restore(dir);
+        assert_int_equal(one.r, want);
+        assert_int_equal(two.r, one.r);
+        if (want == 0) {
+                assert_string_equal(one.res.digest, two.res.digest);
+                assert_string_equal(one.res.diff_id, two.res.diff_id);
+                assert_int_equal(one.res.size, two.res.size);
+                assert_int_equal(one.res.tar_size, two.res.tar_size);
+                char d[XARCH_DIGEST_MAX];
+                xarch_digest_buffer("sha256", two.out.data, two.out.len, d);
+                assert_string_equal(d, two.res.digest);
+        } else {
+                assert_string_equal(one.msg, two.msg);
+        }
+        /* the same stream: after an error the sink may have been handed it in other pieces
+         * (the compressor's output is cut where its input was), so one is a prefix of the
+         * other */
+        size_t common = one.out.len < two.out.len ? one.out.len : two.out.len;
+        if (want == 0)
+                assert_int_equal(one.out.len, two.out.len);
+        if (common)
+                assert_memory_equal(one.out.data, two.out.data, common);
+        run_free(&one);
+        run_free(&two);
+}
+
+static void test_threads_same_bytes(void **state) {
+        (void) state;
+        char *dir = tmpdir_make();
+        make_big_tree(dir);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 0, NULL, NULL, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 6, 0, NULL, NULL, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 9, 0, NULL, NULL, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_ZSTD, 0, 0, NULL, NULL, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_ZSTD, 12, 0, NULL, NULL, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_NONE, 0, 0, NULL, NULL, 0);
+        rm_rf(dir);
+        free(dir);
+}
+
+/* m-middle and where it is kept meanwhile (in the tree, which was listed already) */
+static char saved_path[1024], moved_path[1040];
+
+static void move_middle(const char *dir) {
+        snprintf(saved_path, sizeof(saved_path), "%s/m-middle", dir);
+        snprintf(moved_path, sizeof(moved_path), "%s.moved", saved_path);
+        assert_int_equal(rename(saved_path, moved_path), 0);
+}
+
+static void remove_middle(const char *dir) {
+        move_middle(dir);
+}
+
+static void restore_middle(const char *dir) {
+        (void) dir;
+        assert_int_equal(rename(moved_path, saved_path), 0);
+}
+
+static void shrink_middle(const char *dir) {
+        move_middle(dir);
+        write_bytes(dir, "m-middle", "short", 5);
+}
+
+static void fifo_middle(const char *dir) {
+        move_middle(dir);
+        assert_int_equal(mkfifo(saved_path, 0644), 0);
+}
+
+static void restore_replaced(const char *dir) {
+        (void) dir;
+        assert_int_equal(unlink(saved_path), 0);
+        restore_middle(dir);
+}
+
+/* A file that fails mid-tree, and a destination that fills up, stop both stages the same way
+ * on one thread and on two: same code and message, same bytes taken by the sink, nothing after
+ * the sink's refusal, no thread left behind (and under ASan, nothing leaked). */
+static void test_threads_same_errors(void **state) {
+        (void) state;
+        char *dir = tmpdir_make();
+        make_big_tree(dir);
+        char want[1100];
+
+        struct build_run b;
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 2, 0, remove_middle, &b);
+        restore_middle(dir);
+        assert_int_equal(b.r, -ENOENT);
+        snprintf(want, sizeof(want), "%s: No such file or directory", saved_path);
+        assert_string_equal(b.msg, want);
+        run_free(&b);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 0, remove_middle, restore_middle, -ENOENT);
+        same_both_ways(dir, XARCH_COMPRESSION_ZSTD, 0, 0, remove_middle, restore_middle, -ENOENT);
+
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 0, shrink_middle, restore_replaced, -EIO);
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 2, 0, shrink_middle, &b);
+        restore_replaced(dir);
+        assert_non_null(strstr(b.msg, "the file shrank while being read"));
+        run_free(&b);
+
+        /* a fifo put where a file was: refused, not waited on (this hung before) */
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 0, fifo_middle, restore_replaced, -EPERM);
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 2, 0, fifo_middle, &b);
+        restore_replaced(dir);
+        assert_non_null(strstr(b.msg, "no longer a regular file"));
+        run_free(&b);
+
+        /* the destination fills up early, mid-stream and in the final flush */
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 1000, NULL, NULL, -ENOSPC);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 2u << 20, NULL, NULL, -ENOSPC);
+        same_both_ways(dir, XARCH_COMPRESSION_ZSTD, 0, 1u << 20, NULL, NULL, -ENOSPC);
+        struct build_run full;
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 1, 0, NULL, &full);
+        assert_int_equal(full.r, 0);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, full.out.len - 10, NULL, NULL, -ENOSPC);
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 2, 2u << 20, NULL, &b);
+        assert_string_equal(b.msg, "writing the layer: No space left on device");
+        run_free(&b);
+        run_build(dir, XARCH_COMPRESSION_GZIP, 0, 2, full.out.len - 10, NULL, &b);
+        assert_string_equal(b.msg, "compressing the layer: No space left on device");
+        run_free(&b);
+        run_free(&full);
+
+        /* the destination fills up before the bytes of a file that then fails: the earlier
+         * error, the sink's, is the one reported, however far the tar stage ran ahead */
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 1000, remove_middle, restore_middle,
+                        -ENOSPC);
+        same_both_ways(dir, XARCH_COMPRESSION_GZIP, 0, 3u << 20, remove_middle, restore_middle,
+                        -ENOSPC);
+        rm_rf(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_tar_writer),
                         cmocka_unit_test(test_reproducible),
                         cmocka_unit_test(test_archive),
+                        cmocka_unit_test(test_threads_same_bytes),
+                        cmocka_unit_test(test_threads_same_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1047,6 +1047,14 @@ static int open_spool(const char *dir, struct xarch_error **err) {
         return fd;
 }
 
+/* XARCH_BUILD_THREADS=1 writes a layer on one thread (files, tar and compression in turn), as
+ * a reference and for hosts where a second thread is unwelcome; otherwise the tar stage and the
+ * compressor overlap on two threads. The bytes are the same either way. */
+static unsigned layer_threads(void) {
+        const char *v = getenv("XARCH_BUILD_THREADS");
+        return v && streq(v, "1") ? 1 : 2;
+}
+
 /* A new layer. Local destinations get it straight from the compressor; a registry gets it from
  * an unlinked spool file, so that its digest is known first: a layer the registry already holds
  * is not sent again, and an interrupted upload resumes from the spool. */
@@ -1058,6 +1066,7 @@ static int write_layer(
                                                        : XARCH_COMPRESSION_GZIP,
                         .level = b->o->level,
                         .mtime = b->o->epoch,
+                        .threads = layer_threads(),
         };
         if (!sink)
                 return layer_tree_write_sink(t->tree, &wo, discard_sink, NULL, &t->layer, err);

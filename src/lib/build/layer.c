@@ -14,12 +14,15 @@
 
 #include "xarch/digest.h"
 #include "macro.h"
+#include "base/ring.h"
 #include "build/layer.h"
 #include "build/tarwriter.h"
 #include "image/decompress.h"
 #include "image/tar.h"
 
 #define IO_CHUNK (256u * 1024)
+/* Slots of IO_CHUNK bytes between the tar stage and the compressor thread. */
+#define RING_SLOTS 8
 
 struct spool {
         int fd;
@@ -915,6 +918,24 @@ static ssize_t entry_pread(void *userdata, uint64_t offset, void *buf, size_t le
         return n < 0 ? -errno : n;
 }
 
+/* Opens a file entry's source. Without blocking: a path swapped for a fifo since it was added
+ * must fail here rather than wait for a writer forever; anything but a regular file is refused
+ * as it would have been when added. */
+static int open_source(const struct layer_entry *e, struct xarch_error **err) {
+        int fd = open(e->src_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return xarch_error_set(err, errno, "%s: %s", e->src_path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return xarch_error_set(err, EPERM,
+                                "%s: no longer a regular file (a device, fifo or socket cannot "
+                                "be added to an image)",
+                                e->src_path);
+        }
+        return fd;
+}
+
 int layer_tree_analyze(struct layer_tree *t, const struct layer_entry *e,
                 struct xarch_file_analyzer *a, struct xarch_file_info *ret,
                 struct xarch_error **err) {
@@ -923,9 +944,9 @@ int layer_tree_analyze(struct layer_tree *t, const struct layer_entry *e,
         _cleanup_close_ int own = -1;
         struct entry_reader er = {.fd = -1, .size = e->size};
         if (e->source == LAYER_SRC_PATH) {
-                own = open(e->src_path, O_RDONLY | O_CLOEXEC);
+                own = open_source(e, err);
                 if (own < 0)
-                        return xarch_error_set(err, errno, "%s: %s", e->src_path, strerror(errno));
+                        return own;
                 er.fd = own;
         } else if (e->source == LAYER_SRC_SPOOL) {
                 er.fd = t->spools[e->spool].fd;
@@ -963,6 +984,10 @@ struct compressor {
         struct xarch_digester *out_digest;
         uint64_t tar_size, out_size;
         int error;
+        /* When the stages overlap: the tar stage (files, tar writer, diff_id: tar_digest and
+         * tar_size) runs on the calling thread and hands the stream through this ring to the
+         * compressor thread (z or zs, out, out_digest, out_size, sink). */
+        struct ring *ring;
 };
 
 static int comp_emit(struct compressor *c, const void *buf, size_t len) {
@@ -1011,11 +1036,8 @@ static int comp_feed(struct compressor *c, const void *buf, size_t len, bool end
         return 0;
 }
 
-/* The tar writer's sink: hash the tar, then compress. */
-static int comp_sink(void *userdata, const void *buf, size_t len) {
-        struct compressor *c = userdata;
-        xarch_digester_update(c->tar_digest, buf, len);
-        c->tar_size += len;
+/* Compresses a piece of the tar stream. */
+static int comp_chunks(struct compressor *c, const void *buf, size_t len) {
         /* zlib takes uInt lengths */
         const uint8_t *p = buf;
         while (len) {
@@ -1027,6 +1049,30 @@ static int comp_sink(void *userdata, const void *buf, size_t len) {
                 len -= n;
         }
         return 0;
+}
+
+/* The tar writer's sink on one thread: hash the tar, then compress. */
+static int comp_sink(void *userdata, const void *buf, size_t len) {
+        struct compressor *c = userdata;
+        xarch_digester_update(c->tar_digest, buf, len);
+        c->tar_size += len;
+        return comp_chunks(c, buf, len);
+}
+
+/* The tar writer's sink when the stages overlap: hash the tar, queue it for the compressor. A
+ * compressor error comes back here as the code the sink returned (or -EIO), as comp_sink would
+ * have returned it. */
+static int ring_sink(void *userdata, const void *buf, size_t len) {
+        struct compressor *c = userdata;
+        xarch_digester_update(c->tar_digest, buf, len);
+        c->tar_size += len;
+        return ring_write(c->ring, buf, len, NULL);
+}
+
+/* The compressor thread's side of the ring. */
+static int ring_compress(void *userdata, const void *buf, size_t len, struct xarch_error **err) {
+        (void) err; /* comp_chunks reports codes only, like the tar writer's sink */
+        return comp_chunks(userdata, buf, len);
 }
 
 static int comp_init(struct compressor *c, const struct layer_write_options *o,
@@ -1058,6 +1104,7 @@ static int comp_init(struct compressor *c, const struct layer_write_options *o,
 }
 
 static void comp_release(struct compressor *c) {
+        ring_stop(c->ring, true, NULL);
         if (c->z_init)
                 deflateEnd(&c->z);
         ZSTD_freeCStream(c->zs);
@@ -1072,9 +1119,9 @@ static int write_file_data(struct layer_tree *t, const struct layer_entry *e, st
         int fd;
         uint64_t off = 0;
         if (e->source == LAYER_SRC_PATH) {
-                own = open(e->src_path, O_RDONLY | O_CLOEXEC);
+                own = open_source(e, err);
                 if (own < 0)
-                        return xarch_error_set(err, errno, "%s: %s", e->src_path, strerror(errno));
+                        return own;
                 fd = own;
                 posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         } else if (e->source == LAYER_SRC_SPOOL) {
@@ -1113,18 +1160,23 @@ int layer_tree_write_sink(struct layer_tree *t, const struct layer_write_options
         }
         struct compressor c = {.sink = sink, .userdata = userdata};
         struct tar_writer *w = NULL;
+        /* the tar stage's error, held until the compressor has said whether it failed first */
+        struct xarch_error *tar_err = NULL;
         _cleanup_free_ uint8_t *buf = malloc(IO_CHUNK);
         int r = comp_init(&c, o, err);
         if (r >= 0 && !buf)
                 r = xarch_error_set(err, ENOMEM, "out of memory");
-        if (r >= 0 && tar_writer_new(comp_sink, &c, &w) < 0)
+        if (r >= 0 && o->threads != 1)
+                r = ring_start(RING_SLOTS, IO_CHUNK, ring_compress, &c, "layer compression",
+                                &c.ring, err);
+        if (r >= 0 && tar_writer_new(c.ring ? ring_sink : comp_sink, &c, &w) < 0)
                 r = xarch_error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; r >= 0 && i < t->n; i++) {
                 const struct layer_entry *e = &t->entries[i];
                 size_t pl = strlen(e->path);
                 _cleanup_free_ char *name = malloc(pl + 2);
                 if (!name) {
-                        r = xarch_error_set(err, ENOMEM, "out of memory");
+                        r = xarch_error_set(&tar_err, ENOMEM, "out of memory");
                         break;
                 }
                 memcpy(name, e->path, pl);
@@ -1142,12 +1194,29 @@ int layer_tree_write_sink(struct layer_tree *t, const struct layer_write_options
                                 .mtime = o->mtime,
                                 .size = e->type == XARCH_LAYER_FILE ? e->size : 0,
                 };
-                r = tar_writer_add(w, &te, err);
+                r = tar_writer_add(w, &te, &tar_err);
                 if (r >= 0 && e->type == XARCH_LAYER_FILE)
-                        r = write_file_data(t, e, w, buf, err);
+                        r = write_file_data(t, e, w, buf, &tar_err);
         }
-        if (r >= 0)
-                r = tar_writer_finish(w, err);
+        if (r >= 0 && w)
+                r = tar_writer_finish(w, &tar_err);
+        if (c.ring) {
+                /* The compressor takes what was queued, even after a tar-stage error: on one
+                 * thread those bytes were compressed and written before the error, and a
+                 * compressor error among them came first in the stream, so it is the one to
+                 * report, with the message the tar writer gives a failing sink. */
+                int rc = ring_stop(c.ring, false, NULL);
+                c.ring = NULL;
+                if (rc < 0) {
+                        xarch_error_free(steal_ptr(tar_err));
+                        r = xarch_error_set(&tar_err, -rc, "writing the layer: %s", strerror(-rc));
+                }
+        }
+        if (tar_err) {
+                if (err && !*err)
+                        *err = steal_ptr(tar_err);
+                xarch_error_free(tar_err);
+        }
         if (r >= 0) {
                 r = comp_feed(&c, NULL, 0, true);
                 if (r < 0)

@@ -24,7 +24,8 @@
  * owner 0:0 unless chown, empty user and group names, every mtime = the given epoch, no atime
  * or ctime, permission bits kept unless chmod, ustar unless a value needs pax; gzip through
  * zlib with a fixed header (no name, mtime 0, OS byte 255) or zstd through libzstd with a
- * checksum, single-threaded.
+ * checksum, each stream single-threaded (a parallel compressor would cut the stream into
+ * independent blocks and change the bytes).
  */
 
 /* Archive safety: at most this many bytes out of one archive ... */
@@ -97,6 +98,11 @@ struct layer_write_options {
         enum xarch_compression compression; /* GZIP, ZSTD or NONE */
         int level;                          /* 0 = the default (gzip 1, zstd 3) */
         int64_t mtime;                      /* every entry's mtime */
+        /* 1: read, tar and compress on the calling thread; otherwise two stages overlap: the
+         * calling thread reads the files, writes and hashes the tar stream (diff_id) while a
+         * second thread compresses it, hashes the result and feeds the sink (base/ring.h). The
+         * bytes, digests and errors are the same either way. */
+        unsigned threads;
 };
 
 struct layer_result {
