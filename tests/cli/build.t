@@ -110,6 +110,13 @@ for c in gzip zstd:19; do
 done
 [ "$(jq -r .digest "$TMPD/t2-gzip.tar.json")" = "$(jq -r .digest "$TMPD/r1/out.tar.json")" ] &&
         ok "and the same digest as the default build" || not_ok "XARCH_BUILD_THREADS changed the digest"
+# the same files for every platform make one layer, written once
+run_xarch build --json --platform linux/amd64,linux/arm64 --add "$TMPD/r1/in/app/share:/app/share" \
+        -t "oci:$TMPD/shared"
+expect_rc 0 "a layer shared by two platforms"
+jq -e '.platforms[0].layer.digest == .platforms[1].layer.digest and .written.blobs == 3' \
+        "$TMPD/out" >/dev/null && ok "is written once (one layer and two configs)" ||
+        not_ok "shared layer: $(jq -c '[.platforms[].layer.digest, .written]' "$TMPD/out")"
 if command -v skopeo >/dev/null; then
         created=$(skopeo inspect --override-arch arm64 "oci-archive:$TMPD/r1/out.tar:v1" | jq -r .Created)
         [ "$created" = "2023-11-14T22:13:20Z" ] && ok "created comes from SOURCE_DATE_EPOCH" ||

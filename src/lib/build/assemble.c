@@ -191,6 +191,10 @@ struct target {
         struct layer_tree *tree;
         bool has_layer;
         struct layer_result layer;
+        /* the adds that made the tree ("K SRC\n" each, SRC expanded), and an earlier target
+         * whose layer is therefore the same bytes (index + 1; 0 for none): written once */
+        char *sources;
+        size_t same_layer_as;
         char *added; /* what the history says was added */
         size_t n_checked;
         char *config_json;
@@ -238,6 +242,7 @@ static void target_release(struct target *t) {
         json_decref(t->config);
         layer_tree_free(t->tree);
         free(t->added);
+        free(t->sources);
         free(t->config_json);
         free(t->manifest_json);
         free(t->os_version);
@@ -1328,6 +1333,17 @@ static int append_added(struct target *t, const char *what, const char *dest) {
         return 0;
 }
 
+static int append_source(struct target *t, size_t k, const char *src) {
+        size_t cur = t->sources ? strlen(t->sources) : 0;
+        size_t need = cur + strlen(src) + 32;
+        char *n = realloc(t->sources, need);
+        if (!n)
+                return -ENOMEM;
+        snprintf(n + cur, need - cur, "%zu %s\n", k, src);
+        t->sources = n;
+        return 0;
+}
+
 static int build_trees(struct build *b, struct xarch_error **err) {
         const struct xarch_build_options *o = b->o;
         struct layer_add_options lo = {
@@ -1370,7 +1386,8 @@ static int build_trees(struct build *b, struct xarch_error **err) {
                                        : layer_tree_add_path(t->tree, src, a->dest, &lo, err);
                         if (r < 0)
                                 return xarch_error_wrap(err, "%s", pfmt(&t->want, pb, sizeof(pb)));
-                        if (append_added(t, a->archive ? "archive to" : "files to", a->dest) < 0)
+                        if (append_added(t, a->archive ? "archive to" : "files to", a->dest) < 0 ||
+                                        append_source(t, k, src) < 0)
                                 return xarch_error_set(err, ENOMEM, "out of memory");
                 }
                 if (t->tree) {
@@ -1378,6 +1395,12 @@ static int build_trees(struct build *b, struct xarch_error **err) {
                         if (r < 0)
                                 return xarch_error_wrap(err, "%s", pfmt(&t->want, pb, sizeof(pb)));
                         t->has_layer = true;
+                        /* the same adds from the same files (no placeholder told the platforms
+                         * apart): the same tree, so the same layer */
+                        for (size_t j = 0; j < i && !t->same_layer_as; j++)
+                                if (b->targets[j].has_layer && !b->targets[j].same_layer_as &&
+                                                streq(b->targets[j].sources, t->sources))
+                                        t->same_layer_as = j + 1;
                 }
         }
         return 0;
@@ -1454,7 +1477,10 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
         for (size_t i = 0; r >= 0 && i < b.n_targets; i++) {
                 struct target *t = &b.targets[i];
                 char pb[XARCH_PLATFORM_STRING_MAX];
-                if (t->has_layer) {
+                if (t->has_layer && t->same_layer_as) {
+                        /* written (and stored) with the earlier platform's */
+                        t->layer = b.targets[t->same_layer_as - 1].layer;
+                } else if (t->has_layer) {
                         progress(&b, "%s: writing the layer", pfmt(&t->want, pb, sizeof(pb)));
                         r = write_layer(&b, t, store, err);
                         if (r < 0)
