@@ -8,8 +8,13 @@
 #  3. one layer from a tree of about BENCH_TREE_MB MB of real files (/usr/lib, /usr/bin,
 #     /usr/share): xarch build to an oci: layout against `tar -c | gzip -1` of the same tree.
 #   bench/build-bench.sh [WORKDIR]   (XARCH: the binary, XARCH_FIXTURES: fixtures dir)
+#   BENCH_PARTS=3 bench/build-bench.sh   runs only the one-layer part (no buildah, registry or
+#                                        fixtures needed); BENCH_TREE_SRC=/usr/lib picks the tree
 # hyperfine runs each command BENCH_RUNS times (default 5) after a warm-up, outputs removed
-# before each run; the digests of xarch's outputs are checked to be the same every run.
+# before each run; the digests of xarch's outputs are checked to be the same every run. Part 3
+# runs xarch twice, as it builds by default (the tar stage and the compressor on two threads)
+# and with XARCH_BUILD_THREADS=1, checks that both write the same layer, and prints each
+# command's mean wall time, its CPU time (user + sys) and the load average around the runs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -18,12 +23,15 @@ fx=${XARCH_FIXTURES:-$top/build/fixtures}
 work=${1:-/tmp/xarch-build-bench}
 runs=${BENCH_RUNS:-5}
 tree_mb=${BENCH_TREE_MB:-500}
+tree_src=${BENCH_TREE_SRC:-/usr/lib /usr/bin /usr/share}
+parts=${BENCH_PARTS:-123}
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
+rm -rf "$work"
+mkdir -p "$work/state/tmp" "$work/in"
+if [[ $parts == *[12]* ]]; then
 for f in go/hello-amd64 go/hello-arm64; do
         [ -f "$fx/$f" ] || { echo "missing fixture $fx/$f" >&2; exit 1; }
 done
-rm -rf "$work"
-mkdir -p "$work/state/tmp" "$work/in"
 IMAGES_STATE=$work/state
 # shellcheck source=tests/images/lib.sh
 . "$top/tests/images/lib.sh"
@@ -80,15 +88,17 @@ hyperfine --runs "$runs" --warmup 1 --prepare "$work/buildah-clean.sh" --prepare
         "$work/buildah.sh docker://$REG/bench/buildah:latest" \
         -n "xarch build (push + verify)" "$xarch_two -t $REG/bench/xarch:latest"
 echo "note: after the first run the registry holds every blob; both tools then skip uploads"
+fi
+[[ $parts == *3* ]] || exit 0
 
 echo "== 3. one layer from a ${tree_mb} MB tree"
 tree=$work/tree
 mkdir -p "$tree"
-python3 - "$tree" "$tree_mb" <<'PY'
+python3 - "$tree" "$tree_mb" $tree_src <<'PY'
 import os, shutil, sys
 dst, limit = sys.argv[1], int(sys.argv[2]) << 20
 total = 0
-for src in ("/usr/lib", "/usr/bin", "/usr/share"):
+for src in sys.argv[3:]:
     for root, dirs, files in os.walk(src):
         dirs.sort()
         for f in sorted(files):
@@ -109,11 +119,20 @@ for src in ("/usr/lib", "/usr/bin", "/usr/share"):
             break
 print(f"tree: {total / 1e6:.0f} MB, {sum(len(f) for _, _, f in os.walk(dst))} files")
 PY
+xarch_layer="$XARCH build --platform linux/amd64 --add $tree:/data --allow-foreign '*' -t oci:$work/out-tree"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 hyperfine --runs "$runs" --warmup 1 --prepare "rm -rf $work/out-tree" \
-        --export-markdown "$work/tree.md" \
+        --export-markdown "$work/tree.md" --export-json "$work/tree.json" \
         -n "tar -c | gzip -1 > file" "tar -C $tree -cf - . | gzip -1 > $work/tree.tar.gz" \
-        -n "xarch build (analyse every file, tar, gzip -1, sha256 x2)" \
-        "$XARCH build --platform linux/amd64 --add $tree:/data --allow-foreign '*' -t oci:$work/out-tree"
+        -n "xarch build (two threads: files, tar, sha256 | gzip -1, sha256, write)" "$xarch_layer" \
+        -n "XARCH_BUILD_THREADS=1 xarch build (one thread)" "XARCH_BUILD_THREADS=1 $xarch_layer"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+jq -r '.results[] | "\(.command): wall \(.mean * 100 | round / 100) s (\(.min * 10 | round / 10)-\(.max * 10 | round / 10)), CPU \((.user + .system) * 100 | round / 100) s (user \(.user * 100 | round / 100), sys \(.system * 100 | round / 100))"' "$work/tree.json"
+# the two ways write the same layer
+l1=$(XARCH_BUILD_THREADS=1 $XARCH build --json --platform linux/amd64 --add "$tree:/data" --allow-foreign '*' -t "oci:$work/check-one" | jq -r '.platforms[0].layer.digest')
+l2=$($XARCH build --json --platform linux/amd64 --add "$tree:/data" --allow-foreign '*' -t "oci:$work/check-two" | jq -r '.platforms[0].layer.digest')
+[ "$l1" = "$l2" ] && echo "same layer both ways: $l1" || { echo "layers differ: $l1 $l2" >&2; exit 1; }
 ls -l "$work/tree.tar.gz"
 du -sb "$work/out-tree/blobs"
-cat "$work/oci.md" "$work/registry.md" "$work/tree.md"
+[[ $parts == *[12]* ]] && cat "$work/oci.md" "$work/registry.md"
+cat "$work/tree.md"
