@@ -14,7 +14,8 @@
 # before each run; the digests of xarch's outputs are checked to be the same every run. Part 3
 # runs xarch twice, as it builds by default (the tar stage and the compressor on two threads)
 # and with XARCH_BUILD_THREADS=1, checks that both write the same layer, and prints each
-# command's mean wall time, its CPU time (user + sys) and the load average around the runs.
+# command's mean wall time, its CPU time (user + sys) and the load average around the runs;
+# then (with perf, BENCH_PERF_ROUNDS rounds, default 3) perf stat of the two xarch ways in turn.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -128,6 +129,22 @@ hyperfine --runs "$runs" --warmup 1 --prepare "rm -rf $work/out-tree" \
         -n "XARCH_BUILD_THREADS=1 xarch build (one thread)" "XARCH_BUILD_THREADS=1 $xarch_layer"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 jq -r '.results[] | "\(.command): wall \(.mean * 100 | round / 100) s (\(.min * 10 | round / 10)-\(.max * 10 | round / 10)), CPU \((.user + .system) * 100 | round / 100) s (user \(.user * 100 | round / 100), sys \(.system * 100 | round / 100))"' "$work/tree.json"
+# perf stat, the two ways interleaved round by round so that both see the same load
+rounds=${BENCH_PERF_ROUNDS:-3}
+if command -v perf >/dev/null && [ "$rounds" -gt 0 ]; then
+        for i in $(seq "$rounds"); do
+                for th in 1 2; do
+                        rm -rf "$work/out-tree"
+                        la=$(cut -d' ' -f1 /proc/loadavg)
+                        XARCH_BUILD_THREADS=$th perf stat -e task-clock -o "$work/perf.txt" \
+                                bash -c "$xarch_layer" >/dev/null
+                        printf 'perf stat round %s, XARCH_BUILD_THREADS=%s: wall %s s, CPU %s s (%s CPUs utilized), load %s\n' \
+                                "$i" "$th" "$(awk '/seconds time elapsed/ {print $1}' "$work/perf.txt")" \
+                                "$(awk '/task-clock/ {gsub(",", "", $1); printf "%.2f", $1 / 1000}' "$work/perf.txt")" \
+                                "$(awk '/task-clock/ {print $5}' "$work/perf.txt")" "$la"
+                done
+        done
+fi
 # the two ways write the same layer
 l1=$(XARCH_BUILD_THREADS=1 $XARCH build --json --platform linux/amd64 --add "$tree:/data" --allow-foreign '*' -t "oci:$work/check-one" | jq -r '.platforms[0].layer.digest')
 l2=$($XARCH build --json --platform linux/amd64 --add "$tree:/data" --allow-foreign '*' -t "oci:$work/check-two" | jq -r '.platforms[0].layer.digest')
