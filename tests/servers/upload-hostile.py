@@ -10,13 +10,16 @@ behaviour; further components make the repository unique:
   good      everything works (mount, monolithic, streaming and chunked PATCH)
   nomount   mounts answer 202 (an upload session) instead of 201
   nochunk   PATCH with Content-Range is refused (400 BLOB_UPLOAD_INVALID)
-  nostream  PATCH without Content-Range is refused (400 BLOB_UPLOAD_INVALID)
+  nostream  PATCH without Content-Range, and a PUT with a body over 4 MiB, are refused (400
+            BLOB_UPLOAD_INVALID): only Content-Range chunks carry a big blob
   noindex   manifest PUTs of an index (OCI or Docker list) are refused (400 MANIFEST_INVALID)
-  drop      the first PATCH of each upload stops after half its body with a TCP reset; the
-            bytes received stay in the session (GET on the upload URL reports Range)
+  drop      the first PATCH (or PUT with a body over 4 MiB) of each upload stops after half
+            its body with a TCP reset; the bytes received stay in the session (GET on the
+            upload URL reports Range)
   flaky     the first blob PUT and the first manifest PUT of the repository answer 503
   absolute  upload Locations are absolute URLs with a query
-  stall     the first PATCH larger than 1 MiB in the repository reads 1 MiB and then hangs
+  stall     the first PATCH larger than 1 MiB (or PUT over 4 MiB) in the repository reads
+            1 MiB and then hangs
   bigmin    as nostream, and upload sessions ask for OCI-Chunk-Min-Length 2^63-1 (each
             Content-Range PATCH is logged with its length)
   endless   POST answers 202 (with a Location) and a body that never ends
@@ -25,7 +28,9 @@ behaviour; further components make the repository unique:
             401 with a Bearer challenge whose realm is /token-trap on 127.0.0.1; /token-trap
             logs ["token-trap", Authorization header]
 GET /__log returns the JSON list of completed writes: ["blob", repo, digest], ["manifest",
-repo, reference, media type], ["stalled", repo], ["patch", repo, length].
+repo, reference, media type], ["stalled", repo], ["patch", repo, length]; and of every request
+on an upload session: ["upload", repo, method, Content-Length or -1]; a blob PUT whose body
+ended early: ["short", repo, bytes received, Content-Length].
 """
 import hashlib
 import http.server
@@ -96,8 +101,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return data
         n = int(self.headers.get("Content-Length") or 0)
         if limit is not None and limit < n:
-            return self.rfile.read(limit)
-        return self.rfile.read(n)
+            n = limit
+        # piece by piece: a client that drops the connection part way leaves what it sent
+        data = bytearray()
+        while len(data) < n:
+            try:
+                piece = self.rfile.read1(min(n - len(data), 1 << 16))
+            except OSError:
+                break
+            if not piece:
+                break
+            data += piece
+        return bytes(data)
 
     def reset(self):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -198,6 +213,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(202, b"", headers)
         with lock:
             up = UPLOADS.get(uuid)
+            LOG.append(["upload", repo, cmd, int(self.headers.get("Content-Length") or -1)])
         if not up:
             self.body()
             return self.error(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown")
@@ -209,16 +225,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 UPLOADS.pop(uuid, None)
             return self.send(204)
-        if cmd == "PATCH":
-            crange = self.headers.get("Content-Range")
-            if (scenario == "nochunk" and crange) or (scenario in ("nostream", "bigmin") and not crange):
-                self.body()
-                return self.error(400, "BLOB_UPLOAD_INVALID", "this kind of PATCH is not supported")
+        length = int(self.headers.get("Content-Length") or -1)
+        if (cmd == "PATCH" and length > 0) or (cmd == "PUT" and length > (4 << 20)):
+            # the faults that hit a request streaming a blob: a PATCH, or a PUT with a body
+            # above xarch's monolithic limit (smaller ones are buffered and sent whole)
             up["patches"] += 1
-            length = int(self.headers.get("Content-Length") or -1)
-            if scenario == "bigmin":
-                with lock:
-                    LOG.append(["patch", repo, length])
             if scenario == "drop" and up["patches"] == 1 and length > 2:
                 part = self.body(limit=length // 2)
                 with lock:
@@ -231,6 +242,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     LOG.append(["stalled", repo])
                 time.sleep(3600)
                 return
+        if cmd == "PATCH":
+            crange = self.headers.get("Content-Range")
+            if (scenario == "nochunk" and crange) or (scenario in ("nostream", "bigmin") and not crange):
+                self.body()
+                return self.error(400, "BLOB_UPLOAD_INVALID", "this kind of PATCH is not supported")
+            if scenario == "bigmin":
+                with lock:
+                    LOG.append(["patch", repo, length])
             if crange:
                 start = int(crange.replace("bytes ", "").split("-")[0])
                 if start != len(up["data"]):
@@ -243,7 +262,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(202, b"", {"Location": self.location(repo, uuid, scenario),
                                         "Range": "0-%d" % max(n - 1, 0), "Docker-Upload-UUID": uuid})
         if cmd == "PUT":
+            if scenario in ("nostream", "bigmin") and length > (4 << 20):
+                self.body()
+                return self.error(400, "BLOB_UPLOAD_INVALID", "a blob this big goes up in chunks")
             data = self.body()
+            if len(data) < max(length, 0):
+                # the client gave up before the end of the body (the connection is gone)
+                with lock:
+                    LOG.append(["short", repo, len(data), length])
+                self.close_connection = True
+                return
             if scenario == "flaky" and bump("blobput " + repo) == 1:
                 return self.send(503, b"try again", {"Content-Type": "text/plain"})
             digest = q.get("digest", [""])[0]

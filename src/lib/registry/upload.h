@@ -9,9 +9,12 @@
  * - cross-repository mount (POST ?mount=&from=) when the source is on the same registry,
  *   with a normal upload when the registry answers 202 instead of 201;
  * - blobs of known size up to UPLOAD_MONOLITHIC_MAX: POST then one PUT with the body;
- *   larger or unknown sizes: POST, one streaming PATCH, PUT ?digest=; when the registry
- *   refuses the streaming PATCH, chunked PATCHes with Content-Range, honouring
+ *   larger, with size and digest known: POST, then one PUT ?digest= streaming the body (its
+ *   last byte held back until upload_blob_commit, i.e. until the writer checked the digest);
+ *   unknown size or digest: POST, one streaming PATCH, PUT ?digest=; when the registry
+ *   refuses the streaming request, chunked PATCHes with Content-Range, honouring
  *   OCI-Chunk-Min-Length;
+ * - every request of a push over HTTP/1.1 (libcurl's HTTP/2 uploads cost 2-3x the CPU);
  * - a failed request is retried with backoff; a failed upload resumes at the offset the
  *   registry reports (GET on the upload URL, Range header);
  * - the Location header is used exactly as given (relative or absolute, query kept);
