@@ -658,7 +658,8 @@ static void *arena_malloc(size_t size) {
 }
 
 static void arena_free(void *p) {
-        for (size_t i = 0; i < arena.n; i++)
+        /* newest chunk first: what the parser frees (its temporary keys) was just allocated */
+        for (size_t i = arena.n; i-- > 0;)
                 if ((char *) p >= arena.base[i] && (char *) p < arena.base[i] + ARENA_CHUNK)
                         return;
         free(p);

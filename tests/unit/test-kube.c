@@ -377,6 +377,32 @@ static void test_parse_hostile(void **state) {
         struct xarch_audit_input *in = NULL;
         assert_int_equal(xarch_audit_input_parse(deep, n, &in, NULL), -EFBIG);
         free(deep);
+        /* brackets inside strings do not nest, whatever the escapes before a quote: \" stays
+         * in the string, \\" ends it */
+        for (int ends = 0; ends < 2; ends++) {
+                char *s = malloc(depth * 2 + 128);
+                n = (size_t) sprintf(s, "{\"kind\":\"List\",\"items\":[],\"x\":\"%s",
+                                ends ? "a\\\\\"," : "a\\\"");
+                if (ends) { /* the string ended: these brackets are real, and too deep */
+                        for (size_t i = 0; i < depth; i++)
+                                s[n++] = '[';
+                        for (size_t i = 0; i < depth; i++)
+                                s[n++] = ']';
+                        n += (size_t) sprintf(s + n, "}");
+                } else {
+                        for (size_t i = 0; i < depth; i++)
+                                s[n++] = '[';
+                        n += (size_t) sprintf(s + n, "\"}");
+                }
+                in = NULL;
+                int k = xarch_audit_input_parse(s, n, &in, NULL);
+                if (ends)
+                        assert_int_equal(k, -EFBIG);
+                else
+                        assert_int_equal(k, 0);
+                xarch_audit_input_free(in);
+                free(s);
+        }
         /* unknown kinds are counted and skipped; nested lists flattened; nameless objects
          * skipped */
         const char *doc = "{\"kind\":\"List\",\"items\":[{\"kind\":\"Service\",\"metadata\":"

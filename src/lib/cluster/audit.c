@@ -256,7 +256,15 @@ struct state {
         size_t n_check_nodes;
         struct rt_class *classes;
         size_t n_classes;
+        bool *class_emulates; /* some node of the class emulates an architecture */
+        /* the nodes of platform p: plat_nodes[plat_first[p] .. plat_first[p + 1]) */
+        size_t *plat_nodes, *plat_first;
 };
+
+#define FOR_PLATFORM_NODES(st, p, n)                                                               \
+        for (size_t _i = (st)->plat_first[p], n;                                                   \
+                        _i < (st)->plat_first[(p) + 1] && ((n) = (st)->plat_nodes[_i], true);      \
+                        _i++)
 
 static int own(struct state *st, json_t *v) {
         json_t **o = realloc(st->owned, (st->n_owned + 1) * sizeof(*o));
@@ -425,6 +433,23 @@ static int build_nodes(struct state *st) {
                                                 add_emulated(n, rule->arches[a]);
                         }
                         st->plats[p].n_nodes++;
+                }
+        }
+        st->plat_nodes = calloc(st->n_nodes + 1, sizeof(*st->plat_nodes));
+        st->plat_first = calloc(st->n_plats + 2, sizeof(*st->plat_first));
+        if (!st->plat_nodes || !st->plat_first)
+                return -ENOMEM;
+        for (size_t i = 0; i < st->n_nodes; i++)
+                st->plat_first[st->nodes[i].platform + 1]++;
+        for (size_t p = 0; p < st->n_plats; p++)
+                st->plat_first[p + 1] += st->plat_first[p];
+        {
+                _cleanup_free_ size_t *fill = calloc(st->n_plats + 1, sizeof(*fill));
+                if (!fill)
+                        return -ENOMEM;
+                for (size_t i = 0; i < st->n_nodes; i++) {
+                        size_t p = (size_t) st->nodes[i].platform;
+                        st->plat_nodes[st->plat_first[p] + fill[p]++] = i;
                 }
         }
         st->classes = calloc(st->n_nodes + 1, sizeof(*st->classes));
@@ -758,6 +783,43 @@ static int place(struct state *st, struct wl *w) {
 
 /* ---- images ---- */
 
+/* The check verdicts of one image: without an emulator for every class of nodes, then with
+ * one only where a node of the class emulates something and the image is not native there
+ * (node_result uses the emulated verdict only then; a result left zeroed reads as native, so
+ * the verdict without an emulator stands). Halves the decisions of a cluster that runs its
+ * images natively. */
+static int decide_image(struct state *st, const struct xarch_verify_report *v, struct img *im,
+                struct xarch_error **err) {
+        size_t n = st->n_classes;
+        _cleanup_free_ struct xarch_check_node *nodes = calloc(n + 1, sizeof(*nodes));
+        _cleanup_free_ struct xarch_check_result *res = calloc(n + 1, sizeof(*res));
+        _cleanup_free_ size_t *slot = calloc(n + 1, sizeof(*slot));
+        if (!nodes || !res || !slot)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        for (size_t cl = 0; cl < n; cl++)
+                nodes[cl] = st->check_nodes[cl * 2];
+        int k = xarch_check_decide(v, im->ref, nodes, n, res, err);
+        if (k < 0)
+                return k;
+        size_t m = 0;
+        for (size_t cl = 0; cl < n; cl++) {
+                im->res[cl * 2] = res[cl];
+                if (st->class_emulates[cl] && res[cl].verdict != XARCH_VERDICT_NATIVE) {
+                        nodes[m] = st->check_nodes[cl * 2 + 1];
+                        slot[m++] = cl * 2 + 1;
+                }
+        }
+        if (!m)
+                return 0;
+        memset(res, 0, (n + 1) * sizeof(*res));
+        k = xarch_check_decide(v, im->ref, nodes, m, res, err);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < m; i++)
+                im->res[slot[i]] = res[i];
+        return 0;
+}
+
 static void inspect_one(struct state *st, struct img *im) {
         struct xarch_error *e = NULL;
         struct xarch_image *img = NULL;
@@ -779,11 +841,12 @@ static void inspect_one(struct state *st, struct img *im) {
                 if (!im->res)
                         k = xarch_error_set(&e, ENOMEM, "out of memory");
                 else
-                        k = xarch_check_decide(v, im->ref, st->check_nodes, st->n_check_nodes,
-                                        im->res, &e);
+                        k = decide_image(st, v, im, &e);
                 if (k >= 0)
                         im->have = true;
                 else {
+                        for (size_t r = 0; im->res && r < st->n_check_nodes; r++)
+                                xarch_check_result_clear(&im->res[r]);
                         free(im->res);
                         im->res = NULL;
                 }
@@ -807,6 +870,12 @@ static void *image_worker(void *arg) {
 }
 
 static int inspect_images(struct state *st) {
+        st->class_emulates = calloc(st->n_classes + 1, sizeof(*st->class_emulates));
+        if (!st->class_emulates)
+                return -ENOMEM;
+        for (size_t i = 0; i < st->n_nodes; i++)
+                if (st->nodes[i].n_emulates)
+                        st->class_emulates[st->nodes[i].rt_class] = true;
         st->n_check_nodes = st->n_classes * 2;
         st->check_nodes =
                         calloc(st->n_check_nodes ? st->n_check_nodes : 1, sizeof(*st->check_nodes));
@@ -912,9 +981,9 @@ static int runtime_split(const struct state *st, const struct wl *w, const uint8
         _cleanup_free_ bool *seen = calloc(st->n_classes + 1, sizeof(*seen));
         if (!rc || !seen)
                 return -ENOMEM;
-        for (size_t n = 0; n < st->n_nodes; n++) {
+        FOR_PLATFORM_NODES(st, p, n) {
                 const struct anode *node = &st->nodes[n];
-                if (!cand[n] || node->platform != (int) p)
+                if (!cand[n])
                         continue;
                 size_t cl = (size_t) node->rt_class;
                 struct xarch_audit_runtime_cell *o = &rc[cl];
@@ -1136,8 +1205,8 @@ static int build_workload_report(
                         if (!im->have)
                                 continue;
                         const struct xarch_check_result *worst = NULL;
-                        for (size_t n = 0; n < st->n_nodes; n++) {
-                                if (!cand[n] || st->nodes[n].platform != (int) p)
+                        FOR_PLATFORM_NODES(st, p, n) {
+                                if (!cand[n])
                                         continue;
                                 const struct xarch_check_result *r =
                                                 node_result(st, im, &st->nodes[n]);
@@ -1184,9 +1253,9 @@ static int build_workload_report(
                 for (size_t q = p; q < st->n_plats && runs; q++) {
                         if (!streq(st->plats[q].arch, arch))
                                 continue;
-                        for (size_t n = 0; n < st->n_nodes && runs; n++) {
-                                if (st->nodes[n].platform != (int) q)
-                                        continue;
+                        FOR_PLATFORM_NODES(st, q, n) {
+                                if (!runs)
+                                        break;
                                 for (size_t m = 0; m < w->n_images && runs; m++) {
                                         const struct xarch_check_result *r = node_result(
                                                         st, &st->imgs[w->images[m]], &st->nodes[n]);
@@ -1410,9 +1479,7 @@ static int build_report(struct state *st, struct xarch_audit_report *rep) {
                         return -ENOMEM;
                 for (size_t p = 0; im->have && p < st->n_plats; p++) {
                         const struct xarch_check_result *worst = NULL;
-                        for (size_t n = 0; n < st->n_nodes; n++) {
-                                if (st->nodes[n].platform != (int) p)
-                                        continue;
+                        FOR_PLATFORM_NODES(st, p, n) {
                                 o->cells[p].n_nodes++;
                                 const struct xarch_check_result *r =
                                                 node_result(st, im, &st->nodes[n]);
@@ -1467,6 +1534,9 @@ static void state_done(struct state *st) {
         free(st->plats);
         free(st->check_nodes);
         free(st->classes);
+        free(st->class_emulates);
+        free(st->plat_nodes);
+        free(st->plat_first);
         strmap_done(&st->wl_index);
         strmap_done(&st->img_index);
         strmap_done(&st->node_index);

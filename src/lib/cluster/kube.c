@@ -74,26 +74,32 @@ json_t *kube_path(const json_t *obj, const char *path) {
 /* ---- parsing ---- */
 
 /* Nesting depth of a JSON text, counted before jansson (which recurses) sees it. Returns false
- * beyond max. Strings are skipped so brackets inside them do not count. */
+ * beyond max. Strings are skipped whole (memchr to the next quote that is not escaped), so
+ * brackets inside them do not count and their bytes are not looked at one by one. An
+ * unterminated string ends the scan: jansson reports it. */
 static bool depth_ok(const char *s, size_t len, unsigned max) {
         unsigned depth = 0;
-        bool in_string = false;
-        for (size_t i = 0; i < len; i++) {
-                char c = s[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (c == '"')
-                        in_string = true;
-                else if (c == '[' || c == '{') {
+        const char *p = s, *end = s + len;
+        while (p < end) {
+                char c = *p++;
+                if (c == '"') {
+                        for (;;) {
+                                const char *q = memchr(p, '"', (size_t) (end - p));
+                                if (!q)
+                                        return true;
+                                const char *b = q;
+                                while (b > p && b[-1] == '\\')
+                                        b--;
+                                p = q + 1;
+                                if (((q - b) & 1) == 0) /* not escaped: the string ends */
+                                        break;
+                        }
+                } else if (c == '[' || c == '{') {
                         if (++depth > max)
                                 return false;
-                } else if ((c == ']' || c == '}') && depth > 0)
+                } else if ((c == ']' || c == '}') && depth > 0) {
                         depth--;
+                }
         }
         return true;
 }
