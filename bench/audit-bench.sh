@@ -5,6 +5,9 @@
 # (one manifest request each, the least skopeo can do to learn an image's platforms; the audit
 # reads the same documents and then does placement, verdicts, evidence and patches too).
 #   bench/audit-bench.sh [XARCH]     (default: build/xarch; needs hyperfine, skopeo, buildah)
+#   WARM_ONLY=1 bench/audit-bench.sh  only the warm audit: hyperfine (wall, user+sys) and, when
+#                                     valgrind is there, callgrind's instruction count of one
+#                                     warm run (independent of the machine's load)
 # Images: tests/images/make-images.sh's multi:latest (linux/amd64, arm64, arm/v7) copied to
 # bench/img-1..1000 (distinct repositories and tags, shared blobs). The cluster comes from
 # tests/cluster/gen-cluster.py --resolve, so pods carry imageID digests as containerd reports
@@ -57,6 +60,23 @@ n_refs=$(wc -l <"$TMPD/refs")
 echo "cluster: $PODS pods, $n_refs distinct images, ${size} KiB of JSON" >&2
 
 export XDG_CACHE_HOME=$TMPD/cache
+if [ -n "${WARM_ONLY:-}" ]; then
+        hyperfine --runs 10 --warmup 2 --export-json "$TMPD/warm.json" \
+                "$XARCH audit -f $TMPD/cluster.json --json >/dev/null || [ \$? -eq 1 ]" >/dev/null
+        python3 - "$TMPD/warm.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(f"warm audit: wall {r['mean']:.3f} s ± {r['stddev']:.3f}, median {r['median']:.3f} s, "
+      f"CPU (user+sys) {r['user'] + r['system']:.3f} s (user {r['user']:.3f}, sys {r['system']:.3f})")
+PY
+        if command -v valgrind >/dev/null; then
+                valgrind --tool=callgrind --callgrind-out-file="$TMPD/cg.out" "$XARCH" audit \
+                        -f "$TMPD/cluster.json" --json >/dev/null 2>"$TMPD/cg.log" || true
+                echo "warm audit: $(sed -n 's/.*Collected : //p' "$TMPD/cg.log") instructions (callgrind)"
+        fi
+        echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        exit 0
+fi
 skopeo_loop="while read -r ref; do skopeo inspect --raw --tls-verify=false docker://\$ref >/dev/null; done <$TMPD/refs"
 hyperfine --runs 3 --prepare "rm -rf $TMPD/cache" --export-json "$TMPD/cold.json" \
         "$XARCH audit -f $TMPD/cluster.json --json >/dev/null || [ \$? -eq 1 ]" >/dev/null

@@ -264,9 +264,17 @@ int cli_print_json(json_t *doc) {
         if (!doc)
                 return cli_error("out of memory");
         cli_stdout_verbatim(true);
-        int r = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        /* one write of the whole text: json_dumpf writes every token through stdio, which
+         * for an audit's megabytes of JSON cost more than building the text */
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(doc);
         json_printed = true;
+        int r = -1;
+        if (text) {
+                size_t len = strlen(text);
+                r = fwrite(text, 1, len, stdout) == len ? 0 : -1;
+                free(text);
+        }
         if (r >= 0)
                 fputc('\n', stdout);
         cli_stdout_verbatim(false);
