@@ -42,6 +42,10 @@ struct xarch_audit_input;
 int xarch_audit_input_parse(const void *data, size_t len, struct xarch_audit_input **ret,
                 struct xarch_error **err);
 void xarch_audit_input_free(struct xarch_audit_input *in);
+/* The same, but the parsed document's JSON values are left to the caller's jansson allocator
+ * (json_set_alloc_funcs), which releases them wholesale: walking millions of values only to
+ * free each is a measurable part of a large audit. Only for such an allocator. */
+void xarch_audit_input_free_keep_values(struct xarch_audit_input *in);
 
 struct xarch_audit_counts {
         size_t nodes, pods, controllers, skipped;

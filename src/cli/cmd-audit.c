@@ -849,6 +849,7 @@ int cmd_audit(int argc, char **argv) {
         free(patch_files);
         xarch_audit_report_free(rep);
         xarch_image_context_free(ctx);
-        xarch_audit_input_free(in);
+        /* the document's values live in the parse arena, released at exit */
+        xarch_audit_input_free_keep_values(in);
         return rc;
 }

@@ -338,7 +338,7 @@ int xarch_audit_input_parse(const void *data, size_t len, struct xarch_audit_inp
         return 0;
 }
 
-void xarch_audit_input_free(struct xarch_audit_input *in) {
+static void input_free(struct xarch_audit_input *in, bool values) {
         if (!in)
                 return;
         for (size_t i = 0; i < in->n_nodes; i++)
@@ -348,8 +348,17 @@ void xarch_audit_input_free(struct xarch_audit_input *in) {
         for (size_t i = 0; i < in->n_skipped; i++)
                 free(in->skipped[i].kind);
         free(in->skipped);
-        json_decref(in->root);
+        if (values)
+                json_decref(in->root);
         free(in);
+}
+
+void xarch_audit_input_free(struct xarch_audit_input *in) {
+        input_free(in, true);
+}
+
+void xarch_audit_input_free_keep_values(struct xarch_audit_input *in) {
+        input_free(in, false);
 }
 
 void xarch_audit_input_counts(const struct xarch_audit_input *in, struct xarch_audit_counts *ret) {
