@@ -213,6 +213,17 @@ if len(big) != 2 or any(e[2] == "PATCH" for e in up):
     print("# uploads:", up)
     sys.exit(1)' && ok "good: each 6 MiB layer goes up as one streaming PUT, no PATCH" ||
         not_ok "good: the 6 MiB layers did not go up as one PUT each"
+# image manifests go up concurrently, but every one before the index that lists them, and
+# the tag last
+hlog | python3 -c '
+import json, sys
+log = [e for e in json.load(sys.stdin) if e[0] in ("blob", "manifest") and e[1] == "good/multi"]
+idx = [i for i, e in enumerate(log) if e[0] == "manifest" and "index" in e[3] and e[2].startswith("sha256:")]
+img = [i for i, e in enumerate(log) if e[0] == "manifest" and "index" not in e[3]]
+blobs = [i for i, e in enumerate(log) if e[0] == "blob"]
+ok = idx and img and max(img) < idx[0] and max(blobs) < min(img) and log[-1][2] == "v1"
+sys.exit(not ok)' && ok "good: blobs, then the image manifests, then the index, then the tag" ||
+        not_ok "good: write order $(hlog | tail -c 400)"
 # bytes that do not match their digest never reach the registry whole: the streaming PUT's
 # last byte waits for the check of every byte sent, which fails, so the body ends short
 cp -r "$TMPD/big.oci" "$TMPD/bad.oci"

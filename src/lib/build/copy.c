@@ -42,9 +42,9 @@ struct copy {
         char (*seen)[XARCH_DIGEST_MAX]; /* every manifest walked (the referrers' subjects) */
         size_t n_seen;
 
-        /* blob workers */
+        /* blob workers, then manifest workers */
         pthread_mutex_t lock;
-        size_t next;
+        size_t next, end;
         int first_error;
         struct xarch_error *err;
 };
@@ -204,7 +204,7 @@ static void *blob_worker(void *arg) {
         struct copy *c = arg;
         for (;;) {
                 pthread_mutex_lock(&c->lock);
-                if (c->first_error || c->next >= c->n_blobs) {
+                if (c->first_error || c->next >= c->end) {
                         pthread_mutex_unlock(&c->lock);
                         return NULL;
                 }
@@ -238,6 +238,8 @@ static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
         pthread_t th[MAX_JOBS];
         unsigned started = 0;
         pthread_mutex_init(&c->lock, NULL);
+        c->next = 0;
+        c->end = c->n_blobs;
         for (; started < jobs; started++)
                 if (pthread_create(&th[started], NULL, blob_worker, c) != 0)
                         break;
@@ -252,6 +254,84 @@ static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
                 xarch_error_free(c->err);
                 c->err = NULL;
                 return c->first_error;
+        }
+        return 0;
+}
+
+static int put_node(struct copy *c, const struct node *n, struct xarch_error **err) {
+        int r = sink_put_manifest(c->dst, n->data, n->len, n->media_type, NULL, err);
+        if (r < 0)
+                xarch_error_wrap(err, "%s %s",
+                                xarch_media_type_is_index(n->media_type) ? "index" : "manifest",
+                                n->digest);
+        return r;
+}
+
+static void *node_worker(void *arg) {
+        struct copy *c = arg;
+        for (;;) {
+                pthread_mutex_lock(&c->lock);
+                if (c->first_error || c->next >= c->end) {
+                        pthread_mutex_unlock(&c->lock);
+                        return NULL;
+                }
+                const struct node *n = &c->nodes[c->next++];
+                pthread_mutex_unlock(&c->lock);
+                struct xarch_error *e = NULL;
+                int r = put_node(c, n, &e);
+                if (r < 0) {
+                        pthread_mutex_lock(&c->lock);
+                        if (!c->first_error) {
+                                c->first_error = r;
+                                c->err = steal_ptr(e);
+                        }
+                        pthread_mutex_unlock(&c->lock);
+                }
+                xarch_error_free(e);
+        }
+}
+
+/* Puts the manifests in walk order (children before the index that lists them). A run of
+ * image manifests depends on nothing but blobs already there, so to a registry it goes up
+ * concurrently; an index waits for everything before it. */
+static int put_nodes(struct copy *c, unsigned jobs, struct xarch_error **err) {
+        for (size_t i = 0; i < c->n_nodes;) {
+                size_t end = i;
+                while (end < c->n_nodes && !xarch_media_type_is_index(c->nodes[end].media_type))
+                        end++;
+                unsigned n = end - i < jobs ? (unsigned) (end - i) : jobs;
+                if (n > MAX_JOBS)
+                        n = MAX_JOBS;
+                if (!sink_parallel(c->dst) || n <= 1) {
+                        size_t stop = end > i ? end : i + 1;
+                        for (; i < stop; i++) {
+                                int r = put_node(c, &c->nodes[i], err);
+                                if (r < 0)
+                                        return r;
+                        }
+                        continue;
+                }
+                pthread_t th[MAX_JOBS];
+                unsigned started = 0;
+                pthread_mutex_init(&c->lock, NULL);
+                c->next = i;
+                c->end = end;
+                for (; started < n; started++)
+                        if (pthread_create(&th[started], NULL, node_worker, c) != 0)
+                                break;
+                if (started == 0)
+                        node_worker(c);
+                for (unsigned k = 0; k < started; k++)
+                        pthread_join(th[k], NULL);
+                pthread_mutex_destroy(&c->lock);
+                if (c->first_error) {
+                        if (err && !*err)
+                                *err = steal_ptr(c->err);
+                        xarch_error_free(c->err);
+                        c->err = NULL;
+                        return c->first_error;
+                }
+                i = end;
         }
         return 0;
 }
@@ -486,9 +566,8 @@ int copy_tree(struct xarch_image *src, struct sink *dst, struct xarch_blob_buf *
         int r = walk(&c, manifest, media_type, 0, true, err);
         if (r >= 0)
                 r = copy_blobs(&c, jobs ? jobs : DEFAULT_JOBS, err);
-        for (size_t i = 0; r >= 0 && i < c.n_nodes; i++)
-                r = sink_put_manifest(dst, c.nodes[i].data, c.nodes[i].len, c.nodes[i].media_type,
-                                NULL, err);
+        if (r >= 0)
+                r = put_nodes(&c, jobs ? jobs : DEFAULT_JOBS, err);
         copy_free(&c);
         return r;
 }
@@ -653,18 +732,9 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
         r = copy_blobs(&c, jobs, err);
         if (r < 0)
                 goto out;
-        for (size_t i = 0; i < c.n_nodes; i++) {
-                r = sink_put_manifest(sink, c.nodes[i].data, c.nodes[i].len, c.nodes[i].media_type,
-                                NULL, err);
-                if (r < 0) {
-                        xarch_error_wrap(err, "%s %s",
-                                        xarch_media_type_is_index(c.nodes[i].media_type)
-                                                        ? "index"
-                                                        : "manifest",
-                                        c.nodes[i].digest);
-                        goto out;
-                }
-        }
+        r = put_nodes(&c, jobs, err);
+        if (r < 0)
+                goto out;
         if (opts->referrers) {
                 r = copy_referrers(&c, ctx, jobs, &res->n_referrers, err);
                 if (r < 0) {

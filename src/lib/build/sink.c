@@ -813,8 +813,8 @@ int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *
                                 XARCH_MANIFEST_MAX);
         if (s->transport == XARCH_TRANSPORT_REGISTRY) {
                 int r = upload_manifest_put(s->up, data, len, media_type, digest, NULL, err);
-                if (r == 0)
-                        s->stats.manifests_written++;
+                if (r == 0) /* copies put image manifests from several threads */
+                        __atomic_fetch_add(&s->stats.manifests_written, 1, __ATOMIC_RELAXED);
                 return r;
         }
 
