@@ -54,7 +54,8 @@ start_registry() {
         mkdir -p "$tmp/$1"
         {
                 echo "version: 0.1"
-                echo "log: {level: error, accesslog: {disabled: true}}"
+                # the access log (stdout, one line per request) counts each tool's requests
+                echo "log: {level: error}"
                 echo "storage: {filesystem: {rootdirectory: $tmp/$1/storage}}"
                 echo "http:"
                 echo "  addr: 127.0.0.1:$port"
@@ -82,6 +83,7 @@ stop_registry() {
 
 start_registry src 0
 SRC=$REG
+src_pid=$LAST_PID
 
 # --- the 7-platform index -------------------------------------------------------------------
 echo "copy-bench: making a 7-platform index ($((7 * 3 * layer_mb)) MiB of layers)" >&2
@@ -112,29 +114,44 @@ printf '{"auths":{"AUTHHOST":{"auth":"%s"}}}\n' "$(printf bench:s3cret | base64 
 
 # --- timed runs -----------------------------------------------------------------------------
 now() { date +%s.%N; }
-declare -a tx ts
+# CPU seconds (user + sys) a process has used so far
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+declare -a tx ts cx cs rx rs qx qs
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $(seq 1 "$runs"); do
         for tool in xarch skopeo; do
                 start_registry "dst-$tool-$n" 1
                 dst=$REG
                 sed "s/AUTHHOST/$dst/" "$tmp/auth.tmpl" >"$tmp/auth.json"
+                c0=$(cpu_of "$LAST_PID")
+                s0=$(cpu_of "$src_pid")
                 t0=$(now)
                 if [ $tool = xarch ]; then
-                        "$xarch" copy --jobs "$jobs" --ca "$tmp/ca.crt" --authfile "$tmp/auth.json" \
+                        /usr/bin/time -f '%U %S' -o "$tmp/cpu" "$xarch" copy --jobs "$jobs" --ca "$tmp/ca.crt" --authfile "$tmp/auth.json" \
                                 "$SRC/bench/seven:v1" "$dst/bench/seven:v1" >/dev/null 2>"$tmp/err" ||
                                 { cat "$tmp/err" >&2; exit 1; }
                 else
-                        skopeo copy -q --all --src-tls-verify=false --dest-cert-dir "$tmp/certs.d" \
+                        /usr/bin/time -f '%U %S' -o "$tmp/cpu" skopeo copy -q --all --src-tls-verify=false --dest-cert-dir "$tmp/certs.d" \
                                 --dest-creds bench:s3cret "docker://$SRC/bench/seven:v1" \
                                 "docker://$dst/bench/seven:v1" >/dev/null
                 fi
                 t1=$(now)
+                reg=$(python3 -c "print('%.2f' % ($(cpu_of "$LAST_PID") - $c0 + $(cpu_of "$src_pid") - $s0))")
+                tool_cpu=$(awk '{printf "%.2f", $1 + $2}' "$tmp/cpu")
+                # requests the tool made to the destination (not the readiness probes, not the
+                # digest check below)
+                sleep 0.2
+                nreq=$(grep '^127\.0\.0\.1 - ' "$tmp/dst-$tool-$n/log" | grep -vc '"curl/' || true)
                 got=$(skopeo inspect --raw --cert-dir "$tmp/certs.d" --creds bench:s3cret \
                         "docker://$dst/bench/seven:v1" | sha256sum | cut -c1-64)
                 [ "$got" = "$want" ] || { echo "copy-bench: $tool changed the digest" >&2; exit 1; }
-                el=$(python3 -c "print($t1 - $t0)")
-                if [ $tool = xarch ]; then tx+=("$el"); else ts+=("$el"); fi
+                el=$(python3 -c "print('%.2f' % ($t1 - $t0))")
                 stop_registry "$LAST_PID"
+                if [ $tool = xarch ]; then
+                        tx+=("$el") cx+=("$tool_cpu") rx+=("$reg") qx+=("$nreq")
+                else
+                        ts+=("$el") cs+=("$tool_cpu") rs+=("$reg") qs+=("$nreq")
+                fi
                 rm -rf "$tmp/dst-$tool-$n"
         done
 done
@@ -142,6 +159,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 mx=$(median "${tx[@]}")
 ms=$(median "${ts[@]}")
 ratio=$(python3 -c "print('%.1f' % ($ms / $mx))")
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- peak RSS with a big layer --------------------------------------------------------------
 rss_line="(skipped: BIG_MB=0)"
@@ -170,10 +188,13 @@ fi
         echo "7-platform index, 21 gzip layers of ${layer_mb} MiB, plain docker-registry -> TLS +"
         echo "htpasswd docker-registry (fresh each run), median of $runs runs; digests checked equal."
         echo
-        echo "| tool | median s | runs |"
-        echo "|---|---|---|"
-        echo "| xarch copy --jobs $jobs | $mx | ${tx[*]} |"
-        echo "| skopeo copy --all | $ms | ${ts[*]} |"
+        echo "Wall s per run; CPU s (user+sys) of the tool, and of both registries during the run;"
+        echo "requests the destination logged. Load average before: $load0; after: $load1."
+        echo
+        echo "| tool | median wall s | wall s | tool CPU s | registries' CPU s | requests |"
+        echo "|---|---|---|---|---|---|"
+        echo "| xarch copy --jobs $jobs | $mx | ${tx[*]} | ${cx[*]} | ${rx[*]} | ${qx[*]} |"
+        echo "| skopeo copy --all | $ms | ${ts[*]} | ${cs[*]} | ${rs[*]} | ${qs[*]} |"
         echo
         echo "xarch is ${ratio}x faster. $rss_line."
         echo
