@@ -31,6 +31,12 @@ struct blob {
         uint64_t size;
 };
 
+/* Whether the destination holds a manifest, learnt ahead of the walk. */
+struct known {
+        char digest[XARCH_DIGEST_MAX];
+        int have;
+};
+
 struct copy {
         struct xarch_image *src;
         struct sink *dst;
@@ -41,6 +47,9 @@ struct copy {
         size_t n_blobs;
         char (*seen)[XARCH_DIGEST_MAX]; /* every manifest walked (the referrers' subjects) */
         size_t n_seen;
+        unsigned jobs;       /* 0: the walk asks nothing ahead */
+        struct known *known; /* answers of the destination, asked ahead */
+        size_t n_known;
 
         /* blob workers, then manifest workers */
         pthread_mutex_t lock;
@@ -105,6 +114,96 @@ static int add_node(struct copy *c, const char *digest, const char *media_type, 
         return 0;
 }
 
+/* ---- asking ahead: an index's children fetched and looked up in parallel ---- */
+
+struct ahead {
+        struct copy *c;
+        const struct xarch_manifest *index;
+        pthread_mutex_t lock;
+        size_t next;
+        int *have;
+};
+
+static void ahead_one(struct ahead *a, size_t i) {
+        const struct xarch_descriptor *d = &a->index->manifests[i];
+        if (!xarch_media_type_is_manifest(d->media_type) && d->media_type[0])
+                return;
+        /* failures are not kept: the walk asks again and reports them */
+        struct xarch_error *e = NULL;
+        a->have[i] = sink_has_manifest(a->c->dst, d->digest, &e);
+        xarch_error_free(e);
+        e = NULL;
+        /* the source image remembers the manifest for the walk */
+        struct xarch_blob_buf child = {};
+        if (xarch_image_get_manifest(a->c->src, d->digest, d->media_type, &child, &e) >= 0)
+                xarch_blob_buf_release(&child);
+        xarch_error_free(e);
+}
+
+static void *ahead_worker(void *arg) {
+        struct ahead *a = arg;
+        for (;;) {
+                pthread_mutex_lock(&a->lock);
+                size_t i = a->next++;
+                pthread_mutex_unlock(&a->lock);
+                if (i >= a->index->n_manifests)
+                        return NULL;
+                ahead_one(a, i);
+        }
+}
+
+/* The walk of an index fetches each child from the source and asks the destination for it,
+ * one after the other: registry to registry, that is two round trips per child with nothing
+ * else in flight, so they are asked ahead on up to c->jobs threads. */
+static void ask_ahead(struct copy *c, const struct xarch_manifest *index) {
+        size_t n = index->n_manifests;
+        if (c->jobs <= 1 || n <= 1 || !sink_parallel(c->dst) ||
+                        xarch_image_transport(c->src) != XARCH_TRANSPORT_REGISTRY)
+                return;
+        struct ahead a = {.c = c, .index = index, .have = malloc(n * sizeof(int))};
+        if (!a.have)
+                return;
+        for (size_t i = 0; i < n; i++)
+                a.have[i] = -1;
+        /* the first alone: its answers teach the client how each registry authenticates,
+         * which the threads then know instead of each meeting the 401 */
+        ahead_one(&a, 0);
+        a.next = 1;
+        unsigned threads = n - 1 < c->jobs ? (unsigned) (n - 1) : c->jobs;
+        if (threads > MAX_JOBS)
+                threads = MAX_JOBS;
+        pthread_t th[MAX_JOBS];
+        unsigned started = 0;
+        pthread_mutex_init(&a.lock, NULL);
+        for (; started < threads; started++)
+                if (pthread_create(&th[started], NULL, ahead_worker, &a) != 0)
+                        break;
+        if (started == 0)
+                ahead_worker(&a);
+        for (unsigned k = 0; k < started; k++)
+                pthread_join(th[k], NULL);
+        pthread_mutex_destroy(&a.lock);
+        struct known *k = realloc(c->known, (c->n_known + n) * sizeof(*k));
+        if (k) {
+                c->known = k;
+                for (size_t i = 0; i < n; i++)
+                        if (a.have[i] >= 0) {
+                                snprintf(k[c->n_known].digest, XARCH_DIGEST_MAX, "%s",
+                                                index->manifests[i].digest);
+                                k[c->n_known++].have = a.have[i];
+                        }
+        }
+        free(a.have);
+}
+
+/* The destination's answer for a manifest, asked ahead; -1 when not asked. */
+static int known_have(const struct copy *c, const char *digest) {
+        for (size_t i = 0; i < c->n_known; i++)
+                if (streq(c->known[i].digest, digest))
+                        return c->known[i].have;
+        return -1;
+}
+
 /* Walks a manifest (its bytes in buf, verified): children and blobs are collected, then the
  * manifest itself is queued after them. A manifest the destination already holds is complete
  * there (it was written after its children), so its subtree is skipped. */
@@ -117,7 +216,9 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
         if (note_seen(c, buf->digest) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (check_dst) {
-                int have = sink_has_manifest(c->dst, buf->digest, err);
+                int have = known_have(c, buf->digest);
+                if (have < 0)
+                        have = sink_has_manifest(c->dst, buf->digest, err);
                 if (have < 0)
                         return have;
                 if (have > 0)
@@ -128,6 +229,7 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
         if (r < 0)
                 return xarch_error_wrap(err, "%s", buf->digest);
         if (m->kind == XARCH_MANIFEST_INDEX) {
+                ask_ahead(c, m);
                 for (size_t i = 0; i < m->n_manifests && r >= 0; i++) {
                         const struct xarch_descriptor *d = &m->manifests[i];
                         struct xarch_blob_buf child = {};
@@ -411,6 +513,7 @@ static void copy_free(struct copy *c) {
         free(c->nodes);
         free(c->blobs);
         free(c->seen);
+        free(c->known);
 }
 
 void xarch_copy_result_free(struct xarch_copy_result *r) {
@@ -558,7 +661,7 @@ static int copy_referrers(struct copy *c, struct xarch_image_context *ctx, unsig
 
 int copy_tree(struct xarch_image *src, struct sink *dst, struct xarch_blob_buf *manifest,
                 const char *media_type, unsigned jobs, struct xarch_error **err) {
-        struct copy c = {.src = src, .dst = dst};
+        struct copy c = {.src = src, .dst = dst, .jobs = jobs ? jobs : DEFAULT_JOBS};
         struct xarch_ref src_ref;
         if (xarch_image_transport(src) == XARCH_TRANSPORT_REGISTRY &&
                         xarch_ref_parse(xarch_image_name(src), &src_ref, NULL) == 0)
@@ -599,6 +702,7 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
                 goto out;
         c.src = img;
         c.dst = sink;
+        c.jobs = opts->jobs ? opts->jobs : DEFAULT_JOBS;
         struct xarch_ref src_ref;
         if (xarch_image_transport(img) == XARCH_TRANSPORT_REGISTRY &&
                         xarch_ref_parse(xarch_image_name(img), &src_ref, NULL) == 0)
