@@ -57,6 +57,9 @@ struct xarch_layer {
         enum xarch_compression compression;
         uint64_t compressed_bytes;
         uint64_t uncompressed_bytes;
+        /* SHA-256 of the uncompressed stream, every byte to its end: what an image config's
+         * rootfs.diff_ids must list for this layer, and what a runtime computes at unpack */
+        char diff_id[XARCH_DIGEST_MAX];
         struct xarch_layer_entry *entries; /* in tar order, whiteouts included as written */
         size_t n_entries;
         size_t n_analysed;

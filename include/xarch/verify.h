@@ -34,6 +34,10 @@ enum xarch_verify_problem_kind {
         XARCH_PROBLEM_SYMLINK_LOOP,    /* too many symlink hops (40) */
         XARCH_PROBLEM_NOT_EXECUTABLE,  /* the command is a directory or data, not a program */
         XARCH_PROBLEM_UNREADABLE,      /* a layer or manifest could not be read or verified */
+        /* the config's rootfs.diff_ids[i] is not the SHA-256 of layer i uncompressed, or the
+         * config lists another number of diff_ids than the manifest lists layers: a runtime
+         * refuses the image at unpack */
+        XARCH_PROBLEM_DIFF_ID,
 };
 
 /* Stable names: "mislabelled", "variant-mismatch", "config-mismatch", "mixed-architecture",
@@ -44,6 +48,15 @@ const char *xarch_verify_problem_name(enum xarch_verify_problem_kind kind);
 struct xarch_verify_problem {
         enum xarch_verify_problem_kind kind;
         char *message; /* one line, for humans */
+        /* XARCH_PROBLEM_DIFF_ID about one layer (has_layer): its index in the manifest, its
+         * digest, the config's diff_id for it and the one computed from its content. Without
+         * has_layer, the counts differ: n_diff_ids and the platform's n_layers. */
+        bool has_layer;
+        size_t layer_index;
+        char layer_digest[XARCH_DIGEST_MAX];
+        char expected_diff_id[XARCH_DIGEST_MAX];
+        char computed_diff_id[XARCH_DIGEST_MAX];
+        size_t n_diff_ids;
 };
 
 /* ELF files of one architecture (--deep: every ELF file; otherwise the files looked at: the
@@ -95,6 +108,9 @@ struct xarch_verify_platform {
 
         size_t n_layers;
         uint64_t compressed_bytes, uncompressed_bytes;
+        /* layers whose config diff_id was compared with the SHA-256 of their whole uncompressed
+         * content (every layer once all were read; 0 when a layer could not be read) */
+        size_t diff_ids_checked;
 
         struct xarch_verify_problem *problems;
         size_t n_problems;

@@ -95,6 +95,20 @@ static json_t *file_json(const struct xarch_file_info *info, bool partial) {
         return o;
 }
 
+/* A diff-id-mismatch's facts: the layer (index from 0, as in rootfs.diff_ids), the config's
+ * diff_id and the computed one; or, for a count mismatch, both counts. */
+static void diff_id_json(json_t *x, const struct xarch_verify_problem *q, size_t n_layers) {
+        if (q->has_layer) {
+                json_object_set_new(x, "layer_index", json_integer((json_int_t) q->layer_index));
+                json_object_set_new(x, "layer", json_string(q->layer_digest));
+                json_object_set_new(x, "expected_diff_id", json_string(q->expected_diff_id));
+                json_object_set_new(x, "computed_diff_id", json_string(q->computed_diff_id));
+        } else {
+                json_object_set_new(x, "diff_ids", json_integer((json_int_t) q->n_diff_ids));
+                json_object_set_new(x, "layers", json_integer((json_int_t) n_layers));
+        }
+}
+
 static json_t *platform_json(const struct xarch_verify_platform *p) {
         json_t *o = json_object();
         json_object_set_new(o, "digest", json_string(p->manifest_digest));
@@ -143,12 +157,15 @@ static json_t *platform_json(const struct xarch_verify_platform *p) {
         json_object_set_new(o, "compressed_bytes", json_integer((json_int_t) p->compressed_bytes));
         json_object_set_new(
                         o, "uncompressed_bytes", json_integer((json_int_t) p->uncompressed_bytes));
+        json_object_set_new(o, "diff_ids_checked", json_integer((json_int_t) p->diff_ids_checked));
         json_t *probs = json_array();
         for (size_t i = 0; i < p->n_problems; i++) {
                 json_t *x = json_object();
                 json_object_set_new(x, "kind",
                                 json_string(xarch_verify_problem_name(p->problems[i].kind)));
                 json_object_set_new(x, "message", cli_json_bytes(p->problems[i].message));
+                if (p->problems[i].kind == XARCH_PROBLEM_DIFF_ID)
+                        diff_id_json(x, &p->problems[i], p->n_layers);
                 json_array_append_new(probs, x);
         }
         json_object_set_new(o, "problems", probs);

@@ -13,7 +13,9 @@ SPEC: {"images": [{"index_platform": "linux/arm64", "config_platform": "linux/am
                     "entries": [["file", PATH, SRCFILE or "text:...", MODE],
                                 ["dir", PATH], ["symlink", PATH, TARGET],
                                 ["hardlink", PATH, TARGET], ["whiteout", PATH],
-                                ["opaque", DIR]]}]}]}
+                                ["opaque", DIR]]}],
+        "diff_ids": "reverse|compressed|short" (a bad config: the diff_ids reversed, the first
+                    one the compressed blob's digest, or the last one missing)}]}
 Writes an OCI layout whose index.json lists one entry per image (tag "latest")."""
 import gzip
 import hashlib
@@ -112,6 +114,15 @@ def main():
             diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
             data, mt = compress(tar, layer.get("compression", "gzip"))
             layers.append(blob(out, data, layer.get("media_type", mt)))
+        bad = img.get("diff_ids")
+        if bad == "reverse":
+            diff_ids.reverse()
+        elif bad == "compressed":
+            diff_ids[0] = layers[0]["digest"]
+        elif bad == "short":
+            diff_ids.pop()
+        elif bad is not None:
+            raise SystemExit("unknown diff_ids " + bad)
         cp = split_platform(img.get("config_platform", img.get("index_platform", "linux/amd64")))
         config = dict(cp)
         config["config"] = {"Env": img.get("env", ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])}

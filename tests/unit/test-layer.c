@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "xarch/digest.h"
 #include "xarch/file.h"
 #include "xarch/layer.h"
 
@@ -224,12 +225,60 @@ static void test_go_padded(void **state) {
         large_go("go/hello-padded-amd64");
 }
 
+/* The diff_id is the SHA-256 of every uncompressed byte, the zero blocks and anything after them
+ * included (a runtime hashes the stream to its end), whatever the compression and the pieces:
+ * plain, one gzip member, two members split inside the tar. */
+static void test_diff_id(void **state) {
+        static const uint8_t script[] = "#!/bin/sh\necho hello\n";
+        size_t tar_len = 0;
+        uint8_t *tar0 = make_tar(script, sizeof(script) - 1, &tar_len);
+        /* 10 KiB of zero padding after the end-of-archive blocks, as some writers leave */
+        size_t padded_len = tar_len + 10240;
+        uint8_t *tar = calloc(1, padded_len);
+        assert_non_null(tar);
+        memcpy(tar, tar0, tar_len);
+        free(tar0);
+        char want[XARCH_DIGEST_MAX];
+        assert_int_equal(xarch_digest_buffer(NULL, tar, padded_len, want), 0);
+
+        size_t gz_len = 0, a_len = 0, b_len = 0;
+        uint8_t *gz = gzip_bytes(tar, padded_len, &gz_len);
+        uint8_t *a = gzip_bytes(tar, 700, &a_len);
+        uint8_t *b = gzip_bytes(tar + 700, padded_len - 700, &b_len);
+        uint8_t *two = malloc(a_len + b_len);
+        assert_non_null(two);
+        memcpy(two, a, a_len);
+        memcpy(two + a_len, b, b_len);
+        const struct {
+                const uint8_t *blob;
+                size_t len, piece;
+        } runs[] = {{tar, padded_len, 1}, {tar, padded_len, 4096}, {gz, gz_len, 13},
+                        {two, a_len + b_len, 100000}};
+        for (size_t k = 0; k < ELEMENTSOF(runs); k++) {
+                struct xarch_layer *l = stream(runs[k].blob, runs[k].len, runs[k].piece);
+                assert_string_equal(l->diff_id, want);
+                assert_int_equal(l->uncompressed_bytes, padded_len);
+                assert_int_equal(l->n_analysed, 1);
+                xarch_layer_free(l);
+        }
+        /* one byte fewer is another diff_id */
+        struct xarch_layer *l = stream(tar, padded_len - 1, 4096);
+        assert_string_not_equal(l->diff_id, want);
+        xarch_layer_free(l);
+        free(two);
+        free(a);
+        free(b);
+        free(gz);
+        free(tar);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_every_fixture),
                         cmocka_unit_test(test_esbuild_amd64),
                         cmocka_unit_test(test_esbuild_arm64),
                         cmocka_unit_test(test_go_padded),
+                        cmocka_unit_test(test_diff_id),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,7 +285,18 @@ static int load_base(struct build *b, struct target *t, const char *digest, cons
                 return r;
         r = load_json(&buf, &t->config, "base config", err);
         xarch_blob_buf_release(&buf);
-        return r;
+        if (r < 0)
+                return r;
+        /* the result keeps the base's diff_ids: a runtime refuses it at unpack when they do not
+         * pair up with the layers */
+        json_t *ids = json_object_get(json_object_get(t->config, "rootfs"), "diff_ids");
+        size_t n_ids = json_is_array(ids) ? json_array_size(ids) : 0;
+        if (n_ids != t->base_m->n_layers)
+                return xarch_error_set(err, EBADMSG,
+                                "%s: the base config lists %zu diff_id%s for %zu layer%s",
+                                xarch_image_name(b->base), n_ids, n_ids == 1 ? "" : "s",
+                                t->base_m->n_layers, t->base_m->n_layers == 1 ? "" : "s");
+        return 0;
 }
 
 static int add_target(
@@ -766,6 +777,19 @@ static int build_rootfs(struct check_state *cs, struct xarch_layer *own, struct 
                                 i + 1, t->base_m->n_layers);
                 r = xarch_layer_scan(cs->b->base, &t->base_m->layers[i], &l, err);
                 if (r < 0) {
+                        xarch_layer_free(own);
+                        return r;
+                }
+                /* read to its end: its diff_id is known, and the result would keep a wrong one */
+                json_t *ids = json_object_get(json_object_get(t->config, "rootfs"), "diff_ids");
+                const char *want = json_string_value(json_array_get(ids, i));
+                if (!want || !streq(want, l->diff_id)) {
+                        r = xarch_error_set(err, EBADMSG,
+                                        "base layer %zu of %zu (%s): the base config's diff_id is "
+                                        "%s but the layer uncompressed is %s",
+                                        i + 1, t->base_m->n_layers, t->base_m->layers[i].digest,
+                                        want ? want : "missing", l->diff_id);
+                        xarch_layer_free(l);
                         xarch_layer_free(own);
                         return r;
                 }

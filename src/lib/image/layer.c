@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "image/rootfs.h"
 #include "image/tar.h"
+#include "xarch/digest.h"
 #include "xarch/layer.h"
 
 /* Bytes kept after a Go build-info magic found in a large file. */
@@ -67,6 +68,7 @@ enum capture_state {
 struct xarch_layer_scanner {
         struct ring *pipe; /* NULL: tar and analysis run on the feeding thread */
         struct decompressor *dec;
+        struct xarch_digester *diff_id; /* SHA-256 of the decompressed stream */
         struct tar_reader *tar;
         struct xarch_file_analyzer *analyzer;
         struct xarch_layer *layer;
@@ -613,6 +615,9 @@ static int pipe_stop(struct xarch_layer_scanner *s, bool abort) {
 
 static int decompressed_sink(void *userdata, const void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
+        /* on the inflating thread, while the bytes are hot in its cache; the analysis thread
+         * is the busier one */
+        xarch_digester_update(s->diff_id, buf, len);
         if (s->pipe)
                 return ring_write(s->pipe, buf, len, &s->cb_err);
         return tar_reader_feed(s->tar, buf, len, &s->cb_err);
@@ -628,6 +633,11 @@ int xarch_layer_scanner_new(enum xarch_compression compression, struct xarch_lay
         s->layer = calloc(1, sizeof(*s->layer));
         if (!s->layer) {
                 r = xarch_error_set(err, ENOMEM, "out of memory");
+                goto fail;
+        }
+        r = xarch_digester_new("sha256", &s->diff_id);
+        if (r < 0) {
+                r = xarch_error_set(err, -r, "cannot start the diff_id hash");
                 goto fail;
         }
         r = decompressor_new(compression, decompressed_sink, s, &s->dec, err);
@@ -653,6 +663,7 @@ void xarch_layer_scanner_free(struct xarch_layer_scanner *s) {
                 return;
         pipe_stop(s, true);
         decompressor_free(s->dec);
+        xarch_digester_free(s->diff_id);
         tar_reader_free(s->tar);
         xarch_file_analyzer_free(s->analyzer);
         xarch_layer_free(s->layer);
@@ -700,6 +711,9 @@ int xarch_layer_scanner_finish(
         s->layer->compression = decompressor_kind(s->dec);
         s->layer->compressed_bytes = decompressor_bytes_in(s->dec);
         s->layer->uncompressed_bytes = decompressor_bytes_out(s->dec);
+        r = xarch_digester_final(s->diff_id, s->layer->diff_id);
+        if (r < 0)
+                return pass_error(s, xarch_error_set(err, -r, "cannot compute the diff_id"), err);
         *ret = steal_ptr(s->layer);
         s->failed = true; /* no more input */
         return 0;

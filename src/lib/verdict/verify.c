@@ -29,6 +29,7 @@ const char *xarch_verify_problem_name(enum xarch_verify_problem_kind kind) {
                         [XARCH_PROBLEM_SYMLINK_LOOP] = "symlink-loop",
                         [XARCH_PROBLEM_NOT_EXECUTABLE] = "not-executable",
                         [XARCH_PROBLEM_UNREADABLE] = "unreadable",
+                        [XARCH_PROBLEM_DIFF_ID] = "diff-id-mismatch",
         };
         if ((size_t) kind < ELEMENTSOF(names) && names[kind])
                 return names[kind];
@@ -70,6 +71,7 @@ static int add_problem(struct xarch_verify_platform *p, enum xarch_verify_proble
         if (!n)
                 return -ENOMEM;
         p->problems = n;
+        memset(&n[p->n_problems], 0, sizeof(n[p->n_problems]));
         va_list ap;
         va_start(ap, fmt);
         int r = vasprintf(&n[p->n_problems].message, fmt, ap);
@@ -80,6 +82,48 @@ static int add_problem(struct xarch_verify_platform *p, enum xarch_verify_proble
         p->n_problems++;
         if (kind == XARCH_PROBLEM_UNREADABLE)
                 p->unreadable = true;
+        return 0;
+}
+
+/* The config's rootfs.diff_ids against the layers as read (each to its end): as many as there are
+ * layers, each the SHA-256 of its layer uncompressed, in manifest order. containerd checks both
+ * when it unpacks ("wrong diff id calculated on extraction") and refuses the image. */
+static int check_diff_ids(
+                struct xarch_verify_platform *p, const struct target *t, const struct job *jobs) {
+        const struct xarch_image_config *c = t->config;
+        size_t n_layers = t->manifest->n_layers;
+        if (c->n_diff_ids != n_layers) {
+                int r = add_problem(p, XARCH_PROBLEM_DIFF_ID,
+                                "the config lists %zu diff_id%s for %zu layer%s (a runtime refuses "
+                                "to unpack it)",
+                                c->n_diff_ids, c->n_diff_ids == 1 ? "" : "s", n_layers,
+                                n_layers == 1 ? "" : "s");
+                if (r < 0)
+                        return r;
+                p->problems[p->n_problems - 1].n_diff_ids = c->n_diff_ids;
+        }
+        for (size_t k = 0; k < n_layers; k++) {
+                const struct xarch_layer *l = jobs[t->layer_jobs[k]].layer;
+                p->diff_ids_checked++;
+                if (k >= c->n_diff_ids || streq(c->diff_ids[k], l->diff_id))
+                        continue;
+                int r = add_problem(p, XARCH_PROBLEM_DIFF_ID,
+                                "layer %zu of %zu (%s): the config's diff_id is %s but the layer "
+                                "uncompressed is %s (a runtime refuses it at unpack: wrong diff "
+                                "id)",
+                                k + 1, n_layers, t->manifest->layers[k].digest, c->diff_ids[k],
+                                l->diff_id);
+                if (r < 0)
+                        return r;
+                struct xarch_verify_problem *q = &p->problems[p->n_problems - 1];
+                q->has_layer = true;
+                q->layer_index = k;
+                q->n_diff_ids = c->n_diff_ids;
+                snprintf(q->layer_digest, sizeof(q->layer_digest), "%s",
+                                t->manifest->layers[k].digest);
+                snprintf(q->expected_diff_id, sizeof(q->expected_diff_id), "%s", c->diff_ids[k]);
+                snprintf(q->computed_diff_id, sizeof(q->computed_diff_id), "%s", l->diff_id);
+        }
         return 0;
 }
 
@@ -752,6 +796,8 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                 }
                 if (!ok)
                         continue; /* results from a partial view would mislead */
+                if (check_diff_ids(p, t, jobs) < 0)
+                        goto nomem;
                 struct rootfs *fs = NULL;
                 if (rootfs_new(&fs) < 0)
                         goto nomem;
