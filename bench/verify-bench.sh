@@ -41,7 +41,7 @@ layer() { # DIR OUT [gzip level]
 # layout OUT ENTRYPOINT "PLATFORM:LAYER[,LAYER...]"...  (an index when more than one platform)
 layout() {
         python3 - "$@" <<'PY'
-import hashlib, json, os, shutil, sys
+import gzip, hashlib, json, os, shutil, sys
 out, entry, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
 blobs = os.path.join(out, "blobs", "sha256")
 os.makedirs(blobs, exist_ok=True)
@@ -61,13 +61,19 @@ def put(data=None, path=None, mt=""):
         size = len(data)
         open(os.path.join(blobs, h.hexdigest()), "wb").write(data)
     return {"mediaType": mt, "digest": "sha256:" + h.hexdigest(), "size": size}
+def diff_id(path):  # SHA-256 of the layer uncompressed, as a runtime checks it at unpack
+    h = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 manifests = []
 for spec in specs:
     plat, layers = spec.split(":", 1)
     p = plat.split("/")
     ls = [put(path=l, mt="application/vnd.oci.image.layer.v1.tar+gzip") for l in layers.split(",")]
     cfg = {"os": p[0], "architecture": p[1], "config": {"Entrypoint": [entry]},
-           "rootfs": {"type": "layers", "diff_ids": []}}
+           "rootfs": {"type": "layers", "diff_ids": [diff_id(l) for l in layers.split(",")]}}
     if len(p) > 2:
         cfg["variant"] = p[2]
     c = put(json.dumps(cfg).encode(), mt="application/vnd.oci.image.config.v1+json")

@@ -278,7 +278,7 @@ for name, layer in cases.items():
         return {"mediaType": mt, "digest": "sha256:" + h, "size": len(data)}
     l = put(layer, "application/vnd.oci.image.layer.v1.tar+gzip")
     c = put(json.dumps({"os": "linux", "architecture": "amd64", "config": {"Entrypoint": ["/hello"]},
-                        "rootfs": {"type": "layers", "diff_ids": []}}).encode(),
+                        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}}).encode(),
             "application/vnd.oci.image.config.v1+json")
     m = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                         "config": c, "layers": [l]}).encode(), "application/vnd.oci.image.manifest.v1+json")
