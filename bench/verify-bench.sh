@@ -13,7 +13,8 @@
 #     `gzip -dc` of the same layer, with ISA-L and with zlib (XARCH_INFLATE=zlib): time, peak
 #     RSS, and whether the two --json outputs are identical.
 #   bench/verify-bench.sh [WORKDIR]     (XARCH: the binary, XARCH_FIXTURES: fixtures dir)
-#   BENCH_ONLY=deep bench/verify-bench.sh [WORKDIR]    runs part 4 alone
+#   BENCH_ONLY=deep bench/verify-bench.sh [WORKDIR]    runs part 4 alone (and, with perf, the CPU
+#   of each of its two threads; BENCH_BASELINE=OTHER_XARCH the same for another build)
 # The image: per platform (amd64, arm64, arm/v7) a base layer of real host files (ELF programs
 # and scripts from /usr/bin, each < 2 MiB, about BENCH_BASE_MB MB) and a layer with the Go hello.
 set -euo pipefail
@@ -251,3 +252,17 @@ echo "gzip -dc >/dev/null:                  wall ${w_gzd}s  cpu ${c_gzd}s"
 echo "xarch verify --deep --jobs 1 (isa-l): wall ${w_di}s  cpu ${c_di}s  ($(ratio "$w_di" "$w_ig")x igzip's wall, $(ratio "$w_gzd" "$w_di")x faster than gzip)  peak RSS ${rss_i} MB"
 echo "xarch verify --deep --jobs 1 (zlib):  wall ${w_dz}s  cpu ${c_dz}s  ($(ratio "$w_dz" "$w_ig")x igzip's wall, $(ratio "$w_gzd" "$w_dz")x faster than gzip)  peak RSS ${rss_z} MB"
 echo "--json identical with isa-l and zlib: $same ($(wc -c <"$work/deep-isal.json") bytes)"
+# CPU of each of xarch's two threads (perf's task-clock samples, 1 ms each): the fetching and
+# inflating thread is the main one (listed first, the lower tid), the analysis thread the other.
+# The longer of the two bounds the wall time on an idle machine. BENCH_BASELINE=path/to/xarch
+# adds the same split for another build (the one before a change), run right after.
+if command -v perf >/dev/null 2>&1; then
+        for x in "$XARCH" ${BENCH_BASELINE:-}; do
+                perf record -q -e task-clock -c 1000000 -o "$work/deep.perf" -- \
+                        "$x" verify --deep --jobs 1 --json "oci:$work/deep.oci:latest" >/dev/null 2>&1 || true
+                perf report -i "$work/deep.perf" --sort pid --stdio -n 2>/dev/null |
+                        awk '/^ +[0-9.]+%/ { split($3, p, ":"); print p[1], $2 }' | sort -n |
+                        awk -v x="$x" '{ s = s sprintf("  %s %.2fs", NR == 1 ? "inflate" : "analysis", $2 / 1000) }
+                                END { print x ": thread CPU" s }'
+        done
+fi

@@ -68,7 +68,8 @@ enum capture_state {
 struct xarch_layer_scanner {
         struct ring *pipe; /* NULL: tar and analysis run on the feeding thread */
         struct decompressor *dec;
-        struct xarch_digester *diff_id; /* SHA-256 of the decompressed stream */
+        /* SHA-256 of the decompressed stream; the analysis thread's while it runs */
+        struct xarch_digester *diff_id;
         struct tar_reader *tar;
         struct xarch_file_analyzer *analyzer;
         struct xarch_layer *layer;
@@ -595,9 +596,18 @@ static int on_data(const struct tar_entry *te, const void *buf, size_t len, bool
         return 0;
 }
 
-static int pipe_consume(void *userdata, const void *buf, size_t len, struct xarch_error **err) {
-        struct xarch_layer_scanner *s = userdata;
+/* Uncompressed bytes, in order: into the diff_id and the tar reader. The hash runs here, on the
+ * analysis thread when the stages overlap: inflating (with the blob's digest) is the longer
+ * stage, so SHA-256 of every uncompressed byte costs CPU but no wall time here, where on the
+ * inflating thread it would add to every layer's time (docs/benchmarks.md, verify). */
+static int analyse_bytes(struct xarch_layer_scanner *s, const uint8_t *buf, size_t len,
+                struct xarch_error **err) {
+        xarch_digester_update(s->diff_id, buf, len);
         return tar_reader_feed(s->tar, buf, len, err);
+}
+
+static int pipe_consume(void *userdata, const void *buf, size_t len, struct xarch_error **err) {
+        return analyse_bytes(userdata, buf, len, err);
 }
 
 static int pipe_start(struct xarch_layer_scanner *s, struct xarch_error **err) {
@@ -615,12 +625,9 @@ static int pipe_stop(struct xarch_layer_scanner *s, bool abort) {
 
 static int decompressed_sink(void *userdata, const void *buf, size_t len) {
         struct xarch_layer_scanner *s = userdata;
-        /* on the inflating thread, while the bytes are hot in its cache; the analysis thread
-         * is the busier one */
-        xarch_digester_update(s->diff_id, buf, len);
         if (s->pipe)
                 return ring_write(s->pipe, buf, len, &s->cb_err);
-        return tar_reader_feed(s->tar, buf, len, &s->cb_err);
+        return analyse_bytes(s, buf, len, &s->cb_err);
 }
 
 int xarch_layer_scanner_new(enum xarch_compression compression, struct xarch_layer_scanner **ret,
