@@ -94,6 +94,20 @@ fi
 run_xarch build --json "${SECURE[@]}" "${two[@]}" -t "$R2/team/hello:v1"
 [ "$(jget .digest)" = "$idx" ] && [ "$(jget .written.blobs)" = 0 ] &&
         ok "the same build again: same digest, every blob already there" || not_ok "rebuild: $(jget .digest), $(jget .written.blobs) blobs"
+# the two layers are compressed at once into their spools, then uploaded; on one thread
+# (XARCH_BUILD_THREADS=1) one after the other: the same index either way
+export XARCH_BUILD_THREADS=1
+run_xarch build --json "${SECURE[@]}" "${two[@]}" -t "$R2/team/one:v1"
+unset XARCH_BUILD_THREADS
+[ "$(jget .digest)" = "$idx" ] && ok "one thread pushes the same index" ||
+        not_ok "one thread: $(jget .digest) vs $idx"
+# no room for the spools: one line, nothing pushed, no thread left waiting
+TMPDIR=$TMPD/no-such-dir run_xarch build "${SECURE[@]}" "${two[@]}" -t "$R2/team/nospool:v1"
+expect_rc 1 "no spool directory fails"
+expect_err "spool file in $TMPD/no-such-dir" "and names it"
+curl -s -o /dev/null -w '%{http_code}' --cacert "$TMPD/tls/ca.crt" -u alice:s3cret \
+        "https://$R2/v2/team/nospool/manifests/v1" | grep -q 404 &&
+        ok "nothing tagged" || not_ok "a tag exists after the failure"
 run_xarch build --authfile /dev/null --ca "$TMPD/tls/ca.crt" "${two[@]}" -t "$R2/team/noauth:v1"
 expect_rc 1 "a push without credentials fails"
 expect_err "." "in one line"

@@ -117,6 +117,17 @@ expect_rc 0 "a layer shared by two platforms"
 jq -e '.platforms[0].layer.digest == .platforms[1].layer.digest and .written.blobs == 3' \
         "$TMPD/out" >/dev/null && ok "is written once (one layer and two configs)" ||
         not_ok "shared layer: $(jq -c '[.platforms[].layer.digest, .written]' "$TMPD/out")"
+# layers that differ, in a dry run (as for a registry), are compressed at once: the same
+# digests as one after the other, and as the oci: layout written above
+run_xarch build --dry-run --json "${three[@]}" -t "oci:$TMPD/dry3"
+together=$(jq -c '[.digest, [.platforms[].layer.digest]]' "$TMPD/out")
+export XARCH_BUILD_THREADS=1
+run_xarch build --dry-run --json "${three[@]}" -t "oci:$TMPD/dry3"
+unset XARCH_BUILD_THREADS
+[ "$together" = "$(jq -c '[.digest, [.platforms[].layer.digest]]' "$TMPD/out")" ] &&
+        [ "$(jq -r .digest "$TMPD/out")" = "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "v1") | .digest' "$TMPD/three/index.json")" ] &&
+        ok "three layers at once: the digests of one at a time and of the written image" ||
+        not_ok "dry runs: $together vs $(jq -c '[.digest, [.platforms[].layer.digest]]' "$TMPD/out")"
 if command -v skopeo >/dev/null; then
         created=$(skopeo inspect --override-arch arm64 "oci-archive:$TMPD/r1/out.tar:v1" | jq -r .Created)
         [ "$created" = "2023-11-14T22:13:20Z" ] && ok "created comes from SOURCE_DATE_EPOCH" ||

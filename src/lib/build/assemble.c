@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,10 @@ struct target {
          * whose layer is therefore the same bytes (index + 1; 0 for none): written once */
         char *sources;
         size_t same_layer_as;
+        /* written ahead, concurrently with other platforms' layers: the spool holding it for a
+         * registry (-1 for none), and whether t->layer is already known (a dry run, or spooled) */
+        int spool;
+        bool layer_ready;
         char *added; /* what the history says was added */
         size_t n_checked;
         char *config_json;
@@ -243,6 +248,8 @@ static void target_release(struct target *t) {
         layer_tree_free(t->tree);
         free(t->added);
         free(t->sources);
+        if (t->spool >= 0)
+                close(t->spool);
         free(t->config_json);
         free(t->manifest_json);
         free(t->os_version);
@@ -313,7 +320,7 @@ static int add_target(
         if (!nt)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         b->targets = nt;
-        b->targets[b->n_targets++] = (struct target){.want = n};
+        b->targets[b->n_targets++] = (struct target){.want = n, .spool = -1};
         return 0;
 }
 
@@ -355,7 +362,7 @@ static int resolve_base(struct build *b, struct xarch_error **err) {
         }
         if (m->kind == XARCH_MANIFEST_IMAGE) {
                 /* a single image: every target must be what it is */
-                struct target probe = {0};
+                struct target probe = {.spool = -1};
                 r = load_base(b, &probe, root.digest, root.media_type, err);
                 struct xarch_platform cp = {0};
                 if (r >= 0) {
@@ -1076,9 +1083,10 @@ static int open_spool(const char *dir, struct xarch_error **err) {
         return fd;
 }
 
-/* XARCH_BUILD_THREADS=1 writes a layer on one thread (files, tar and compression in turn), as
- * a reference and for hosts where a second thread is unwelcome; otherwise the tar stage and the
- * compressor overlap on two threads. The bytes are the same either way. */
+/* XARCH_BUILD_THREADS=1 writes a layer on one thread (files, tar and compression in turn) and
+ * the layers one after the other, as a reference and for hosts where more threads are
+ * unwelcome; otherwise the tar stage and the compressor overlap on two threads, and differing
+ * layers for a registry or a dry run are compressed at once. The bytes are the same either way. */
 static unsigned layer_threads(void) {
         const char *v = getenv("XARCH_BUILD_THREADS");
         return v && streq(v, "1") ? 1 : 2;
@@ -1087,9 +1095,8 @@ static unsigned layer_threads(void) {
 /* A new layer. Local destinations get it straight from the compressor; a registry gets it from
  * an unlinked spool file, so that its digest is known first: a layer the registry already holds
  * is not sent again, and an interrupted upload resumes from the spool. */
-static int write_layer(
-                struct build *b, struct target *t, struct sink *sink, struct xarch_error **err) {
-        struct layer_write_options wo = {
+static void layer_options(struct build *b, struct layer_write_options *wo) {
+        *wo = (struct layer_write_options){
                         .compression = b->o->compression == XARCH_COMPRESSION_ZSTD
                                                        ? XARCH_COMPRESSION_ZSTD
                                                        : XARCH_COMPRESSION_GZIP,
@@ -1097,6 +1104,48 @@ static int write_layer(
                         .mtime = b->o->epoch,
                         .threads = layer_threads(),
         };
+}
+
+/* Uploads a layer from its spool (the digest known: a blob the registry holds is skipped, an
+ * interrupted upload resumes from the spool's first byte). */
+static int upload_spool(struct target *t, struct sink *sink, int fd, struct xarch_error **err) {
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(sink, t->layer.digest, t->layer.size, NULL, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        for (unsigned restarts = 0;; restarts++) {
+                struct xarch_error *e = NULL;
+                r = spool_feed(fd, w, &e);
+                if (r >= 0)
+                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
+                else if (r != -ERESTART)
+                        sink_blob_abort(w);
+                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                        xarch_error_free(e);
+                        continue;
+                }
+                if (r == -ERESTART) {
+                        sink_blob_abort(w);
+                        xarch_error_free(e);
+                        return xarch_error_set(err, EIO, "the layer upload kept failing");
+                }
+                if (r < 0 && err && !*err)
+                        *err = steal_ptr(e);
+                xarch_error_free(e);
+                return r;
+        }
+}
+
+/* A new layer. Local destinations get it straight from the compressor; a registry gets it from
+ * an unlinked spool file, so that its digest is known first: a layer the registry already holds
+ * is not sent again, and an interrupted upload resumes from the spool. A layer written ahead
+ * (write_layers_ahead) is only stored here. */
+static int write_layer(
+                struct build *b, struct target *t, struct sink *sink, struct xarch_error **err) {
+        struct layer_write_options wo;
+        layer_options(b, &wo);
+        if (t->layer_ready)
+                return sink && t->spool >= 0 ? upload_spool(t, sink, t->spool, err) : 0;
         if (!sink)
                 return layer_tree_write_sink(t->tree, &wo, discard_sink, NULL, &t->layer, err);
         struct sink_blob *w = NULL;
@@ -1123,30 +1172,114 @@ static int write_layer(
         r = layer_tree_write_sink(t->tree, &wo, spool_write, &fd, &t->layer, err);
         if (r < 0)
                 return r;
-        r = sink_blob_begin(sink, t->layer.digest, t->layer.size, NULL, &w, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        for (unsigned restarts = 0;; restarts++) {
-                struct xarch_error *e = NULL;
-                r = spool_feed(fd, w, &e);
-                if (r >= 0)
-                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
-                else if (r != -ERESTART)
-                        sink_blob_abort(w);
-                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
-                        xarch_error_free(e);
-                        continue;
+        return upload_spool(t, sink, fd, err);
+}
+
+/* Layers that differ per platform, compressed at once (at most LAYER_JOBS at a time, each on
+ * its own two threads) before the per-platform loop stores them: for a registry into their
+ * spools, for a dry run into nothing. Local destinations take one blob writer at a time and are
+ * written in the loop as before. The jobs are taken in platform order and none starts after a
+ * failure, so the error reported is the first platform's, as in the loop. */
+#define LAYER_JOBS 2
+
+struct layer_jobs {
+        struct build *b;
+        struct target **ts;
+        struct xarch_error **errs;
+        int *rs;
+        size_t n, next;
+        bool failed;
+        pthread_mutex_t lock;
+};
+
+static void *layer_worker(void *userdata) {
+        struct layer_jobs *j = userdata;
+        for (;;) {
+                pthread_mutex_lock(&j->lock);
+                size_t i = j->failed || j->next >= j->n ? j->n : j->next++;
+                pthread_mutex_unlock(&j->lock);
+                if (i == j->n)
+                        return NULL;
+                struct target *t = j->ts[i];
+                struct layer_write_options wo;
+                layer_options(j->b, &wo);
+                int r = 0;
+                if (t->spool >= 0)
+                        r = layer_tree_write_sink(t->tree, &wo, spool_write, &t->spool, &t->layer,
+                                        &j->errs[i]);
+                else
+                        r = layer_tree_write_sink(
+                                        t->tree, &wo, discard_sink, NULL, &t->layer, &j->errs[i]);
+                j->rs[i] = r;
+                if (r < 0) {
+                        pthread_mutex_lock(&j->lock);
+                        j->failed = true;
+                        pthread_mutex_unlock(&j->lock);
                 }
-                if (r == -ERESTART) {
-                        sink_blob_abort(w);
-                        xarch_error_free(e);
-                        return xarch_error_set(err, EIO, "the layer upload kept failing");
-                }
-                if (r < 0 && err && !*err)
-                        *err = steal_ptr(e);
-                xarch_error_free(e);
-                return r;
         }
+}
+
+static int write_layers_ahead(struct build *b, struct sink *sink, struct xarch_error **err) {
+        if (layer_threads() == 1 || (sink && sink_transport(sink) != XARCH_TRANSPORT_REGISTRY))
+                return 0;
+        size_t n = 0;
+        for (size_t i = 0; i < b->n_targets; i++)
+                n += b->targets[i].has_layer && !b->targets[i].same_layer_as;
+        if (n < 2)
+                return 0;
+        struct layer_jobs j = {.b = b};
+        j.ts = calloc(n, sizeof(*j.ts));
+        j.errs = calloc(n, sizeof(*j.errs));
+        j.rs = calloc(n, sizeof(*j.rs));
+        int r = 0;
+        if (!j.ts || !j.errs || !j.rs)
+                r = xarch_error_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; r >= 0 && i < b->n_targets; i++) {
+                struct target *t = &b->targets[i];
+                if (!t->has_layer || t->same_layer_as)
+                        continue;
+                if (sink) {
+                        t->spool = open_spool(b->o->spool_dir, err);
+                        if (t->spool < 0) {
+                                r = t->spool;
+                                t->spool = -1;
+                                break;
+                        }
+                }
+                j.ts[j.n++] = t;
+        }
+        pthread_t th[LAYER_JOBS];
+        size_t started = 0;
+        if (r >= 0) {
+                progress(b, "writing %zu layers, %d at a time", j.n, LAYER_JOBS);
+                pthread_mutex_init(&j.lock, NULL);
+                for (; started < LAYER_JOBS; started++)
+                        if (pthread_create(&th[started], NULL, layer_worker, &j) != 0)
+                                break;
+                if (started == 0)
+                        layer_worker(&j); /* no thread: this one does the work */
+                for (size_t i = 0; i < started; i++)
+                        pthread_join(th[i], NULL);
+                pthread_mutex_destroy(&j.lock);
+        }
+        for (size_t i = 0; r >= 0 && i < j.n; i++) {
+                char pb[XARCH_PLATFORM_STRING_MAX];
+                if (j.rs[i] < 0) {
+                        r = j.rs[i];
+                        if (err && !*err)
+                                *err = steal_ptr(j.errs[i]);
+                        break;
+                }
+                j.ts[i]->layer_ready = true;
+                progress(b, "%s: layer %.19s", pfmt(&j.ts[i]->want, pb, sizeof(pb)),
+                                j.ts[i]->layer.digest);
+        }
+        for (size_t i = 0; j.errs && i < n; i++)
+                xarch_error_free(j.errs[i]);
+        free(j.ts);
+        free(j.errs);
+        free(j.rs);
+        return r;
 }
 
 /* A base blob, mounted or skipped when the destination can, else streamed and verified. */
@@ -1498,6 +1631,8 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                                         "with --platform",
                                         b.n_targets);
         }
+        if (r >= 0)
+                r = write_layers_ahead(&b, store, err);
         for (size_t i = 0; r >= 0 && i < b.n_targets; i++) {
                 struct target *t = &b.targets[i];
                 char pb[XARCH_PLATFORM_STRING_MAX];
