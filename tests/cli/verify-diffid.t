@@ -131,6 +131,16 @@ run_xarch verify --json "oci:$TMPD/short.oci:latest"
         ok "short: --json gives the diff_ids' and the layers' counts" ||
         not_ok "short: $(jq -c '.platforms[0].problems' "$TMPD/out")"
 
+# --- xarch check: an image no node can unpack fails everywhere ------------------------
+run_xarch check --json "oci:$TMPD/reverse.oci:latest" --node amd64,arm64
+expect_rc 1 "check on the reversed image fails"
+[ "$(jq_out '[.nodes[].code] | unique | join(",")')" = diff-id-mismatch ] &&
+        ok "check: diff-id-mismatch on every node, the matching one included" ||
+        not_ok "check: $(jq -c '[.nodes[] | {code, reason}]' "$TMPD/out")"
+run_xarch check --json "oci:$TMPD/good.oci:latest" --node amd64
+[ "$(jq_out '.nodes[0].code')" = native ] && ok "check: the good image is native" ||
+        not_ok "check on the good image: $(jq -c '.nodes' "$TMPD/out")"
+
 # --- xarch build on such a base, to a local destination (no verification after it) -----------
 printf 'motd\n' >"$TMPD/motd"
 run_xarch build --from "oci:$TMPD/good.oci:latest" --add "$TMPD/motd:/etc/motd2" -t "oci:$TMPD/out-good.oci:v1"

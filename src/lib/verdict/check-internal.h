@@ -37,6 +37,9 @@ struct check_candidate {
         char program_problem[256];
         bool unreadable;
         char unreadable_why[256]; /* verify's message: what could not be read */
+        /* a config diff_id disagrees with its layer: the runtime refuses to unpack the image */
+        bool diff_id_bad;
+        char diff_id_why[256];
 };
 
 /* What a host has for one architecture (from xarch_doctor_run). */

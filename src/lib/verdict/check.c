@@ -278,7 +278,7 @@ static void image_arches(const struct check_candidate *cands, size_t n, char *bu
         buf[0] = '\0';
         for (size_t i = 0; i < n; i++) {
                 const struct check_candidate *c = &cands[i];
-                if (c->unreadable || c->no_program || c->loader_missing)
+                if (c->unreadable || c->diff_id_bad || c->no_program || c->loader_missing)
                         continue;
                 struct xarch_platform p;
                 if (c->has_binary)
@@ -507,6 +507,19 @@ static bool content_fails(const struct check_candidate *c, struct xarch_check_re
                                 "the %s image could not be read completely, so its binaries "
                                 "are unknown",
                                 r->image_platform);
+                return true;
+        }
+        if (c->diff_id_bad) {
+                set_reason(r, XARCH_VERDICT_FAILS, "diff-id-mismatch",
+                                "the %s image cannot be unpacked on any node: %s (containerd "
+                                "stops the pull with 'wrong diff id calculated on extraction')",
+                                r->image_platform,
+                                c->diff_id_why[0]
+                                                ? c->diff_id_why
+                                                : "its config's diff_ids do not match its layers");
+                add_fix(r, XARCH_FIX_IMAGE,
+                                "rebuild the image: its config must list the SHA-256 of each "
+                                "layer uncompressed, in layer order");
                 return true;
         }
         if (c->no_program) {
@@ -1013,6 +1026,11 @@ void check_candidate_from_verify(
                         if (!c->loader_missing && !c->loader[0] && pr->message)
                                 snprintf(c->loader, sizeof(c->loader), "%s", pr->message);
                         c->loader_missing = true;
+                        break;
+                case XARCH_PROBLEM_DIFF_ID:
+                        if (!c->diff_id_why[0] && pr->message)
+                                snprintf(c->diff_id_why, sizeof(c->diff_id_why), "%s", pr->message);
+                        c->diff_id_bad = true;
                         break;
                 case XARCH_PROBLEM_UNREADABLE:
                         if (!c->unreadable_why[0] && pr->message)
