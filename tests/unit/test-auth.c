@@ -416,6 +416,11 @@ static void test_secrets(void **state) {
         assert_true(n > 0);
         assert_true(secrets_in(&s, b64, (size_t) n));
         assert_true(secrets_in(&s, "p%22ss%2Fword", strlen("p%22ss%2Fword")));
+        /* the searches look only for forms no other form is part of: the longer ones are
+         * found through the shorter they hold */
+        assert_true(secrets_in(&s, "alice%3Ap%22ss%2Fword", strlen("alice%3Ap%22ss%2Fword")));
+        assert_true(secrets_in(&s, "alice:p\"ss/word", strlen("alice:p\"ss/word")));
+        assert_false(secrets_in(&s, "alice:p\"ss/wor", strlen("alice:p\"ss/wor")));
 
         char *msg = strdup("denied: Basic YWxpY2U6cCJzcy93b3Jk for p\"ss/word, abc");
         assert_string_equal(b64, "YWxpY2U6cCJzcy93b3Jk");

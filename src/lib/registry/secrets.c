@@ -22,7 +22,24 @@ void secrets_free(struct secret_list *s) {
                 free(s->items[i]);
         }
         free(s->items);
+        free(s->minimal);
         pthread_rwlock_destroy(&s->lock);
+}
+
+/* Rebuilds s->minimal after an addition; the caller holds the write lock. */
+static void minimal_rebuild(struct secret_list *s) {
+        free(s->minimal);
+        s->minimal = malloc(s->n * sizeof(*s->minimal));
+        s->n_minimal = 0;
+        if (!s->minimal)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                bool holds_another = false;
+                for (size_t j = 0; j < s->n && !holds_another; j++)
+                        holds_another = j != i && strstr(s->items[i], s->items[j]);
+                if (!holds_another)
+                        s->minimal[s->n_minimal++] = s->items[i];
+        }
 }
 
 /* Adds one form; the caller holds the write lock. */
@@ -52,6 +69,7 @@ static void add_one(struct secret_list *s, const char *v, size_t len) {
         s->n++;
         if (len > s->max_len)
                 s->max_len = len;
+        minimal_rebuild(s);
 }
 
 void secrets_add(struct secret_list *s, const char *secret, size_t len) {
@@ -106,8 +124,10 @@ void secrets_add(struct secret_list *s, const char *secret, size_t len) {
 
 /* The caller holds the read lock. */
 static bool found_locked(struct secret_list *s, const void *buf, size_t len) {
-        for (size_t i = 0; i < s->n; i++)
-                if (memmem(buf, len, s->items[i], strlen(s->items[i])))
+        char **items = s->minimal ? s->minimal : s->items;
+        size_t n = s->minimal ? s->n_minimal : s->n;
+        for (size_t i = 0; i < n; i++)
+                if (memmem(buf, len, items[i], strlen(items[i])))
                         return true;
         return false;
 }

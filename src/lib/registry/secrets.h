@@ -23,6 +23,10 @@ struct secret_list {
         pthread_rwlock_t lock;
         char **items; /* NUL-terminated, wiped when freed */
         size_t n, cap;
+        /* the items no other item is part of: whatever holds an item holds one of these, so
+         * the searches need only them ("user:secret" holds "secret"); NULL: search all */
+        char **minimal;
+        size_t n_minimal;
         size_t max_len;
 };
 
