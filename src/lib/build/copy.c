@@ -50,12 +50,6 @@ struct copy {
         unsigned jobs;       /* 0: the walk asks nothing ahead */
         struct known *known; /* answers of the destination, asked ahead */
         size_t n_known;
-
-        /* blob workers, then manifest workers */
-        pthread_mutex_t lock;
-        size_t next, end;
-        int first_error;
-        struct xarch_error *err;
 };
 
 static bool seen(const struct copy *c, const char *digest) {
@@ -114,21 +108,92 @@ static int add_node(struct copy *c, const char *digest, const char *media_type, 
         return 0;
 }
 
+/* ---- jobs: items [begin, end) handed out to up to `jobs` threads ---- */
+
+typedef int (*job_fn)(void *ctx, size_t i, struct xarch_error **err);
+
+struct job_queue {
+        job_fn fn;
+        void *ctx;
+        pthread_mutex_t lock;
+        size_t next, end;
+        int first_error;
+        struct xarch_error *err;
+};
+
+static void *job_worker(void *arg) {
+        struct job_queue *q = arg;
+        for (;;) {
+                pthread_mutex_lock(&q->lock);
+                if (q->first_error || q->next >= q->end) {
+                        pthread_mutex_unlock(&q->lock);
+                        return NULL;
+                }
+                size_t i = q->next++;
+                pthread_mutex_unlock(&q->lock);
+                struct xarch_error *e = NULL;
+                int r = q->fn(q->ctx, i, &e);
+                if (r < 0) {
+                        pthread_mutex_lock(&q->lock);
+                        if (!q->first_error) {
+                                q->first_error = r;
+                                q->err = steal_ptr(e);
+                        }
+                        pthread_mutex_unlock(&q->lock);
+                }
+                xarch_error_free(e);
+        }
+}
+
+/* Runs fn(ctx, i) for every i in [begin, end): in order on this thread when jobs <= 1 or
+ * there is one item, else on up to jobs threads (MAX_JOBS at most), which stop taking items
+ * after the first failure. Returns the first failure, with its error. */
+static int run_jobs(size_t begin, size_t end, unsigned jobs, job_fn fn, void *ctx,
+                struct xarch_error **err) {
+        if (jobs <= 1 || end - begin <= 1) {
+                for (size_t i = begin; i < end; i++) {
+                        int r = fn(ctx, i, err);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (jobs > end - begin)
+                jobs = (unsigned) (end - begin);
+        if (jobs > MAX_JOBS)
+                jobs = MAX_JOBS;
+        struct job_queue q = {.fn = fn, .ctx = ctx, .next = begin, .end = end};
+        pthread_t th[MAX_JOBS];
+        unsigned started = 0;
+        pthread_mutex_init(&q.lock, NULL);
+        for (; started < jobs; started++)
+                if (pthread_create(&th[started], NULL, job_worker, &q) != 0)
+                        break;
+        if (started == 0)
+                job_worker(&q);
+        for (unsigned k = 0; k < started; k++)
+                pthread_join(th[k], NULL);
+        pthread_mutex_destroy(&q.lock);
+        if (q.first_error && err && !*err)
+                *err = steal_ptr(q.err);
+        xarch_error_free(q.err);
+        return q.first_error;
+}
+
 /* ---- asking ahead: an index's children fetched and looked up in parallel ---- */
 
 struct ahead {
         struct copy *c;
         const struct xarch_manifest *index;
-        pthread_mutex_t lock;
-        size_t next;
         int *have;
 };
 
-static void ahead_one(struct ahead *a, size_t i) {
+static int ahead_one(void *ctx, size_t i, struct xarch_error **err) {
+        (void) err; /* failures are not kept: the walk asks again and reports them */
+        struct ahead *a = ctx;
         const struct xarch_descriptor *d = &a->index->manifests[i];
         if (!xarch_media_type_is_manifest(d->media_type) && d->media_type[0])
-                return;
-        /* failures are not kept: the walk asks again and reports them */
+                return 0;
         struct xarch_error *e = NULL;
         a->have[i] = sink_has_manifest(a->c->dst, d->digest, &e);
         xarch_error_free(e);
@@ -138,18 +203,7 @@ static void ahead_one(struct ahead *a, size_t i) {
         if (xarch_image_get_manifest(a->c->src, d->digest, d->media_type, &child, &e) >= 0)
                 xarch_blob_buf_release(&child);
         xarch_error_free(e);
-}
-
-static void *ahead_worker(void *arg) {
-        struct ahead *a = arg;
-        for (;;) {
-                pthread_mutex_lock(&a->lock);
-                size_t i = a->next++;
-                pthread_mutex_unlock(&a->lock);
-                if (i >= a->index->n_manifests)
-                        return NULL;
-                ahead_one(a, i);
-        }
+        return 0;
 }
 
 /* The walk of an index fetches each child from the source and asks the destination for it,
@@ -167,22 +221,8 @@ static void ask_ahead(struct copy *c, const struct xarch_manifest *index) {
                 a.have[i] = -1;
         /* the first alone: its answers teach the client how each registry authenticates,
          * which the threads then know instead of each meeting the 401 */
-        ahead_one(&a, 0);
-        a.next = 1;
-        unsigned threads = n - 1 < c->jobs ? (unsigned) (n - 1) : c->jobs;
-        if (threads > MAX_JOBS)
-                threads = MAX_JOBS;
-        pthread_t th[MAX_JOBS];
-        unsigned started = 0;
-        pthread_mutex_init(&a.lock, NULL);
-        for (; started < threads; started++)
-                if (pthread_create(&th[started], NULL, ahead_worker, &a) != 0)
-                        break;
-        if (started == 0)
-                ahead_worker(&a);
-        for (unsigned k = 0; k < started; k++)
-                pthread_join(th[k], NULL);
-        pthread_mutex_destroy(&a.lock);
+        ahead_one(&a, 0, NULL);
+        run_jobs(1, n, c->jobs, ahead_one, &a, NULL);
         struct known *k = realloc(c->known, (c->n_known + n) * sizeof(*k));
         if (k) {
                 c->known = k;
@@ -302,62 +342,13 @@ static int copy_one_blob(struct copy *c, const struct blob *b, struct xarch_erro
         }
 }
 
-static void *blob_worker(void *arg) {
-        struct copy *c = arg;
-        for (;;) {
-                pthread_mutex_lock(&c->lock);
-                if (c->first_error || c->next >= c->end) {
-                        pthread_mutex_unlock(&c->lock);
-                        return NULL;
-                }
-                const struct blob *b = &c->blobs[c->next++];
-                pthread_mutex_unlock(&c->lock);
-                struct xarch_error *e = NULL;
-                int r = copy_one_blob(c, b, &e);
-                if (r < 0) {
-                        pthread_mutex_lock(&c->lock);
-                        if (!c->first_error) {
-                                c->first_error = r;
-                                c->err = steal_ptr(e);
-                        }
-                        pthread_mutex_unlock(&c->lock);
-                }
-                xarch_error_free(e);
-        }
+static int blob_job(void *ctx, size_t i, struct xarch_error **err) {
+        struct copy *c = ctx;
+        return copy_one_blob(c, &c->blobs[i], err);
 }
 
 static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
-        if (!sink_parallel(c->dst) || jobs <= 1 || c->n_blobs <= 1) {
-                for (size_t i = 0; i < c->n_blobs; i++) {
-                        int r = copy_one_blob(c, &c->blobs[i], err);
-                        if (r < 0)
-                                return r;
-                }
-                return 0;
-        }
-        if (jobs > c->n_blobs)
-                jobs = (unsigned) c->n_blobs;
-        pthread_t th[MAX_JOBS];
-        unsigned started = 0;
-        pthread_mutex_init(&c->lock, NULL);
-        c->next = 0;
-        c->end = c->n_blobs;
-        for (; started < jobs; started++)
-                if (pthread_create(&th[started], NULL, blob_worker, c) != 0)
-                        break;
-        if (started == 0)
-                blob_worker(c);
-        for (unsigned i = 0; i < started; i++)
-                pthread_join(th[i], NULL);
-        pthread_mutex_destroy(&c->lock);
-        if (c->first_error) {
-                if (err && !*err)
-                        *err = steal_ptr(c->err);
-                xarch_error_free(c->err);
-                c->err = NULL;
-                return c->first_error;
-        }
-        return 0;
+        return run_jobs(0, c->n_blobs, sink_parallel(c->dst) ? jobs : 1, blob_job, c, err);
 }
 
 static int put_node(struct copy *c, const struct node *n, struct xarch_error **err) {
@@ -369,28 +360,9 @@ static int put_node(struct copy *c, const struct node *n, struct xarch_error **e
         return r;
 }
 
-static void *node_worker(void *arg) {
-        struct copy *c = arg;
-        for (;;) {
-                pthread_mutex_lock(&c->lock);
-                if (c->first_error || c->next >= c->end) {
-                        pthread_mutex_unlock(&c->lock);
-                        return NULL;
-                }
-                const struct node *n = &c->nodes[c->next++];
-                pthread_mutex_unlock(&c->lock);
-                struct xarch_error *e = NULL;
-                int r = put_node(c, n, &e);
-                if (r < 0) {
-                        pthread_mutex_lock(&c->lock);
-                        if (!c->first_error) {
-                                c->first_error = r;
-                                c->err = steal_ptr(e);
-                        }
-                        pthread_mutex_unlock(&c->lock);
-                }
-                xarch_error_free(e);
-        }
+static int node_job(void *ctx, size_t i, struct xarch_error **err) {
+        struct copy *c = ctx;
+        return put_node(c, &c->nodes[i], err);
 }
 
 /* Puts the manifests in walk order (children before the index that lists them). A run of
@@ -401,38 +373,11 @@ static int put_nodes(struct copy *c, unsigned jobs, struct xarch_error **err) {
                 size_t end = i;
                 while (end < c->n_nodes && !xarch_media_type_is_index(c->nodes[end].media_type))
                         end++;
-                unsigned n = end - i < jobs ? (unsigned) (end - i) : jobs;
-                if (n > MAX_JOBS)
-                        n = MAX_JOBS;
-                if (!sink_parallel(c->dst) || n <= 1) {
-                        size_t stop = end > i ? end : i + 1;
-                        for (; i < stop; i++) {
-                                int r = put_node(c, &c->nodes[i], err);
-                                if (r < 0)
-                                        return r;
-                        }
-                        continue;
-                }
-                pthread_t th[MAX_JOBS];
-                unsigned started = 0;
-                pthread_mutex_init(&c->lock, NULL);
-                c->next = i;
-                c->end = end;
-                for (; started < n; started++)
-                        if (pthread_create(&th[started], NULL, node_worker, c) != 0)
-                                break;
-                if (started == 0)
-                        node_worker(c);
-                for (unsigned k = 0; k < started; k++)
-                        pthread_join(th[k], NULL);
-                pthread_mutex_destroy(&c->lock);
-                if (c->first_error) {
-                        if (err && !*err)
-                                *err = steal_ptr(c->err);
-                        xarch_error_free(c->err);
-                        c->err = NULL;
-                        return c->first_error;
-                }
+                if (end == i) /* an index: alone, after everything before it */
+                        end = i + 1;
+                int r = run_jobs(i, end, sink_parallel(c->dst) ? jobs : 1, node_job, c, err);
+                if (r < 0)
+                        return r;
                 i = end;
         }
         return 0;
