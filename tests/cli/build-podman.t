@@ -59,20 +59,10 @@ run_xarch build --platform linux/amd64 --add "$FX/go/hello-amd64:/usr/bin/hello"
         -t "oci:$LAYOUT:1"
 expect_rc 0 "xarch build writes an amd64 oci: layout"
 
-mkdir -p "$TMPD/bm" "$TMPD/steps"
-printf '[containers]\ndefault_ulimits = []\n' >"$TMPD/containers.conf"
 # Runs inside the namespace; each step's status and combined output go to steps/NAME.{rc,out}.
 cat >"$TMPD/ns.sh" <<'EOF'
 d=$1 ref=$2 runroot=$3
-mount -t binfmt_misc binfmt_misc "$d/bm" || exit 99
-export CONTAINERS_CONF=$d/containers.conf XDG_RUNTIME_DIR=$d/xdg-run XDG_CONFIG_HOME=$d/xdg-config
-export XDG_DATA_HOME=$d/xdg-data HOME=$d/home
-mkdir -p "$d/xdg-run" "$d/xdg-config" "$d/xdg-data" "$d/home"
-step() { name=$1; shift; "$@" >"$d/steps/$name.out" 2>&1; echo $? >"$d/steps/$name.rc"; }
-pm() {
-        podman --root "$d/storage" --runroot "$runroot" --storage-driver vfs \
-                --cgroup-manager cgroupfs --runtime runc "$@"
-}
+. "$PODMAN_NS"
 run() {
         pm run --rm --net=none --ulimit host --mount type=devpts,destination=/dev/pts "$1"
 }
@@ -93,7 +83,7 @@ exit 0
 EOF
 
 set +e
-XARCH=$XARCH unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "$R/e2e/hello:v1" "$RUNROOT" "$LAYOUT"
+XARCH=$XARCH PODMAN_NS=$(cd "$(dirname "$0")" && pwd)/podman-ns.sh unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "$R/e2e/hello:v1" "$RUNROOT" "$LAYOUT"
 nsrc=$?
 set -e
 [ "$nsrc" -eq 0 ] || give_up "could not mount binfmt_misc in the namespace"

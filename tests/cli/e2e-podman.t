@@ -47,24 +47,11 @@ rm -rf "$LAYOUT"
 python3 "$HERE/../images/oci-layout.py" "$LAYOUT" "$TMPD/image.json"
 IMAGE="oci:$LAYOUT:latest"
 
-mkdir -p "$TMPD/bm" "$TMPD/steps"
-cat >"$TMPD/containers.conf" <<'EOF'
-[containers]
-default_ulimits = []
-EOF
 
 # Runs inside the namespace; each step's status and combined output go to steps/NAME.{rc,out}.
 cat >"$TMPD/ns.sh" <<'EOF'
 d=$1 image=$2
-mount -t binfmt_misc binfmt_misc "$d/bm" || exit 99
-export CONTAINERS_CONF=$d/containers.conf XDG_RUNTIME_DIR=$d/xdg-run XDG_CONFIG_HOME=$d/xdg-config
-export XDG_DATA_HOME=$d/xdg-data HOME=$d/home
-mkdir -p "$d/xdg-run" "$d/xdg-config" "$d/xdg-data" "$d/home"
-step() { name=$1; shift; "$@" >"$d/steps/$name.out" 2>&1; echo $? >"$d/steps/$name.rc"; }
-pm() {
-        podman --root "$d/storage" --runroot "$d/runroot" --storage-driver vfs \
-                --cgroup-manager cgroupfs --runtime runc "$@"
-}
+. "$PODMAN_NS"
 run() {
         pm run --rm --net=none --ulimit host --mount type=devpts,destination=/dev/pts \
                 localhost/e2e/arm64-hello:latest
@@ -83,7 +70,7 @@ step run-after run
 EOF
 
 set +e
-XARCH=$XARCH unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "$IMAGE"
+XARCH=$XARCH PODMAN_NS=$HERE/podman-ns.sh unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "$IMAGE"
 nsrc=$?
 set -e
 [ "$nsrc" -eq 0 ] || give_up "could not mount binfmt_misc in the namespace"

@@ -57,25 +57,12 @@ d = json.load(open(sys.argv[1]))[0]
 plats = sorted(m["platform"] for m in d["platforms"] if m["kind"] == "image")
 assert plats == ["linux/amd64", "linux/arm64"], plats' "$TMPD/inspect.json"
 
-mkdir -p "$TMPD/bm" "$TMPD/steps"
 cp "$HELLO" "$TMPD/hello-arm64"
-cat >"$TMPD/containers.conf" <<'CONF'
-[containers]
-default_ulimits = []
-CONF
 
 # Inside the namespace: each step's status and output go to steps/NAME.{rc,out}.
 cat >"$TMPD/ns.sh" <<'NS'
 d=$1 image=$2
-mount -t binfmt_misc binfmt_misc "$d/bm" || exit 99
-export CONTAINERS_CONF=$d/containers.conf XDG_RUNTIME_DIR=$d/xdg-run XDG_CONFIG_HOME=$d/xdg-config
-export XDG_DATA_HOME=$d/xdg-data HOME=$d/home
-mkdir -p "$d/xdg-run" "$d/xdg-config" "$d/xdg-data" "$d/home"
-step() { name=$1; shift; "$@" >"$d/steps/$name.out" 2>&1; echo $? >"$d/steps/$name.rc"; }
-pm() {
-        podman --root "$d/storage" --runroot "$d/runroot" --storage-driver vfs \
-                --cgroup-manager cgroupfs --runtime runc "$@"
-}
+. "$PODMAN_NS"
 # wait_for NAME COMMAND... : retries up to 30 s (a bound, not a timing assertion)
 wait_for() {
         name=$1; shift; i=0
@@ -115,7 +102,7 @@ exit 0
 NS
 
 set +e
-XARCH=$XARCH unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "oci:$LAYOUT:test"
+XARCH=$XARCH PODMAN_NS=$(cd "$(dirname "$0")" && pwd)/podman-ns.sh unshare --user --map-root-user --mount sh "$TMPD/ns.sh" "$TMPD" "oci:$LAYOUT:test"
 nsrc=$?
 set -e
 [ "$nsrc" -eq 0 ] || give_up "could not mount binfmt_misc in the namespace"
