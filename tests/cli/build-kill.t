@@ -19,14 +19,7 @@ done
 [ -f "$FX/go/hello-arm64" ] || { skip "fixture binaries missing (tests/fixtures/make-fixtures.sh)"; done_testing; exit $?; }
 export XDG_CACHE_HOME=$TMPD/cache
 PIDS=
-cleanup() {
-        rc=$?
-        set +e
-        for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-        rm -rf "$TMPD"
-        exit $rc
-}
-trap cleanup EXIT
+trap images_cleanup EXIT
 registry_start "$TMPD/r"
 PIDS="$PIDS $REGISTRY_PID"
 R=$REG

@@ -14,14 +14,7 @@ if ! missing=$(images_have_tools); then
 fi
 images_prepare
 PIDS=
-cleanup() {
-        rc=$?
-        set +e
-        for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-        rm -rf "$TMPD"
-        exit $rc
-}
-trap cleanup EXIT
+trap images_cleanup EXIT
 registry_start "$IMAGES/registry"
 PIDS="$PIDS $REGISTRY_PID"
 R0=$REG

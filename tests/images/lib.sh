@@ -53,6 +53,16 @@ CFG
         rm -f "$cfg"
 }
 
+# For `trap images_cleanup EXIT`: kills the processes in $PIDS (each started registry's
+# $REGISTRY_PID added to it) and removes $TMPD, keeping the test's exit status.
+images_cleanup() {
+        rc=$?
+        set +e
+        for p in ${PIDS:-}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+        rm -rf "$TMPD"
+        exit $rc
+}
+
 registry_stop() {
         if [ -n "${REGISTRY_PID:-}" ]; then
                 kill "$REGISTRY_PID" 2>/dev/null || true
