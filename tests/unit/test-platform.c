@@ -947,6 +947,9 @@ static void test_maps_va_bits(void **state) {
         assert_int_equal(maps_va_bits(""), 0);
         assert_int_equal(maps_va_bits(NULL), 0);
         assert_int_equal(maps_va_bits("garbage\n-\nzz-yy\n10-5 reversed\n"), 0);
+        /* found by fuzz-platform: the last byte at address 0 made clz(0) */
+        assert_int_equal(maps_va_bits("0-1\n"), 0);
+        assert_int_equal(maps_va_bits("0-2\n"), 1);
 }
 
 static void test_arch_from_machine(void **state) {

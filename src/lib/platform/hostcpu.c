@@ -230,7 +230,9 @@ unsigned maps_va_bits(const char *maps) {
                 }
                 line = *eol ? eol + 1 : eol;
         }
-        if (highest == 0)
+        /* a mapping ending at 1 has its last byte at address 0: no bits to count (and
+         * __builtin_clzll(0) is undefined) */
+        if (highest <= 1)
                 return 0;
         /* The end is exclusive: the bit length of the last mapped byte's address. */
         return 64u - (unsigned) __builtin_clzll(highest - 1);
