@@ -88,4 +88,20 @@ run_xarch copy "oci:$L/multi.oci:latest" "oci:$TMPD/notlayout"
 expect_rc 1 "a directory that is not a layout is refused"
 expect_err 'is not an OCI layout' "and says so"
 
+# a source blob whose bytes do not match its digest: the copy reads and checks it once, and
+# nothing lands under that digest, whatever the destination
+cp -r "$L/multi.oci" "$TMPD/bad.oci"
+chmod -R u+w "$TMPD/bad.oci"
+bad=$(find "$TMPD/bad.oci/blobs/sha256" -type f -size +20k | head -1)
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(10000); b = f.read(1); f.seek(10000); f.write(bytes([b[0] ^ 1]))' "$bad"
+for dst in "oci:$TMPD/bad-out.oci:v1" "oci-archive:$TMPD/bad-out.tar:v1"; do
+        run_xarch copy "oci:$TMPD/bad.oci:latest" "$dst"
+        expect_rc 1 "${dst%%:*}: a blob that does not match its digest fails the copy"
+        expect_err "$(basename "$bad")" "${dst%%:*}: the error names the blob"
+done
+[ ! -e "$TMPD/bad-out.oci/blobs/sha256/$(basename "$bad")" ] && ok "oci: nothing stored under the bad blob's digest" || not_ok "oci: the bad blob was stored"
+[ ! -e "$TMPD/bad-out.oci/index.json" ] || ! grep -q '"v1"' "$TMPD/bad-out.oci/index.json" && ok "oci: no tag written" || not_ok "oci: tagged"
+[ ! -e "$TMPD/bad-out.tar" ] && ok "oci-archive: no archive left" || not_ok "oci-archive: archive left"
+rm -rf "$TMPD/bad.oci" "$TMPD/bad-out.oci"
+
 done_testing

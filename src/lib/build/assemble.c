@@ -1024,9 +1024,6 @@ static int discard_sink(void *userdata, const void *buf, size_t len) {
         return 0;
 }
 
-/* Interrupted uploads resume from the first byte (the source is read again) this often. */
-#define RESTARTS_MAX 4
-
 static int spool_write(void *userdata, const void *buf, size_t len) {
         int fd = *(int *) userdata;
         const char *p = buf;
@@ -1120,7 +1117,7 @@ static int upload_spool(struct target *t, struct sink *sink, int fd, struct xarc
                         r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
                 else if (r != -ERESTART)
                         sink_blob_abort(w);
-                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                if (r == -ERESTART && restarts < SINK_RESTARTS_MAX && sink_blob_restart(w) == 0) {
                         xarch_error_free(e);
                         continue;
                 }
@@ -1285,36 +1282,8 @@ static int write_layers_ahead(struct build *b, struct sink *sink, struct xarch_e
 /* A base blob, mounted or skipped when the destination can, else streamed and verified. */
 static int copy_base_blob(struct build *b, struct sink *sink, const struct xarch_descriptor *d,
                 struct xarch_error **err) {
-        struct sink_blob *w = NULL;
-        int r = sink_blob_begin(sink, d->digest, d->size, b->mount_from, &w, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        for (unsigned restarts = 0;; restarts++) {
-                struct xarch_error *e = NULL;
-                r = xarch_image_get_blob(b->base, d->digest, d->size, sink_blob_write, w, &e);
-                if (r >= 0)
-                        r = sink_blob_commit(w, NULL, &e);
-                else if (r != -ERESTART)
-                        sink_blob_abort(w);
-                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
-                        xarch_error_free(e);
-                        continue;
-                }
-                if (r == -ERESTART) {
-                        sink_blob_abort(w);
-                        xarch_error_free(e);
-                        return xarch_error_set(err, EIO, "base blob %s: the upload kept failing",
-                                        d->digest);
-                }
-                if (r < 0) {
-                        if (err && !*err)
-                                *err = steal_ptr(e);
-                        xarch_error_free(e);
-                        return xarch_error_wrap(err, "base blob %s", d->digest);
-                }
-                xarch_error_free(e);
-                return 0;
-        }
+        int r = sink_copy_blob(sink, b->base, d->digest, d->size, b->mount_from, err);
+        return r < 0 ? xarch_error_wrap(err, "base blob %s", d->digest) : 0;
 }
 
 static int put_blob(struct sink *sink, const char *digest, const char *data, size_t len,

@@ -304,42 +304,9 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
         return r < 0 ? xarch_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
-/* Resumed uploads (a registry destination that dropped the connection or refused part way)
- * read the source again from its first byte; this many times at most. */
-#define RESTARTS_MAX 4
-
 static int copy_one_blob(struct copy *c, const struct blob *b, struct xarch_error **err) {
-        struct sink_blob *w = NULL;
-        int r = sink_blob_begin(c->dst, b->digest, b->size, c->mount_from, &w, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        for (unsigned restarts = 0;; restarts++) {
-                struct xarch_error *e = NULL;
-                r = xarch_image_get_blob(c->src, b->digest, b->size, sink_blob_write, w, &e);
-                if (r >= 0)
-                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
-                else if (r != -ERESTART) {
-                        sink_blob_abort(w);
-                        if (err && !*err)
-                                *err = steal_ptr(e);
-                        xarch_error_free(e);
-                        return xarch_error_wrap(err, "blob %s", b->digest);
-                }
-                if (r == -ERESTART && restarts < RESTARTS_MAX && sink_blob_restart(w) == 0) {
-                        xarch_error_free(e);
-                        continue;
-                }
-                if (r == -ERESTART) {
-                        sink_blob_abort(w);
-                        xarch_error_free(e);
-                        return xarch_error_set(
-                                        err, EIO, "blob %s: the upload kept failing", b->digest);
-                }
-                if (err && !*err)
-                        *err = steal_ptr(e);
-                xarch_error_free(e);
-                return r;
-        }
+        int r = sink_copy_blob(c->dst, c->src, b->digest, b->size, c->mount_from, err);
+        return r < 0 ? xarch_error_wrap(err, "blob %s", b->digest) : 0;
 }
 
 static int blob_job(void *ctx, size_t i, struct xarch_error **err) {

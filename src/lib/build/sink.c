@@ -73,6 +73,9 @@ struct sink_blob {
         uint64_t want_size;
         uint64_t n;
         struct xarch_digester *d;
+        /* sink_copy_blob(): the reader checks the digest of every byte before the commit, so
+         * the sink does not hash them a second time */
+        bool reader_checks_digest;
         int err; /* first write error */
         /* oci: a temporary file in blobs/<alg>/; archives: the tar itself (known size) or an
          * unlinked spool file (unknown size) */
@@ -640,7 +643,8 @@ int sink_blob_write(void *blob, const void *buf, size_t len) {
                 return b->err;
         if (b->want_size != SINK_SIZE_UNKNOWN && len > b->want_size - b->n)
                 return b->err = -EFBIG;
-        xarch_digester_update(b->d, buf, len);
+        if (!b->reader_checks_digest)
+                xarch_digester_update(b->d, buf, len);
         b->n += len;
         if (b->up)
                 b->err = upload_blob_write(b->up, buf, len);
@@ -695,7 +699,9 @@ int sink_blob_commit(
                 sink_blob_abort(b);
                 return r;
         }
-        if (xarch_digester_final(b->d, got) < 0) {
+        if (b->reader_checks_digest)
+                snprintf(got, sizeof(got), "%s", b->want_digest);
+        else if (xarch_digester_final(b->d, got) < 0) {
                 sink_blob_abort(b);
                 return xarch_error_set(err, EIO, "cannot hash a blob");
         }
@@ -1088,4 +1094,36 @@ int sink_commit(struct sink *s, struct xarch_error **err) {
                 return xarch_error_set(err, -r, "%s: %s", s->path, strerror(-r));
         s->committed = true;
         return 0;
+}
+
+int sink_copy_blob(struct sink *s, struct xarch_image *src, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, struct xarch_error **err) {
+        struct sink_blob *w = NULL;
+        int r = sink_blob_begin(s, digest, size, mount_from, &w, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* xarch_image_get_blob() succeeds only when the bytes it gave hash to `digest` (it
+         * checks at the end, before it returns), and only then is the blob committed */
+        w->reader_checks_digest = true;
+        for (unsigned restarts = 0;; restarts++) {
+                struct xarch_error *e = NULL;
+                r = xarch_image_get_blob(src, digest, size, sink_blob_write, w, &e);
+                if (r >= 0)
+                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
+                else if (r != -ERESTART)
+                        sink_blob_abort(w);
+                if (r == -ERESTART && restarts < SINK_RESTARTS_MAX && sink_blob_restart(w) == 0) {
+                        xarch_error_free(e);
+                        continue;
+                }
+                if (r == -ERESTART) {
+                        sink_blob_abort(w);
+                        xarch_error_free(e);
+                        return xarch_error_set(err, EIO, "the upload kept failing");
+                }
+                if (r < 0 && err && !*err)
+                        *err = steal_ptr(e);
+                xarch_error_free(e);
+                return r < 0 ? r : 0;
+        }
 }

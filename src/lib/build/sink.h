@@ -39,6 +39,10 @@
 
 #define SINK_SIZE_UNKNOWN UINT64_MAX
 
+/* An interrupted registry upload that can resume (-ERESTART) is fed again from the blob's first
+ * byte this many times at most. */
+#define SINK_RESTARTS_MAX 4
+
 struct sink;
 struct sink_blob;
 
@@ -87,6 +91,13 @@ int sink_blob_commit(
  * blob's first byte. The bytes the registry already holds are hashed but not sent again.
  * Returns 0, or <0 when b cannot restart (then abort it). */
 int sink_blob_restart(struct sink_blob *b);
+
+/* Copies one blob from src: skipped when the destination has it, mounted from mount_from when
+ * the registry can, else streamed from src (checked against digest as it is read, and hashed
+ * only there) and committed; an interrupted registry upload is fed again from the start a few
+ * times. Returns 0 when the destination holds the blob, <0 with *err set. */
+int sink_copy_blob(struct sink *s, struct xarch_image *src, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, struct xarch_error **err);
 
 /* Drops an unfinished blob and frees b. Accepts NULL. */
 void sink_blob_abort(struct sink_blob *b);
