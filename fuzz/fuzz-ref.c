@@ -82,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static bool secrets_ready;
         if (!secrets_ready) {
                 secrets_init(&secrets);
-                secrets_add(&secrets, "s3cret", 6);
-                secrets_add(&secrets, "alice:s3cret", 12);
-                secrets_add(&secrets, "tok\"en/1", 9);
+                secrets_add(&secrets, NULL, "s3cret", 6);
+                secrets_add(&secrets, NULL, "alice:s3cret", 12);
+                secrets_add(&secrets, NULL, "tok\"en/1", 9);
                 secrets_ready = true;
         }
         bool found = secrets_in_json(&secrets, (const char *) data, size);

@@ -399,9 +399,9 @@ static void test_secrets(void **state) {
         struct secret_list s;
         secrets_init(&s);
         assert_false(secrets_in(&s, "anything", strlen("anything")));
-        secrets_add(&s, "abc", 3); /* too short to look for */
-        secrets_add(&s, "p\"ss/word", 9);
-        secrets_add(&s, "alice:p\"ss/word", 15);
+        secrets_add(&s, NULL, "abc", 3); /* too short to look for */
+        secrets_add(&s, NULL, "p\"ss/word", 9);
+        secrets_add(&s, NULL, "alice:p\"ss/word", 15);
         assert_true(secrets_in(&s, "x p\"ss/word y", strlen("x p\"ss/word y")));
         assert_true(secrets_in_json(
                         &s, "{\"m\":\"p\\\"ss\\/word\"}", strlen("{\"m\":\"p\\\"ss\\/word\"}")));
@@ -450,11 +450,52 @@ static void test_secrets(void **state) {
         assert_false(scan.found);
         secrets_scan_release(&scan);
         /* a secret that is part of the mark itself is replaced once, not forever */
-        secrets_add(&s, "edac", 4);
+        secrets_add(&s, NULL, "edac", 4);
         msg = strdup("an edac here");
         secrets_redact(&s, &msg);
         assert_string_equal(msg, "an <redacted> here");
         free(msg);
+        secrets_free(&s);
+}
+
+/* A stream is searched only for a registry some secret was sent on behalf of; a secret sent
+ * to that registry while its stream runs is still found across the seam. */
+static void test_secrets_per_registry(void **state) {
+        (void) state;
+        struct secret_list s;
+        secrets_init(&s);
+        secrets_add(&s, "a.test:5000", "s3cret-a", 8);
+
+        struct secret_scan from_b = {.registry = "b.test"};
+        secrets_scan_feed(&s, &from_b, "x s3cret-a y", 12);
+        assert_false(from_b.found); /* b was never sent it: it cannot echo it */
+        secrets_scan_release(&from_b);
+
+        struct secret_scan from_a = {.registry = "a.test:5000"};
+        secrets_scan_feed(&s, &from_a, "x s3cret-a y", 12);
+        assert_true(from_a.found);
+        secrets_scan_release(&from_a);
+
+        struct secret_scan unknown = {.registry = NULL};
+        secrets_scan_feed(&s, &unknown, "x s3cret-a y", 12);
+        assert_true(unknown.found);
+        secrets_scan_release(&unknown);
+
+        /* b's stream began before anything was sent to b; then b gets a token */
+        struct secret_scan late = {.registry = "b.test"};
+        secrets_scan_feed(&s, &late, "prefix tok-", 11);
+        assert_false(late.found);
+        secrets_add(&s, "b.test", "tok-for-b", 9);
+        secrets_scan_feed(&s, &late, "for-b suffix", 12);
+        assert_true(late.found);
+        secrets_scan_release(&late);
+
+        /* a secret added for no registry in particular makes every stream searched */
+        secrets_add(&s, NULL, "anywhere", 8);
+        struct secret_scan from_c = {.registry = "c.test"};
+        secrets_scan_feed(&s, &from_c, "is s3cret-a here", 16);
+        assert_true(from_c.found);
+        secrets_scan_release(&from_c);
         secrets_free(&s);
 }
 
@@ -471,6 +512,7 @@ int main(void) {
                         cmocka_unit_test(test_registry_parsers),
                         cmocka_unit_test(test_auth_file_not_a_file),
                         cmocka_unit_test(test_secrets),
+                        cmocka_unit_test(test_secrets_per_registry),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

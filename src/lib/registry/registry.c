@@ -512,7 +512,11 @@ static int registry_get_blob_impl(struct xarch_registry *r, const struct xarch_r
                         return cr < 0 ? cr : 0;
         }
 
-        struct blob_stream s = {.r = r, .sink = sink, .userdata = userdata, .cache = {.fd = -1}};
+        struct blob_stream s = {.r = r,
+                        .scan = {.registry = ref->registry},
+                        .sink = sink,
+                        .userdata = userdata,
+                        .cache = {.fd = -1}};
         if (xarch_digester_new(digest, &s.digester) < 0)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (r->cache_dir)

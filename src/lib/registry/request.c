@@ -279,12 +279,13 @@ void registry_redact(struct xarch_registry *r, struct xarch_error **err) {
 
 /* Remembers what these credentials look like on the wire (the secret, and the base64
  * "user:secret" of Authorization: Basic), so that no echo of them leaves the client. */
-static void remember_credentials(struct xarch_registry *r, const struct auth_credentials *c) {
+static void remember_credentials(
+                struct xarch_registry *r, const char *registry, const struct auth_credentials *c) {
         char plain[AUTH_USERNAME_MAX + AUTH_SECRET_MAX + 2];
-        secrets_add(&r->secrets, c->secret, strlen(c->secret));
+        secrets_add(&r->secrets, registry, c->secret, strlen(c->secret));
         int n = snprintf(plain, sizeof(plain), "%s:%s", c->username, c->secret);
         if (n > 0 && (size_t) n < sizeof(plain))
-                secrets_add(&r->secrets, plain, (size_t) n);
+                secrets_add(&r->secrets, registry, plain, (size_t) n);
         explicit_bzero(plain, sizeof(plain));
 }
 
@@ -316,7 +317,7 @@ static int creds_get(struct xarch_registry *r, const struct xarch_ref *ref,
         snprintf(e->key, sizeof(e->key), "%s", key);
         e->found = found;
         if (found)
-                remember_credentials(r, &e->creds);
+                remember_credentials(r, ref->registry, &e->creds);
         if (found)
                 *ret = e->creds;
         pthread_mutex_lock(&r->lock);
@@ -626,7 +627,7 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                                                 err);
                                 if (rc < 0)
                                         break;
-                                secrets_add(&r->secrets, token, strlen(token));
+                                secrets_add(&r->secrets, ref->registry, token, strlen(token));
                                 token_cache_put(r, token_key, token, expires);
                         }
                         int an = snprintf(q->authorization, sizeof(q->authorization), "Bearer %s",

@@ -23,6 +23,9 @@ void secrets_free(struct secret_list *s) {
         }
         free(s->items);
         free(s->minimal);
+        for (size_t i = 0; i < s->n_registries; i++)
+                free(s->registries[i]);
+        free(s->registries);
         pthread_rwlock_destroy(&s->lock);
 }
 
@@ -72,12 +75,44 @@ static void add_one(struct secret_list *s, const char *v, size_t len) {
         minimal_rebuild(s);
 }
 
-void secrets_add(struct secret_list *s, const char *secret, size_t len) {
+/* Notes the registry a secret goes to; the caller holds the write lock. */
+static void note_registry(struct secret_list *s, const char *registry) {
+        if (!registry) {
+                s->any_registry = true;
+                return;
+        }
+        for (size_t i = 0; i < s->n_registries; i++)
+                if (streq(s->registries[i], registry))
+                        return;
+        char **p = realloc(s->registries, (s->n_registries + 1) * sizeof(*p));
+        char *copy = strdup(registry);
+        if (p)
+                s->registries = p;
+        if (!p || !copy) {
+                free(copy);
+                s->any_registry = true; /* cannot remember where: search every stream */
+                return;
+        }
+        s->registries[s->n_registries++] = copy;
+}
+
+/* The caller holds the lock. */
+static bool sent_for_locked(const struct secret_list *s, const char *registry) {
+        if (s->any_registry || !registry)
+                return s->n > 0;
+        for (size_t i = 0; i < s->n_registries; i++)
+                if (streq(s->registries[i], registry))
+                        return true;
+        return false;
+}
+
+void secrets_add(struct secret_list *s, const char *registry, const char *secret, size_t len) {
         if (!secret || len < SECRET_MIN_LEN)
                 return;
         size_t big = 6 * len + 16;
         char *buf = malloc(big);
         pthread_rwlock_wrlock(&s->lock);
+        note_registry(s, registry);
         add_one(s, secret, len);
         if (buf) {
                 /* base64 */
@@ -217,12 +252,13 @@ void secrets_scan_feed(
                 pthread_rwlock_unlock(&s->lock);
                 return;
         }
-        if (found_locked(s, buf, len)) {
+        bool search = sent_for_locked(s, scan->registry);
+        if (search && found_locked(s, buf, len)) {
                 scan->found = true;
                 goto out;
         }
         /* across the seam: the previous tail followed by this piece's first bytes */
-        if (scan->tail_len > 0) {
+        if (search && scan->tail_len > 0) {
                 size_t head = len < keep ? len : keep;
                 char *joint = malloc(scan->tail_len + head);
                 if (joint) {

@@ -28,13 +28,19 @@ struct secret_list {
         char **minimal;
         size_t n_minimal;
         size_t max_len;
+        /* the registries secrets were sent on behalf of; a stream from any other registry
+         * cannot echo one, so its scan skips the search (secrets_scan_feed) */
+        char **registries;
+        size_t n_registries;
+        bool any_registry; /* a secret was added with no registry named */
 };
 
 void secrets_init(struct secret_list *s);
 void secrets_free(struct secret_list *s);
 
-/* Remembers a secret (and its echo forms). Best effort: out of memory drops it. */
-void secrets_add(struct secret_list *s, const char *secret, size_t len);
+/* Remembers a secret (and its echo forms) sent on behalf of `registry` (a host[:port]; NULL
+ * when it may go to any). Best effort: out of memory drops it, or marks it for any registry. */
+void secrets_add(struct secret_list *s, const char *registry, const char *secret, size_t len);
 
 /* Whether buf holds any remembered secret as bytes. */
 bool secrets_in(struct secret_list *s, const void *buf, size_t len);
@@ -45,8 +51,12 @@ bool secrets_in_json(struct secret_list *s, const char *buf, size_t len);
 /* Replaces every remembered secret in *msg (malloc'd) with "<redacted>". */
 void secrets_redact(struct secret_list *s, char **msg);
 
-/* A scan over a stream in pieces: a secret split between two pieces is found too. */
+/* A scan over a stream in pieces: a secret split between two pieces is found too. `registry`
+ * (set by the caller, NULL: unknown) is where the stream comes from: while no secret was sent
+ * on its behalf, pieces are not searched (only the seam's tail is kept, so a secret sent
+ * meanwhile is still found across it). */
 struct secret_scan {
+        const char *registry;
         char *tail; /* the last max_len - 1 bytes seen */
         size_t tail_len, tail_cap;
         bool found;
