@@ -36,6 +36,10 @@ struct upload_target {
         pthread_mutex_t lock;
         struct stored *manifests; /* put so far, for the tag */
         struct upload_stats stats;
+        /* pipe buffers of finished streams, reused: a fresh 1 MiB buffer is a fresh mapping,
+         * and faulting its pages in cost more CPU than copying the bytes through it */
+        char *spare_rings[8];
+        size_t n_spare_rings;
         /* learnt: the registry refused a streaming PATCH, use Content-Range chunks */
         bool chunked_only;
         uint64_t chunk_min;
@@ -104,8 +108,31 @@ void upload_target_free(struct upload_target *t) {
                 free(s->data);
                 free(s);
         }
+        for (size_t i = 0; i < t->n_spare_rings; i++)
+                free(t->spare_rings[i]);
         pthread_mutex_destroy(&t->lock);
         free(t);
+}
+
+static char *ring_get(struct upload_target *t) {
+        char *ring = NULL;
+        pthread_mutex_lock(&t->lock);
+        if (t->n_spare_rings > 0)
+                ring = t->spare_rings[--t->n_spare_rings];
+        pthread_mutex_unlock(&t->lock);
+        return ring ? ring : malloc(PIPE_CAPACITY);
+}
+
+static void ring_put(struct upload_target *t, char *ring) {
+        if (!ring)
+                return;
+        pthread_mutex_lock(&t->lock);
+        if (t->n_spare_rings < ELEMENTSOF(t->spare_rings)) {
+                t->spare_rings[t->n_spare_rings++] = ring;
+                ring = NULL;
+        }
+        pthread_mutex_unlock(&t->lock);
+        free(ring);
 }
 
 void upload_target_stats(struct upload_target *t, struct upload_stats *ret) {
@@ -440,7 +467,7 @@ static void *stream_thread(void *arg) {
 }
 
 static int stream_start(struct upload_blob *b, struct xarch_error **err) {
-        b->ring = malloc(PIPE_CAPACITY);
+        b->ring = ring_get(b->t);
         if (!b->ring)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         if (pthread_create(&b->thread, NULL, stream_thread, b) != 0)
@@ -718,7 +745,7 @@ void upload_blob_abort(struct upload_blob *b) {
         xarch_error_free(b->thread_err);
         pthread_mutex_destroy(&b->lock);
         pthread_cond_destroy(&b->cond);
-        free(b->ring);
+        ring_put(b->t, b->ring);
         free(b->buf);
         free(b);
 }
