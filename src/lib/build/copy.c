@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jobs.h"
 #include "build/copy-internal.h"
 #include "build/sink.h"
 #include "macro.h"
 #include "registry/referrers.h"
 
 #define DEFAULT_JOBS 8
-#define MAX_JOBS     32
 #define DEPTH_MAX    4 /* index -> index -> manifest is already unusual */
 
 /* A manifest to write, children first. */
@@ -106,78 +106,6 @@ static int add_node(struct copy *c, const char *digest, const char *media_type, 
         n->data = data;
         n->len = len;
         return 0;
-}
-
-/* ---- jobs: items [begin, end) handed out to up to `jobs` threads ---- */
-
-typedef int (*job_fn)(void *ctx, size_t i, struct xarch_error **err);
-
-struct job_queue {
-        job_fn fn;
-        void *ctx;
-        pthread_mutex_t lock;
-        size_t next, end;
-        int first_error;
-        struct xarch_error *err;
-};
-
-static void *job_worker(void *arg) {
-        struct job_queue *q = arg;
-        for (;;) {
-                pthread_mutex_lock(&q->lock);
-                if (q->first_error || q->next >= q->end) {
-                        pthread_mutex_unlock(&q->lock);
-                        return NULL;
-                }
-                size_t i = q->next++;
-                pthread_mutex_unlock(&q->lock);
-                struct xarch_error *e = NULL;
-                int r = q->fn(q->ctx, i, &e);
-                if (r < 0) {
-                        pthread_mutex_lock(&q->lock);
-                        if (!q->first_error) {
-                                q->first_error = r;
-                                q->err = steal_ptr(e);
-                        }
-                        pthread_mutex_unlock(&q->lock);
-                }
-                xarch_error_free(e);
-        }
-}
-
-/* Runs fn(ctx, i) for every i in [begin, end): in order on this thread when jobs <= 1 or
- * there is one item, else on up to jobs threads (MAX_JOBS at most), which stop taking items
- * after the first failure. Returns the first failure, with its error. */
-static int run_jobs(size_t begin, size_t end, unsigned jobs, job_fn fn, void *ctx,
-                struct xarch_error **err) {
-        if (jobs <= 1 || end - begin <= 1) {
-                for (size_t i = begin; i < end; i++) {
-                        int r = fn(ctx, i, err);
-                        if (r < 0)
-                                return r;
-                }
-                return 0;
-        }
-        if (jobs > end - begin)
-                jobs = (unsigned) (end - begin);
-        if (jobs > MAX_JOBS)
-                jobs = MAX_JOBS;
-        struct job_queue q = {.fn = fn, .ctx = ctx, .next = begin, .end = end};
-        pthread_t th[MAX_JOBS];
-        unsigned started = 0;
-        pthread_mutex_init(&q.lock, NULL);
-        for (; started < jobs; started++)
-                if (pthread_create(&th[started], NULL, job_worker, &q) != 0)
-                        break;
-        if (started == 0)
-                job_worker(&q);
-        for (unsigned k = 0; k < started; k++)
-                pthread_join(th[k], NULL);
-        pthread_mutex_destroy(&q.lock);
-        if (q.first_error && err && !*err)
-                *err = steal_ptr(q.err);
-        xarch_error_free(q.err);
-        return q.first_error;
 }
 
 /* ---- asking ahead: an index's children fetched and looked up in parallel ---- */
@@ -743,8 +671,8 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
         (void) synthesized;
 
         unsigned jobs = opts->jobs ? opts->jobs : DEFAULT_JOBS;
-        if (jobs > MAX_JOBS)
-                jobs = MAX_JOBS;
+        if (jobs > JOBS_MAX)
+                jobs = JOBS_MAX;
         r = copy_blobs(&c, jobs, err);
         if (r < 0)
                 goto out;
