@@ -213,16 +213,23 @@ if len(big) != 2 or any(e[2] == "PATCH" for e in up):
     print("# uploads:", up)
     sys.exit(1)' && ok "good: each 6 MiB layer goes up as one streaming PUT, no PATCH" ||
         not_ok "good: the 6 MiB layers did not go up as one PUT each"
-# image manifests go up concurrently, but every one before the index that lists them, and
-# the tag last
+# each image manifest goes up once its own blobs are there (while other blobs still copy), every
+# one before the index that lists them; the index is written once, by its tag, last
 hlog | python3 -c '
-import json, sys
+import json, sys, urllib.request
 log = [e for e in json.load(sys.stdin) if e[0] in ("blob", "manifest") and e[1] == "good/multi"]
-idx = [i for i, e in enumerate(log) if e[0] == "manifest" and "index" in e[3] and e[2].startswith("sha256:")]
-img = [i for i, e in enumerate(log) if e[0] == "manifest" and "index" not in e[3]]
-blobs = [i for i, e in enumerate(log) if e[0] == "blob"]
-ok = idx and img and max(img) < idx[0] and max(blobs) < min(img) and log[-1][2] == "v1"
-sys.exit(not ok)' && ok "good: blobs, then the image manifests, then the index, then the tag" ||
+def blobs_of(digest):
+    q = urllib.request.Request("http://%s/v2/good/multi/manifests/%s" % (sys.argv[1], digest),
+                               headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    m = json.load(urllib.request.urlopen(q))
+    return [m["config"]["digest"]] + [l["digest"] for l in m["layers"]]
+at = {e[2]: i for i, e in enumerate(log) if e[0] == "blob"}
+img = [(i, e[2]) for i, e in enumerate(log) if e[0] == "manifest" and "index" not in e[3]]
+idx = [i for i, e in enumerate(log) if e[0] == "manifest" and "index" in e[3]]
+ok = img and idx == [len(log) - 1] and log[-1][2] == "v1"
+for i, d in img:
+    ok = ok and all(b in at and at[b] < i for b in blobs_of(d))
+sys.exit(not ok)' "$H" && ok "good: each image manifest after its blobs, then the index, once, by its tag" ||
         not_ok "good: write order $(hlog | tail -c 400)"
 # bytes that do not match their digest never reach the registry whole: the streaming PUT's
 # last byte waits for the check of every byte sent, which fails, so the body ends short

@@ -92,8 +92,8 @@ expect_err 'is not an OCI layout' "and says so"
 # nothing lands under that digest, whatever the destination
 cp -r "$L/multi.oci" "$TMPD/bad.oci"
 chmod -R u+w "$TMPD/bad.oci"
-bad=$(find "$TMPD/bad.oci/blobs/sha256" -type f -size +20k | head -1)
-python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(10000); b = f.read(1); f.seek(10000); f.write(bytes([b[0] ^ 1]))' "$bad"
+bad=$(find "$TMPD/bad.oci/blobs/sha256" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+python3 -c 'import os, sys; f = open(sys.argv[1], "r+b"); at = os.path.getsize(sys.argv[1]) // 2; f.seek(at); b = f.read(1); f.seek(at); f.write(bytes([b[0] ^ 1]))' "$bad"
 for dst in "oci:$TMPD/bad-out.oci:v1" "oci-archive:$TMPD/bad-out.tar:v1"; do
         run_xarch copy "oci:$TMPD/bad.oci:latest" "$dst"
         expect_rc 1 "${dst%%:*}: a blob that does not match its digest fails the copy"

@@ -1627,8 +1627,10 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                 if (r >= 0)
                         r = put_blob(store, t->config_digest, t->config_json,
                                         strlen(t->config_json), err);
+                /* one platform: this manifest is the root, which the tag writes */
                 if (r >= 0)
-                        r = sink_put_manifest(store, t->manifest_json, strlen(t->manifest_json),
+                        r = (b.n_targets == 1 ? sink_put_root : sink_put_manifest)(store,
+                                        t->manifest_json, strlen(t->manifest_json),
                                         t->docker ? XARCH_MEDIA_DOCKER_MANIFEST
                                                   : XARCH_MEDIA_OCI_MANIFEST,
                                         NULL, err);
@@ -1646,7 +1648,7 @@ int xarch_build(struct xarch_image_context *ctx, const struct xarch_build_option
                         root_size = strlen(index_json);
                 }
                 if (r >= 0 && store)
-                        r = sink_put_manifest(
+                        r = sink_put_root(
                                         store, index_json, strlen(index_json), root_mt, NULL, err);
         } else if (r >= 0 && b.n_targets == 1) {
                 snprintf(root_digest, sizeof(root_digest), "%s", b.targets[0].manifest_digest);

@@ -24,6 +24,10 @@ struct node {
         char media_type[128];
         char *data;
         size_t len;
+        size_t *needs; /* an image manifest: its blobs (indexes into copy.blobs) */
+        size_t n_needs;
+        unsigned pending; /* of those, not copied yet (atomic) */
+        bool put;         /* already written, by the job that copied its last blob */
 };
 
 struct blob {
@@ -47,7 +51,10 @@ struct copy {
         size_t n_blobs;
         char (*seen)[XARCH_DIGEST_MAX]; /* every manifest walked (the referrers' subjects) */
         size_t n_seen;
-        unsigned jobs;       /* 0: the walk asks nothing ahead */
+        unsigned jobs;    /* 0: the walk asks nothing ahead */
+        bool root_by_tag; /* the last node is the root, which sink_set_tag() names next */
+        /* blob i is needed by users[user_start[i] .. user_start[i + 1]) (node indexes) */
+        size_t *user_start, *users;
         struct known *known; /* answers of the destination, asked ahead */
         size_t n_known;
 };
@@ -77,16 +84,22 @@ static bool have_node(const struct copy *c, const char *digest) {
         return false;
 }
 
-static int add_blob(struct copy *c, const char *digest, uint64_t size) {
+/* Adds a blob once; *index (may be NULL) gets its place in c->blobs. */
+static int add_blob(struct copy *c, const char *digest, uint64_t size, size_t *index) {
         for (size_t i = 0; i < c->n_blobs; i++)
-                if (streq(c->blobs[i].digest, digest))
+                if (streq(c->blobs[i].digest, digest)) {
+                        if (index)
+                                *index = i;
                         return 0;
+                }
         struct blob *b = realloc(c->blobs, (c->n_blobs + 1) * sizeof(*b));
         if (!b)
                 return -ENOMEM;
         c->blobs = b;
         snprintf(b[c->n_blobs].digest, XARCH_DIGEST_MAX, "%s", digest);
         b[c->n_blobs].size = size;
+        if (index)
+                *index = c->n_blobs;
         c->n_blobs++;
         return 0;
 }
@@ -101,6 +114,7 @@ static int add_node(struct copy *c, const char *digest, const char *media_type, 
         }
         c->nodes = n;
         n = &n[c->n_nodes++];
+        *n = (struct node){};
         snprintf(n->digest, sizeof(n->digest), "%s", digest);
         snprintf(n->media_type, sizeof(n->media_type), "%s", media_type);
         n->data = data;
@@ -193,6 +207,7 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
                         return 0;
         }
         struct xarch_manifest *m = NULL;
+        size_t *needs = NULL, n_needs = 0;
         int r = xarch_manifest_parse(buf->data, buf->len, media_type, &m, err);
         if (r < 0)
                 return xarch_error_wrap(err, "%s", buf->digest);
@@ -203,7 +218,7 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
                         struct xarch_blob_buf child = {};
                         if (!xarch_media_type_is_manifest(d->media_type) && d->media_type[0]) {
                                 /* an artifact that is not a manifest: a plain blob */
-                                r = add_blob(c, d->digest, d->size);
+                                r = add_blob(c, d->digest, d->size, NULL);
                                 if (r < 0)
                                         r = xarch_error_set(err, ENOMEM, "out of memory");
                                 continue;
@@ -217,18 +232,28 @@ static int walk(struct copy *c, struct xarch_blob_buf *buf, const char *media_ty
                         xarch_blob_buf_release(&child);
                 }
         } else {
-                if (m->config.digest[0])
-                        r = add_blob(c, m->config.digest, m->config.size);
+                needs = malloc((m->n_layers + 1) * sizeof(*needs));
+                if (!needs)
+                        r = -ENOMEM;
+                if (r >= 0 && m->config.digest[0])
+                        r = add_blob(c, m->config.digest, m->config.size, &needs[n_needs++]);
                 for (size_t i = 0; i < m->n_layers && r >= 0; i++)
-                        r = add_blob(c, m->layers[i].digest, m->layers[i].size);
+                        r = add_blob(c, m->layers[i].digest, m->layers[i].size, &needs[n_needs++]);
                 if (r < 0)
                         r = xarch_error_set(err, ENOMEM, "out of memory");
         }
         xarch_manifest_free(m);
-        if (r < 0)
+        if (r < 0) {
+                free(needs);
                 return r;
+        }
         r = add_node(c, buf->digest, media_type ? media_type : "", steal_ptr(buf->data), buf->len);
         buf->len = 0;
+        if (r >= 0) {
+                c->nodes[c->n_nodes - 1].needs = steal_ptr(needs);
+                c->nodes[c->n_nodes - 1].n_needs = n_needs;
+        }
+        free(needs);
         return r < 0 ? xarch_error_set(err, ENOMEM, "out of memory") : 0;
 }
 
@@ -237,17 +262,11 @@ static int copy_one_blob(struct copy *c, const struct blob *b, struct xarch_erro
         return r < 0 ? xarch_error_wrap(err, "blob %s", b->digest) : 0;
 }
 
-static int blob_job(void *ctx, size_t i, struct xarch_error **err) {
-        struct copy *c = ctx;
-        return copy_one_blob(c, &c->blobs[i], err);
-}
-
-static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
-        return run_jobs(0, c->n_blobs, sink_parallel(c->dst) ? jobs : 1, blob_job, c, err);
-}
-
 static int put_node(struct copy *c, const struct node *n, struct xarch_error **err) {
-        int r = sink_put_manifest(c->dst, n->data, n->len, n->media_type, NULL, err);
+        /* the root goes last, and with a tag, once: by the tag */
+        bool root = n == &c->nodes[c->n_nodes - 1] && c->root_by_tag;
+        int r = (root ? sink_put_root : sink_put_manifest)(
+                        c->dst, n->data, n->len, n->media_type, NULL, err);
         if (r < 0)
                 xarch_error_wrap(err, "%s %s",
                                 xarch_media_type_is_index(n->media_type) ? "index" : "manifest",
@@ -255,14 +274,84 @@ static int put_node(struct copy *c, const struct node *n, struct xarch_error **e
         return r;
 }
 
+/* Which image manifests wait for which blob (user_start/users), for a registry destination:
+ * an image manifest goes up as soon as its last blob is there, while the other blobs still
+ * copy, instead of after all of them. Not the last node (the root: its write is the tag's). */
+static int index_users(struct copy *c) {
+        if (!sink_parallel(c->dst) || c->n_nodes < 2)
+                return 0;
+        size_t total = 0;
+        for (size_t k = 0; k + 1 < c->n_nodes; k++)
+                total += c->nodes[k].n_needs;
+        c->user_start = calloc(c->n_blobs + 1, sizeof(*c->user_start));
+        c->users = malloc((total ? total : 1) * sizeof(*c->users));
+        if (!c->user_start || !c->users)
+                return -ENOMEM;
+        for (size_t k = 0; k + 1 < c->n_nodes; k++)
+                for (size_t j = 0; j < c->nodes[k].n_needs; j++)
+                        c->user_start[c->nodes[k].needs[j] + 1]++;
+        for (size_t i = 0; i < c->n_blobs; i++)
+                c->user_start[i + 1] += c->user_start[i];
+        _cleanup_free_ size_t *fill = calloc(c->n_blobs + 1, sizeof(*fill));
+        if (!fill)
+                return -ENOMEM;
+        for (size_t k = 0; k + 1 < c->n_nodes; k++) {
+                struct node *n = &c->nodes[k];
+                /* a blob listed twice in one manifest is awaited once */
+                for (size_t j = 0; j < n->n_needs; j++) {
+                        size_t b = n->needs[j];
+                        bool again = false;
+                        for (size_t q = c->user_start[b]; q < c->user_start[b] + fill[b]; q++)
+                                again |= c->users[q] == k;
+                        if (!again) {
+                                c->users[c->user_start[b] + fill[b]++] = k;
+                                n->pending++;
+                        }
+                }
+        }
+        /* the slots of repeated blobs stay unused: mark them */
+        for (size_t b = 0; b < c->n_blobs; b++)
+                for (size_t q = c->user_start[b] + fill[b]; q < c->user_start[b + 1]; q++)
+                        c->users[q] = SIZE_MAX;
+        return 0;
+}
+
+static int blob_job(void *ctx, size_t i, struct xarch_error **err) {
+        struct copy *c = ctx;
+        int r = copy_one_blob(c, &c->blobs[i], err);
+        if (r < 0 || !c->user_start)
+                return r;
+        for (size_t q = c->user_start[i]; q < c->user_start[i + 1]; q++) {
+                if (c->users[q] == SIZE_MAX)
+                        continue;
+                struct node *n = &c->nodes[c->users[q]];
+                if (__atomic_sub_fetch(&n->pending, 1, __ATOMIC_ACQ_REL) != 0 ||
+                                xarch_media_type_is_index(n->media_type))
+                        continue;
+                r = put_node(c, n, err);
+                if (r < 0)
+                        return r;
+                __atomic_store_n(&n->put, true, __ATOMIC_RELEASE);
+        }
+        return 0;
+}
+
+static int copy_blobs(struct copy *c, unsigned jobs, struct xarch_error **err) {
+        if (index_users(c) < 0)
+                return xarch_error_set(err, ENOMEM, "out of memory");
+        return run_jobs(0, c->n_blobs, sink_parallel(c->dst) ? jobs : 1, blob_job, c, err);
+}
+
 static int node_job(void *ctx, size_t i, struct xarch_error **err) {
         struct copy *c = ctx;
+        if (__atomic_load_n(&c->nodes[i].put, __ATOMIC_ACQUIRE))
+                return 0; /* went up with its last blob */
         return put_node(c, &c->nodes[i], err);
 }
 
-/* Puts the manifests in walk order (children before the index that lists them). A run of
- * image manifests depends on nothing but blobs already there, so to a registry it goes up
- * concurrently; an index waits for everything before it. */
+/* Puts the manifests not yet written in walk order (children before the index that lists
+ * them). A run of image manifests depends on nothing but blobs already there, so to a registry
+ * it goes up concurrently; an index waits for everything before it. */
 static int put_nodes(struct copy *c, unsigned jobs, struct xarch_error **err) {
         for (size_t i = 0; i < c->n_nodes;) {
                 size_t end = i;
@@ -348,9 +437,13 @@ int copy_rewrite_index(const struct xarch_blob_buf *root, const bool *keep, size
 }
 
 static void copy_free(struct copy *c) {
-        for (size_t i = 0; i < c->n_nodes; i++)
+        for (size_t i = 0; i < c->n_nodes; i++) {
                 free(c->nodes[i].data);
+                free(c->nodes[i].needs);
+        }
         free(c->nodes);
+        free(c->user_start);
+        free(c->users);
         free(c->blobs);
         free(c->seen);
         free(c->known);
@@ -676,6 +769,9 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
         r = copy_blobs(&c, jobs, err);
         if (r < 0)
                 goto out;
+        /* referrers name the root as their subject: then it goes up by digest before them */
+        c.root_by_tag = !opts->referrers && c.n_nodes > 0 &&
+                        streq(c.nodes[c.n_nodes - 1].digest, res->digest);
         r = put_nodes(&c, jobs, err);
         if (r < 0)
                 goto out;
@@ -687,6 +783,10 @@ int xarch_copy(struct xarch_image_context *ctx, const char *src, const char *dst
                 }
         }
         r = sink_set_tag(sink, res->digest, res->media_type, res->size, err);
+        if (r < 0)
+                xarch_error_wrap(err, "%s %s",
+                                xarch_media_type_is_index(res->media_type) ? "index" : "manifest",
+                                res->digest);
         if (r >= 0)
                 r = sink_commit(sink, err);
         if (r < 0)

@@ -585,7 +585,7 @@ static int edit_once(struct state *st, const char *dest, struct xarch_index_resu
                 goto out;
 
         size_t len = strlen(text);
-        r = sink_put_manifest(st->sink, text, len, media_type, res->digest, err);
+        r = sink_put_root(st->sink, text, len, media_type, res->digest, err);
         if (r < 0)
                 goto out;
         if (base_digest[0]) {

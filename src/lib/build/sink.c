@@ -941,6 +941,24 @@ static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
         return 0;
 }
 
+int sink_put_root(struct sink *s, const void *data, size_t len, const char *media_type,
+                char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err) {
+        if (s->transport != XARCH_TRANSPORT_REGISTRY || !s->tag)
+                return sink_put_manifest(s, data, len, media_type, digest_out, err);
+        char digest[XARCH_DIGEST_MAX];
+        if (xarch_digest_buffer("sha256", data, len, digest) < 0)
+                return xarch_error_set(err, EIO, "cannot hash a manifest");
+        if (digest_out)
+                snprintf(digest_out, XARCH_DIGEST_MAX, "%s", digest);
+        if (len > XARCH_MANIFEST_MAX)
+                return xarch_error_set(err, EFBIG, "manifest %s is larger than %u bytes", digest,
+                                XARCH_MANIFEST_MAX);
+        int r = upload_manifest_stage(s->up, data, len, media_type, digest, err);
+        if (r == 0) /* written by the tag */
+                __atomic_fetch_add(&s->stats.manifests_written, 1, __ATOMIC_RELAXED);
+        return r;
+}
+
 int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,
                 struct xarch_error **err) {
         switch (s->transport) {

@@ -107,6 +107,12 @@ void sink_blob_abort(struct sink_blob *b);
 int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *media_type,
                 char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err);
 
+/* The same for the manifest or index that sink_set_tag() will name next: to a registry with a
+ * tag it goes up once, by that tag, in sink_set_tag() (one request, and the last write); to
+ * anything else as sink_put_manifest(). */
+int sink_put_root(struct sink *s, const void *data, size_t len, const char *media_type,
+                char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err);
+
 /* Points the sink's tag (or, for an untagged layout, its only unnamed entry) at a manifest
  * already put. For docker-archive the manifest must be an image, not an index. */
 int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,

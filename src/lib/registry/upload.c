@@ -837,6 +837,13 @@ int upload_manifest_put(struct upload_target *t, const void *data, size_t len,
         int r = put_manifest(t, reference ? reference : digest, data, len, media_type, err);
         if (r < 0)
                 return r;
+        return upload_manifest_stage(t, data, len, media_type, digest, err);
+}
+
+int upload_manifest_stage(struct upload_target *t, const void *data, size_t len,
+                const char *media_type, const char *digest, struct xarch_error **err) {
+        if (!media_type || !*media_type)
+                return xarch_error_set(err, EINVAL, "manifest %s has no media type", digest);
         struct stored *s = calloc(1, sizeof(*s));
         if (!s || !(s->data = malloc(len ? len : 1))) {
                 free(s);

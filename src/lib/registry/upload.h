@@ -102,7 +102,13 @@ int upload_manifest_put(struct upload_target *t, const void *data, size_t len,
                 const char *media_type, const char *digest, const char *reference,
                 struct xarch_error **err);
 
-/* Puts a manifest already put (by digest) under the target's tag. No tag: nothing to do. */
+/* Remembers a manifest for upload_tag() without putting it: the tag's PUT is then its only
+ * write (a registry stores a manifest put by tag under its digest too). */
+int upload_manifest_stage(struct upload_target *t, const void *data, size_t len,
+                const char *media_type, const char *digest, struct xarch_error **err);
+
+/* Puts a manifest already put (by digest) or staged under the target's tag. No tag: nothing to
+ * do. */
 int upload_tag(struct upload_target *t, const char *digest, const char *media_type,
                 struct xarch_error **err);
 
