@@ -5,7 +5,9 @@
  * load expect them. A blob whose bytes do not match its digest or size is never stored under a
  * digest; an archive that is not committed, or whose write failed half way, leaves no file and
  * no temporary file; a directory that is not a layout, or a malformed index.json, is refused
- * without being touched. */
+ * without being touched. A tag moves under the layout's lock (an flock of the directory): a
+ * conditional move sees another writer's, and a lock held by someone else stops the writer
+ * with index.json untouched. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,6 +270,77 @@ static void test_oci_dir(void **state) {
                 assert_string_equal(d, !strcmp(name, "v1") ? im2.manifest_d : im.manifest_d);
         }
         json_decref(idx);
+}
+
+/* sink_set_tag_if(): the tag moves only while it still names what the caller read; and a
+ * writer waits for the layout's lock, giving up with index.json untouched. */
+static void test_oci_lock(void **state) {
+        (void) state;
+        struct sink *s = NULL;
+        struct xarch_error *err = NULL;
+        struct image a, b, c;
+        make_image(&a, "amd64");
+        make_image(&b, "arm64");
+        make_image(&c, "riscv64");
+        assert_int_equal(sink_open(ctx, spec_of("oci", "lock", "t"), &s, &err), 0);
+        write_image(s, &a, true);
+        write_image(s, &b, false);
+        write_image(s, &c, false);
+        /* the tag names a: moving it on the condition that it names b changes nothing */
+        size_t len_before;
+        char *before = slurp(path_of("lock/index.json"), &len_before);
+        assert_non_null(before);
+        assert_int_equal(sink_set_tag_if(s, b.manifest_d, c.manifest_d, MT_MANIFEST,
+                                         strlen(c.manifest), &err),
+                        1);
+        assert_null(err);
+        size_t len_after;
+        char *after = slurp(path_of("lock/index.json"), &len_after);
+        assert_int_equal(len_after, len_before);
+        assert_memory_equal(after, before, len_before);
+        free(after);
+        /* on the condition that it names a, it moves */
+        assert_int_equal(sink_set_tag_if(s, a.manifest_d, b.manifest_d, MT_MANIFEST,
+                                         strlen(b.manifest), &err),
+                        0);
+        json_t *idx = json_load_file(path_of("lock/index.json"), 0, NULL);
+        json_t *ms = json_object_get(idx, "manifests");
+        assert_int_equal(json_array_size(ms), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0), "digest")),
+                        b.manifest_d);
+        json_decref(idx);
+
+        /* another holder of the lock: the writer gives up, naming it, and writes nothing */
+        free(before);
+        before = slurp(path_of("lock/index.json"), &len_before);
+        int holder = open(path_of("lock"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(holder >= 0);
+        assert_int_equal(flock(holder, LOCK_EX | LOCK_NB), 0);
+        setenv("XARCH_OCI_LOCK_TIMEOUT_MS", "0", 1);
+        assert_int_equal(sink_set_tag(s, c.manifest_d, MT_MANIFEST, strlen(c.manifest), &err),
+                        -ETIMEDOUT);
+        assert_non_null(err);
+        assert_non_null(strstr(err->msg, "another writer holds the layout's lock"));
+        xarch_error_free(err);
+        err = NULL;
+        after = slurp(path_of("lock/index.json"), &len_after);
+        assert_int_equal(len_after, len_before);
+        assert_memory_equal(after, before, len_before);
+        free(after);
+        /* released, it goes through */
+        close(holder);
+        assert_int_equal(sink_set_tag(s, c.manifest_d, MT_MANIFEST, strlen(c.manifest), &err), 0);
+        unsetenv("XARCH_OCI_LOCK_TIMEOUT_MS");
+        free(before);
+        sink_free(s);
+
+        /* archives and registries have no conditional move */
+        assert_int_equal(sink_open(ctx, spec_of("oci-archive", "lock.tar", "t"), &s, &err), 0);
+        assert_int_equal(sink_set_tag_if(s, a.manifest_d, b.manifest_d, MT_MANIFEST,
+                                         strlen(b.manifest), &err),
+                        -ENOTSUP);
+        xarch_error_free(err);
+        sink_free(s);
 }
 
 static void test_oci_bad_blobs(void **state) {
@@ -586,6 +660,7 @@ static void test_docker_archive(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                         cmocka_unit_test(test_oci_dir),
+                        cmocka_unit_test(test_oci_lock),
                         cmocka_unit_test(test_oci_bad_blobs),
                         cmocka_unit_test(test_oci_refuses),
                         cmocka_unit_test(test_oci_archive),

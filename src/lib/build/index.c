@@ -588,8 +588,10 @@ static int edit_once(struct state *st, const char *dest, struct xarch_index_resu
         r = sink_put_root(st->sink, text, len, media_type, res->digest, err);
         if (r < 0)
                 goto out;
-        if (base_digest[0]) {
-                /* optimistic concurrency: the tag must still be what we edited */
+        bool oci = sink_transport(st->sink) == XARCH_TRANSPORT_OCI;
+        if (base_digest[0] && !oci) {
+                /* optimistic concurrency: the tag must still be what we edited (re-read just
+                 * before the PUT; a registry has no conditional PUT) */
                 struct xarch_blob_buf now = {};
                 struct xarch_error *e = NULL;
                 int rr = read_dest(st, dest, &now, &e);
@@ -601,7 +603,16 @@ static int edit_once(struct state *st, const char *dest, struct xarch_index_resu
                         goto out;
                 }
         }
-        r = sink_set_tag(st->sink, res->digest, media_type, len, err);
+        if (base_digest[0] && oci) {
+                /* an oci: layout checks and moves the tag under its lock, in one step */
+                r = sink_set_tag_if(st->sink, base_digest, res->digest, media_type, len, err);
+                if (r > 0) {
+                        *retry = true;
+                        r = 0;
+                        goto out;
+                }
+        } else
+                r = sink_set_tag(st->sink, res->digest, media_type, len, err);
         if (r >= 0)
                 r = sink_commit(st->sink, err);
         if (r >= 0) {

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/image.h"
@@ -22,6 +24,11 @@
 #define TAR_BLOCK 512
 /* The largest index.json of an oci: layout read to add a tag (tens of thousands of tags). */
 #define OCI_INDEX_JSON_MAX (64 << 20)
+/* How long a writer waits for another's lock on an oci: layout (oci_dir_lock()) before it gives
+ * up. xarch holds it for milliseconds; the bound is for a holder that is stuck (stopped, on a
+ * hung mount) or that took it around a whole outside command (flock(1) DIR skopeo copy ...).
+ * XARCH_OCI_LOCK_TIMEOUT_MS changes it (tests). */
+#define OCI_LOCK_TIMEOUT_MS (5 * 60 * 1000)
 
 /* A manifest put into an archive: kept so that index.json / manifest.json can be written. */
 struct stored_manifest {
@@ -304,6 +311,90 @@ static int replace_file_at(int dirfd, const char *name, const void *data, size_t
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
+static int64_t mono_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Takes the writers' lock of an oci: layout: an exclusive flock(2) on the layout directory
+ * itself. The directory is the one inode that stays the same while index.json is replaced by
+ * rename (a lock on index.json would be on the file just renamed away), nothing is added to the
+ * layout (no lock file for other tools to trip over or for a killed run to leave behind: the
+ * kernel drops the lock with the last fd), and flock(1) takes the same lock from a shell, so an
+ * outside writer can be made to take part (flock DIR skopeo copy ... oci:DIR:TAG). Readers take
+ * no lock: index.json is only ever replaced whole. Waits, polling, up to OCI_LOCK_TIMEOUT_MS,
+ * then fails with one clear line rather than hang. A file system that cannot lock a directory
+ * (some network file systems) gets the old behaviour, unlocked: returns 0 either way. */
+static int oci_dir_lock(int dirfd, const char *path, struct xarch_error **err) {
+        int64_t timeout = OCI_LOCK_TIMEOUT_MS;
+        const char *knob = getenv("XARCH_OCI_LOCK_TIMEOUT_MS");
+        if (knob && *knob) {
+                char *end = NULL;
+                long long v = strtoll(knob, &end, 10);
+                if (end && !*end && v >= 0 && v <= 24LL * 3600 * 1000)
+                        timeout = v;
+        }
+        int64_t deadline = mono_ms() + timeout;
+        long nap_us = 1000;
+        for (;;) {
+                if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                int e = errno;
+                if (e == EINTR)
+                        continue;
+                if (e == ENOLCK || e == EINVAL || e == EBADF || e == EOPNOTSUPP || e == ENOSYS)
+                        return 0;
+                if (e != EWOULDBLOCK)
+                        return xarch_error_set(err, e, "%s: cannot lock the layout: %s", path,
+                                        strerror(e));
+                if (mono_ms() >= deadline)
+                        return xarch_error_set(err, ETIMEDOUT,
+                                        "%s: another writer holds the layout's lock (an flock of "
+                                        "the directory); gave up after %.1f s",
+                                        path, (double) timeout / 1000);
+                struct timespec nap = {.tv_nsec = nap_us * 1000};
+                nanosleep(&nap, NULL);
+                if (nap_us < 50 * 1000)
+                        nap_us *= 2;
+        }
+}
+
+static void oci_dir_unlock(int dirfd) {
+        flock(dirfd, LOCK_UN);
+}
+
+/* Makes dirfd an OCI layout when it is not one yet (oci-layout is missing), under the lock, so
+ * that writers creating one layout at once do not take each other's files for foreign ones. */
+static int oci_dir_init(int dirfd, const char *path, struct xarch_error **err) {
+        struct stat st;
+        if (fstatat(dirfd, "oci-layout", &st, 0) == 0)
+                return 0;
+        int r = oci_dir_lock(dirfd, path, err);
+        if (r < 0)
+                return r;
+        if (fstatat(dirfd, "oci-layout", &st, 0) == 0) {
+                oci_dir_unlock(dirfd); /* another writer made it meanwhile */
+                return 0;
+        }
+        /* a new layout: refuse to scatter files into a directory that holds others */
+        _cleanup_closedir_ DIR *d = fdopendir(dup(dirfd));
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                                !streq(de->d_name, "blobs") && !streq(de->d_name, "index.json")) {
+                        oci_dir_unlock(dirfd);
+                        return xarch_error_set(
+                                        err, EEXIST, "%s exists and is not an OCI layout", path);
+                }
+        r = replace_file_at(dirfd, "oci-layout", oci_layout_json, sizeof(oci_layout_json) - 1);
+        oci_dir_unlock(dirfd);
+        if (r < 0)
+                return xarch_error_set(
+                                err, -r, "%s: cannot write oci-layout: %s", path, strerror(-r));
+        return 0;
+}
+
 /* Opens (creating when needed) the layout directory and its oci-layout file. */
 static int oci_dir_ready(struct sink *s, struct xarch_error **err) {
         if (s->dirfd >= 0)
@@ -314,28 +405,12 @@ static int oci_dir_ready(struct sink *s, struct xarch_error **err) {
         int fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return xarch_error_set(err, errno, "cannot open %s: %s", s->path, strerror(errno));
-        struct stat st;
-        if (fstatat(fd, "oci-layout", &st, 0) < 0) {
-                /* a new layout: refuse to scatter files into a directory that holds others */
-                _cleanup_closedir_ DIR *d = fdopendir(dup(fd));
-                struct dirent *de;
-                while (d && (de = readdir(d)))
-                        if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
-                                        !streq(de->d_name, "blobs") &&
-                                        !streq(de->d_name, "index.json")) {
-                                close(fd);
-                                return xarch_error_set(err, EEXIST,
-                                                "%s exists and is not an OCI layout", s->path);
-                        }
-                int r = replace_file_at(
-                                fd, "oci-layout", oci_layout_json, sizeof(oci_layout_json) - 1);
-                if (r < 0) {
-                        close(fd);
-                        return xarch_error_set(err, -r, "%s: cannot write oci-layout: %s", s->path,
-                                        strerror(-r));
-                }
+        int r = oci_dir_init(fd, s->path, err);
+        if (r < 0) {
+                close(fd);
+                return r;
         }
-        int r = mkdirat_p(fd, "blobs");
+        r = mkdirat_p(fd, "blobs");
         if (r < 0) {
                 close(fd);
                 return xarch_error_set(err, -r, "%s/blobs: %s", s->path, strerror(-r));
@@ -881,13 +956,29 @@ static json_t *descriptor_json(const char *digest, const char *media_type, uint6
                         (json_int_t) size);
 }
 
-/* oci: reads index.json, drops the entry the tag names (or the unnamed one), adds the new one
- * at the end and replaces the file atomically. */
-static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
-                const char *media_type, uint64_t size, struct xarch_error **err) {
-        int r = oci_dir_ready(s, err);
-        if (r < 0)
-                return r;
+/* The digest the tag names in index.json's manifests, as a reader resolves it (the first entry
+ * named tag; untagged, the only entry), or NULL. */
+static const char *oci_index_tag_digest(json_t *list, const char *tag) {
+        if (!tag)
+                return json_array_size(list) == 1
+                                       ? json_string_value(json_object_get(
+                                                         json_array_get(list, 0), "digest"))
+                                       : NULL;
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                json_t *m = json_array_get(list, i);
+                const char *name = json_string_value(json_object_get(
+                                json_object_get(m, "annotations"), XARCH_ANNOTATION_REF_NAME));
+                if (name && streq(name, tag))
+                        return json_string_value(json_object_get(m, "digest"));
+        }
+        return NULL;
+}
+
+/* oci_dir_set_tag() under the layout's lock. */
+static int oci_dir_set_tag_locked(struct sink *s, const char *tag, const char *expect,
+                const char *digest, const char *media_type, uint64_t size,
+                struct xarch_error **err) {
+        int r;
         json_t *index = NULL;
         /* O_NONBLOCK: a FIFO planted in the layout must not block the open (it is refused
          * below); only a regular file of a sane size is read */
@@ -918,6 +1009,13 @@ static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
         if (!index)
                 return xarch_error_set(err, ENOMEM, "out of memory");
         json_t *list = json_object_get(index, "manifests");
+        if (expect) {
+                const char *now = oci_index_tag_digest(list, tag);
+                if (!now || !streq(now, expect)) {
+                        json_decref(index);
+                        return 1; /* moved since the caller read it */
+                }
+        }
         for (size_t i = json_array_size(list); i-- > 0;) {
                 json_t *ann = json_object_get(json_array_get(list, i), "annotations");
                 const char *name =
@@ -939,6 +1037,23 @@ static int oci_dir_set_tag(struct sink *s, const char *tag, const char *digest,
         if (r < 0)
                 return xarch_error_set(err, -r, "%s/index.json: %s", s->path, strerror(-r));
         return 0;
+}
+
+/* oci: reads index.json, drops the entry the tag names (or the unnamed one), adds the new one
+ * at the end and replaces the file atomically, all under the layout's lock so that writers of
+ * other tags at the same time are neither lost nor lose this one. With expect, only while the
+ * tag still names that digest (1 when not: nothing written). */
+static int oci_dir_set_tag(struct sink *s, const char *tag, const char *expect, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err) {
+        int r = oci_dir_ready(s, err);
+        if (r < 0)
+                return r;
+        r = oci_dir_lock(s->dirfd, s->path, err);
+        if (r < 0)
+                return r;
+        r = oci_dir_set_tag_locked(s, tag, expect, digest, media_type, size, err);
+        oci_dir_unlock(s->dirfd);
+        return r;
 }
 
 int sink_put_root(struct sink *s, const void *data, size_t len, const char *media_type,
@@ -965,7 +1080,7 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
         case XARCH_TRANSPORT_REGISTRY:
                 return upload_tag(s->up, digest, media_type, err);
         case XARCH_TRANSPORT_OCI:
-                return oci_dir_set_tag(s, s->tag, digest, media_type, size, err);
+                return oci_dir_set_tag(s, s->tag, NULL, digest, media_type, size, err);
         default:
                 if (s->transport == XARCH_TRANSPORT_DOCKER_ARCHIVE &&
                                 xarch_media_type_is_index(media_type))
@@ -988,10 +1103,17 @@ int sink_set_named_tag(struct sink *s, const char *tag, const char *digest, cons
         case XARCH_TRANSPORT_REGISTRY:
                 return upload_tag_named(s->up, tag, digest, media_type, err);
         case XARCH_TRANSPORT_OCI:
-                return oci_dir_set_tag(s, tag, digest, media_type, size, err);
+                return oci_dir_set_tag(s, tag, NULL, digest, media_type, size, err);
         default:
                 return xarch_error_set(err, ENOTSUP, "%s holds one tag only", s->name);
         }
+}
+
+int sink_set_tag_if(struct sink *s, const char *expect, const char *digest, const char *media_type,
+                uint64_t size, struct xarch_error **err) {
+        if (s->transport != XARCH_TRANSPORT_OCI)
+                return xarch_error_set(err, ENOTSUP, "%s: no conditional tag update", s->name);
+        return oci_dir_set_tag(s, s->tag, expect, digest, media_type, size, err);
 }
 
 int sink_referrers(struct sink *s, const char *subject, struct xarch_blob_buf *ret, bool *api,

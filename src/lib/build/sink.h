@@ -7,7 +7,11 @@
  *
  *   oci:DIR[:TAG]                     an OCI image layout directory (created if missing);
  *                                     blobs land by temp file + rename, index.json is replaced
- *                                     atomically when the tag is set
+ *                                     atomically when the tag is set, re-read and rewritten
+ *                                     under an flock(2) of DIR, so that writers of one layout
+ *                                     at once (processes of xarch, or anything that takes the
+ *                                     same lock, e.g. under flock(1)) never lose each other's
+ *                                     tags
  *   oci-archive:FILE[:TAG]            the same layout as a tar file
  *   docker-archive:FILE[:NAME:TAG]    a `docker load`/`podman load` tarball (one image): an OCI
  *                                     layout plus manifest.json, as Docker >= 25 saves
@@ -117,6 +121,14 @@ int sink_put_root(struct sink *s, const void *data, size_t len, const char *medi
  * already put. For docker-archive the manifest must be an image, not an index. */
 int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,
                 struct xarch_error **err);
+
+/* sink_set_tag() for an oci: layout, on a condition checked under the layout's lock: only
+ * while the tag still names expect (a digest), so that an edit made from what the tag held
+ * never overwrites a writer that moved it meanwhile. Returns 0 when the tag was set, 1 when it
+ * had moved (nothing written), <0 on error; -ENOTSUP for other destinations (a registry has no
+ * such condition: re-read the tag just before sink_set_tag() instead). */
+int sink_set_tag_if(struct sink *s, const char *expect, const char *digest, const char *media_type,
+                uint64_t size, struct xarch_error **err);
 
 /* Points another tag of the destination (a registry or an oci: layout) at a manifest already
  * put; -ENOTSUP for archives, which hold their one tag. */
