@@ -81,6 +81,8 @@ struct xarch_registry {
 
         pthread_mutex_t curl_lock; /* guards loading libcurl and creating `share` */
         CURLSH *share;             /* NULL until the first request through libcurl */
+        pthread_t preload;         /* transport_preload()'s thread */
+        bool preload_started;      /* under curl_lock */
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
         struct secret_list secrets; /* every credential sent (own lock) */

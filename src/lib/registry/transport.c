@@ -176,7 +176,23 @@ out:
         return rc;
 }
 
+static void *preload_main(void *arg) {
+        char ignored[CURL_ERROR_SIZE];
+        (void) curl_ready(arg, ignored, sizeof(ignored)); /* a request meets any failure again */
+        return NULL;
+}
+
+void transport_preload(struct xarch_registry *r) {
+        pthread_mutex_lock(&r->curl_lock);
+        bool start = !r->share && !r->preload_started;
+        if (start)
+                r->preload_started = pthread_create(&r->preload, NULL, preload_main, r) == 0;
+        pthread_mutex_unlock(&r->curl_lock);
+}
+
 void transport_free(struct xarch_registry *r) {
+        if (r->preload_started)
+                pthread_join(r->preload, NULL);
         for (size_t i = 0; i < r->pool_len; i++)
                 curl_easy_cleanup(r->pool[i]);
         r->pool_len = 0;

@@ -135,6 +135,11 @@ const char *url_problem(const char *url);
 void transport_init(struct xarch_registry *r);
 void transport_free(struct xarch_registry *r);
 
+/* Starts loading libcurl (and OpenSSL's set-up) on a background thread, for a client about to
+ * need TLS: its thirty libraries take tens of milliseconds to map, which the first request then
+ * no longer waits for. At most once; transport_free() joins the thread. */
+void transport_preload(struct xarch_registry *r);
+
 /* The answer parser both transports feed: http_answer_reset() before an answer, then each
  * status or header line (line end included) to http_answer_header(), which fills q's answer
  * fields (status, Location, Range, Content-Range, ...) and returns n, or 0 with q->abort_code

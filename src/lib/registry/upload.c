@@ -11,8 +11,8 @@
 #include "macro.h"
 #include "registry/client.h"
 #include "registry/http1.h"
-#include "registry/request.h"
 #include "registry/transport.h"
+#include "registry/request.h"
 
 /* The pipe between the writer (a source streaming a blob) and the PATCH body: bounded, so a
  * layer never sits whole in memory. */
@@ -95,6 +95,8 @@ int upload_target_new(struct xarch_registry *r, const struct xarch_ref *ref,
         t->r = r;
         t->ref = *ref;
         pthread_mutex_init(&t->lock, NULL);
+        /* a push: libcurl is likely needed (TLS), so its loading overlaps the first requests */
+        transport_preload(r);
         *ret = t;
         return 0;
 }
