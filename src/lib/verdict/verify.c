@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "base/jobs.h"
 #include "image/rootfs.h"
 #include "xarch/layer.h"
 #include "xarch/verify.h"
@@ -53,12 +54,13 @@ struct job {
         char *error;
 };
 
-struct pool {
+/* The layers to scan, shared by the threads that scan them. */
+struct scans {
         struct xarch_image *img;
         struct job *jobs;
         size_t n_jobs;
-        size_t next, done;
-        pthread_mutex_t lock;
+        size_t done;
+        pthread_mutex_t progress_lock; /* the caller's callback hears one layer at a time */
         const struct xarch_verify_options *opts;
 };
 
@@ -127,48 +129,43 @@ static int check_diff_ids(
         return 0;
 }
 
-static void progress(const struct pool *pool, const char *fmt, ...)
+static void progress(const struct xarch_verify_options *opts, const char *fmt, ...)
                 __attribute__((format(printf, 2, 3)));
 
-static void progress(const struct pool *pool, const char *fmt, ...) {
-        if (!pool->opts->progress)
+static void progress(const struct xarch_verify_options *opts, const char *fmt, ...) {
+        if (!opts->progress)
                 return;
         char buf[256];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        pool->opts->progress(pool->opts->progress_userdata, buf);
+        opts->progress(opts->progress_userdata, buf);
 }
 
-static void *worker(void *userdata) {
-        struct pool *pool = userdata;
-        for (;;) {
-                pthread_mutex_lock(&pool->lock);
-                size_t i = pool->next < pool->n_jobs ? pool->next++ : pool->n_jobs;
-                pthread_mutex_unlock(&pool->lock);
-                if (i >= pool->n_jobs)
-                        return NULL;
-                struct job *j = &pool->jobs[i];
-                struct xarch_error *e = NULL;
-                int r = xarch_layer_scan(pool->img, j->desc, &j->layer, &e);
-                if (r < 0 && asprintf(&j->error, "%s", e && e->msg ? e->msg : strerror(-r)) < 0)
-                        j->error = NULL;
-                if (r < 0 && !j->error)
-                        j->error = strdup("layer unreadable");
-                xarch_error_free(e);
-                pthread_mutex_lock(&pool->lock);
-                pool->done++;
-                if (j->layer)
-                        progress(pool, "layer %zu/%zu %.19s: %.1f MB, %zu entries, %zu analysed",
-                                        pool->done, pool->n_jobs, j->desc->digest,
-                                        (double) j->layer->uncompressed_bytes / 1e6,
-                                        j->layer->n_entries, j->layer->n_analysed);
-                else
-                        progress(pool, "layer %zu/%zu %.19s: failed", pool->done, pool->n_jobs,
-                                        j->desc->digest);
-                pthread_mutex_unlock(&pool->lock);
-        }
+/* A layer that cannot be read keeps its error and the others are still scanned: each
+ * platform reports the layers it lacks. */
+static void scan_layer(void *ctx, size_t i) {
+        struct scans *s = ctx;
+        struct job *j = &s->jobs[i];
+        struct xarch_error *e = NULL;
+        int r = xarch_layer_scan(s->img, j->desc, &j->layer, &e);
+        if (r < 0 && asprintf(&j->error, "%s", e && e->msg ? e->msg : strerror(-r)) < 0)
+                j->error = NULL;
+        if (r < 0 && !j->error)
+                j->error = strdup("layer unreadable");
+        xarch_error_free(e);
+        pthread_mutex_lock(&s->progress_lock);
+        s->done++;
+        if (j->layer)
+                progress(s->opts, "layer %zu/%zu %.19s: %.1f MB, %zu entries, %zu analysed",
+                                s->done, s->n_jobs, j->desc->digest,
+                                (double) j->layer->uncompressed_bytes / 1e6, j->layer->n_entries,
+                                j->layer->n_analysed);
+        else
+                progress(s->opts, "layer %zu/%zu %.19s: failed", s->done, s->n_jobs,
+                                j->desc->digest);
+        pthread_mutex_unlock(&s->progress_lock);
 }
 
 static unsigned default_concurrency(void) {
@@ -178,26 +175,14 @@ static unsigned default_concurrency(void) {
         return n > 4 ? 4 : (unsigned) n;
 }
 
-static int run_pool(struct pool *pool, unsigned concurrency) {
-        if (pool->n_jobs == 0)
-                return 0;
+static void scan_layers(struct scans *s, unsigned concurrency) {
         if (concurrency == 0)
                 concurrency = default_concurrency();
         if (concurrency > 8)
                 concurrency = 8;
-        if (concurrency > pool->n_jobs)
-                concurrency = (unsigned) pool->n_jobs;
-        pthread_t threads[8];
-        unsigned started = 0;
-        for (unsigned i = 1; i < concurrency; i++) {
-                if (pthread_create(&threads[started], NULL, worker, pool) != 0)
-                        break;
-                started++;
-        }
-        worker(pool); /* this thread works too */
-        for (unsigned i = 0; i < started; i++)
-                pthread_join(threads[i], NULL);
-        return 0;
+        pthread_mutex_init(&s->progress_lock, NULL);
+        run_all_jobs(0, s->n_jobs, concurrency, scan_layer, s);
+        pthread_mutex_destroy(&s->progress_lock);
 }
 
 /* PATH and WorkingDir, which struct xarch_image_config does not carry. */
@@ -714,7 +699,7 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                         p->bare_not_first =
                                         !d->has_platform &&
                                         first_bare_entry(m->manifests, m->n_manifests) != sel[i];
-                        progress(&(struct pool){.opts = opts}, "manifest %.19s", d->digest);
+                        progress(opts, "manifest %.19s", d->digest);
                         r = load_target(img, d->digest, t, &e);
                 } else {
                         snprintf(p->manifest_digest, sizeof(p->manifest_digest), "%s", root.digest);
@@ -771,10 +756,8 @@ int xarch_verify_image(struct xarch_image *img, const struct xarch_verify_option
                 }
         }
 
-        struct pool pool = {.img = img, .jobs = jobs, .n_jobs = n_jobs, .opts = opts};
-        pthread_mutex_init(&pool.lock, NULL);
-        run_pool(&pool, opts->concurrency);
-        pthread_mutex_destroy(&pool.lock);
+        struct scans scans = {.img = img, .jobs = jobs, .n_jobs = n_jobs, .opts = opts};
+        scan_layers(&scans, opts->concurrency);
 
         for (size_t i = 0; i < n_targets; i++) {
                 struct target *t = &targets[i];
