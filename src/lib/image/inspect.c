@@ -2,11 +2,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jobs.h"
 #include "image/image.h"
 #include "macro.h"
 
@@ -48,13 +48,10 @@ static int config_platform(struct xarch_image *img, const struct xarch_manifest 
         return r;
 }
 
-struct child_job {
+struct child_fetches {
         struct xarch_image *img;
         struct xarch_inspect *result;
-        size_t *todo; /* entry indexes to fetch */
-        size_t n_todo;
-        size_t next;
-        pthread_mutex_t lock;
+        const size_t *todo; /* entry indexes to fetch */
 };
 
 static void inspect_child(struct xarch_image *img, struct xarch_inspect_entry *e) {
@@ -86,24 +83,14 @@ static void inspect_child(struct xarch_image *img, struct xarch_inspect_entry *e
         xarch_blob_buf_release(&buf);
 }
 
-static void *child_worker(void *userdata) {
-        struct child_job *job = userdata;
-        for (;;) {
-                pthread_mutex_lock(&job->lock);
-                size_t i = job->next < job->n_todo ? job->todo[job->next++] : SIZE_MAX;
-                pthread_mutex_unlock(&job->lock);
-                if (i == SIZE_MAX)
-                        return NULL;
-                inspect_child(job->img, &job->result->entries[i]);
-        }
+/* A child that fails keeps its error in its entry; the others are still fetched. */
+static void fetch_child(void *ctx, size_t i) {
+        struct child_fetches *f = ctx;
+        inspect_child(f->img, &f->result->entries[f->todo[i]]);
 }
 
 static void fetch_children(struct xarch_image *img, struct xarch_inspect *res, size_t *todo,
                 size_t n_todo, unsigned concurrency) {
-        struct child_job job = {.img = img, .result = res, .todo = todo, .n_todo = n_todo};
-        pthread_t threads[64];
-        size_t n_threads = 0;
-
         /* what is at hand (cache, local layout) is read here: a thread per child would cost
          * more than the read */
         size_t n_remote = 0;
@@ -114,22 +101,8 @@ static void fetch_children(struct xarch_image *img, struct xarch_inspect *res, s
                 else
                         todo[n_remote++] = todo[i];
         }
-        job.n_todo = n_todo = n_remote;
-        if (n_todo == 0)
-                return;
-        if (concurrency == 0)
-                concurrency = DEFAULT_CONCURRENCY;
-        if (concurrency > ELEMENTSOF(threads))
-                concurrency = ELEMENTSOF(threads);
-        pthread_mutex_init(&job.lock, NULL);
-        /* this thread works too, so one child needs no extra thread */
-        for (size_t i = 1; i < concurrency && i < n_todo; i++)
-                if (pthread_create(&threads[n_threads], NULL, child_worker, &job) == 0)
-                        n_threads++;
-        child_worker(&job);
-        for (size_t i = 0; i < n_threads; i++)
-                pthread_join(threads[i], NULL);
-        pthread_mutex_destroy(&job.lock);
+        struct child_fetches f = {.img = img, .result = res, .todo = todo};
+        run_all_jobs(0, n_remote, concurrency ? concurrency : DEFAULT_CONCURRENCY, fetch_child, &f);
 }
 
 /* Nested indexes deeper than this are not followed (containerd has no limit; a registry has
