@@ -4,7 +4,6 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "xarch/file.h"
 #include "xarch/layer.h"
 #include "macro.h"
+#include "base/jobs.h"
 #include "build/sink.h"
 #include "build/layer.h"
 #include "image/image.h"
@@ -1175,45 +1175,30 @@ static int write_layer(
 /* Layers that differ per platform, compressed at once (at most LAYER_JOBS at a time, each on
  * its own two threads) before the per-platform loop stores them: for a registry into their
  * spools, for a dry run into nothing. Local destinations take one blob writer at a time and are
- * written in the loop as before. The jobs are taken in platform order and none starts after a
- * failure, so the error reported is the first platform's, as in the loop. */
+ * written in the loop as before. run_jobs() takes them in platform order, starts none after a
+ * failure and returns the first platform's, as in the loop. */
 #define LAYER_JOBS 2
 
-struct layer_jobs {
+struct layers_ahead {
         struct build *b;
         struct target **ts;
-        struct xarch_error **errs;
-        int *rs;
-        size_t n, next;
-        bool failed;
-        pthread_mutex_t lock;
+        bool *written;
+        size_t n;
 };
 
-static void *layer_worker(void *userdata) {
-        struct layer_jobs *j = userdata;
-        for (;;) {
-                pthread_mutex_lock(&j->lock);
-                size_t i = j->failed || j->next >= j->n ? j->n : j->next++;
-                pthread_mutex_unlock(&j->lock);
-                if (i == j->n)
-                        return NULL;
-                struct target *t = j->ts[i];
-                struct layer_write_options wo;
-                layer_options(j->b, &wo);
-                int r = 0;
-                if (t->spool >= 0)
-                        r = layer_tree_write_sink(t->tree, &wo, spool_write, &t->spool, &t->layer,
-                                        &j->errs[i]);
-                else
-                        r = layer_tree_write_sink(
-                                        t->tree, &wo, discard_sink, NULL, &t->layer, &j->errs[i]);
-                j->rs[i] = r;
-                if (r < 0) {
-                        pthread_mutex_lock(&j->lock);
-                        j->failed = true;
-                        pthread_mutex_unlock(&j->lock);
-                }
-        }
+static int write_layer_ahead(void *ctx, size_t i, struct xarch_error **err) {
+        struct layers_ahead *a = ctx;
+        struct target *t = a->ts[i];
+        struct layer_write_options wo;
+        layer_options(a->b, &wo);
+        int r = 0;
+        if (t->spool >= 0)
+                r = layer_tree_write_sink(t->tree, &wo, spool_write, &t->spool, &t->layer, err);
+        else
+                r = layer_tree_write_sink(t->tree, &wo, discard_sink, NULL, &t->layer, err);
+        if (r >= 0)
+                a->written[i] = true;
+        return r;
 }
 
 static int write_layers_ahead(struct build *b, struct sink *sink, struct xarch_error **err) {
@@ -1224,12 +1209,11 @@ static int write_layers_ahead(struct build *b, struct sink *sink, struct xarch_e
                 n += b->targets[i].has_layer && !b->targets[i].same_layer_as;
         if (n < 2)
                 return 0;
-        struct layer_jobs j = {.b = b};
+        struct layers_ahead j = {.b = b};
         j.ts = calloc(n, sizeof(*j.ts));
-        j.errs = calloc(n, sizeof(*j.errs));
-        j.rs = calloc(n, sizeof(*j.rs));
+        j.written = calloc(n, sizeof(*j.written));
         int r = 0;
-        if (!j.ts || !j.errs || !j.rs)
+        if (!j.ts || !j.written)
                 r = xarch_error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; r >= 0 && i < b->n_targets; i++) {
                 struct target *t = &b->targets[i];
@@ -1245,37 +1229,19 @@ static int write_layers_ahead(struct build *b, struct sink *sink, struct xarch_e
                 }
                 j.ts[j.n++] = t;
         }
-        pthread_t th[LAYER_JOBS];
-        size_t started = 0;
         if (r >= 0) {
                 progress(b, "writing %zu layers, %d at a time", j.n, LAYER_JOBS);
-                pthread_mutex_init(&j.lock, NULL);
-                for (; started < LAYER_JOBS; started++)
-                        if (pthread_create(&th[started], NULL, layer_worker, &j) != 0)
-                                break;
-                if (started == 0)
-                        layer_worker(&j); /* no thread: this one does the work */
-                for (size_t i = 0; i < started; i++)
-                        pthread_join(th[i], NULL);
-                pthread_mutex_destroy(&j.lock);
+                r = run_jobs(0, j.n, LAYER_JOBS, write_layer_ahead, &j, err);
         }
-        for (size_t i = 0; r >= 0 && i < j.n; i++) {
+        /* on a failure, the platforms before it (all written) are still ready */
+        for (size_t i = 0; j.written && i < j.n && j.written[i]; i++) {
                 char pb[XARCH_PLATFORM_STRING_MAX];
-                if (j.rs[i] < 0) {
-                        r = j.rs[i];
-                        if (err && !*err)
-                                *err = steal_ptr(j.errs[i]);
-                        break;
-                }
                 j.ts[i]->layer_ready = true;
                 progress(b, "%s: layer %.19s", pfmt(&j.ts[i]->want, pb, sizeof(pb)),
                                 j.ts[i]->layer.digest);
         }
-        for (size_t i = 0; j.errs && i < n; i++)
-                xarch_error_free(j.errs[i]);
         free(j.ts);
-        free(j.errs);
-        free(j.rs);
+        free(j.written);
         return r;
 }
 
