@@ -7,14 +7,13 @@
  * node-affinity patch, and what --what-if nodes would change.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jobs.h"
 #include "cluster/kube.h"
 #include "macro.h"
 #include "xarch/diagnose.h"
@@ -250,8 +249,7 @@ struct state {
         size_t n_placements;
         json_t **owned; /* values to release */
         size_t n_owned;
-        /* image workers */
-        atomic_size_t next;
+        /* what the image jobs share */
         struct xarch_check_node *check_nodes;
         size_t n_check_nodes;
         struct rt_class *classes;
@@ -858,15 +856,10 @@ static void inspect_one(struct state *st, struct img *im) {
         xarch_image_free(img);
 }
 
-static void *image_worker(void *arg) {
-        struct state *st = arg;
-        for (;;) {
-                size_t i = atomic_fetch_add(&st->next, 1);
-                if (i >= st->n_imgs)
-                        break;
-                inspect_one(st, &st->imgs[i]);
-        }
-        return NULL;
+/* An image that cannot be judged keeps its error; the others are still inspected. */
+static void inspect_image_job(void *ctx, size_t i) {
+        struct state *st = ctx;
+        inspect_one(st, &st->imgs[i]);
 }
 
 static int inspect_images(struct state *st) {
@@ -899,23 +892,10 @@ static int inspect_images(struct state *st) {
                         n->emulation_set = true;
                 }
         }
-        unsigned n_threads = st->opts->concurrency ? st->opts->concurrency : 16;
-        if (n_threads > 64)
-                n_threads = 64;
-        if (n_threads > st->n_imgs)
-                n_threads = (unsigned) st->n_imgs;
-        pthread_t threads[64];
-        unsigned started = 0;
-        atomic_store(&st->next, 0);
-        for (unsigned t = 0; t < n_threads; t++) {
-                if (pthread_create(&threads[t], NULL, image_worker, st) != 0)
-                        break;
-                started++;
-        }
-        if (started == 0)
-                image_worker(st);
-        for (unsigned t = 0; t < started; t++)
-                pthread_join(threads[t], NULL);
+        unsigned jobs = st->opts->concurrency ? st->opts->concurrency : 16;
+        if (jobs > 64)
+                jobs = 64;
+        run_all_jobs(0, st->n_imgs, jobs, inspect_image_job, st);
         return 0;
 }
 
