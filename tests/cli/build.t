@@ -128,6 +128,28 @@ unset XARCH_BUILD_THREADS
         [ "$(jq -r .digest "$TMPD/out")" = "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "v1") | .digest' "$TMPD/three/index.json")" ] &&
         ok "three layers at once: the digests of one at a time and of the written image" ||
         not_ok "dry runs: $together vs $(jq -c '[.digest, [.platforms[].layer.digest]]' "$TMPD/out")"
+# layers written at once that fail: the error is the first failing platform's, as one at a time.
+# A sysfs attribute claims 4096 bytes and holds fewer, so its layer fails while being written.
+short=
+for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/uevent_seqnum /sys/power/state; do
+        if [ -r "$f" ] && [ "$(stat -L -c %s "$f")" -gt "$(wc -c <"$f")" ]; then short=$f; break; fi
+done
+if [ -n "$short" ]; then
+        ln -s "$short" "$TMPD/short-amd64"
+        ln -s "$short" "$TMPD/short-arm64"
+        for threads in 2 1; do
+                XARCH_BUILD_THREADS=$threads run_xarch build --dry-run "${three[@]}" \
+                        --add "linux/amd64=$TMPD/short-amd64:/data/f" \
+                        --add "linux/arm64=$TMPD/short-arm64:/data/f" -t "oci:$TMPD/dryfail"
+                expect_rc 1 "two layers fail ($threads thread(s)): exit 1"
+                expect_err "short-amd64: the file shrank" "and the error is the first platform's"
+        done
+        run_xarch build --dry-run "${three[@]}" --add "linux/arm64=$TMPD/short-arm64:/data/f" \
+                -t "oci:$TMPD/dryfail"
+        expect_err "short-arm64: the file shrank" "one layer fails: the error is its platform's"
+else
+        skip "no sysfs attribute shorter than its size"
+fi
 if command -v skopeo >/dev/null; then
         created=$(skopeo inspect --override-arch arm64 "oci-archive:$TMPD/r1/out.tar:v1" | jq -r .Created)
         [ "$created" = "2023-11-14T22:13:20Z" ] && ok "created comes from SOURCE_DATE_EPOCH" ||
