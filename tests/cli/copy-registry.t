@@ -171,6 +171,47 @@ grep -q "${sub/:/-}" "$TMPD/refs.oci/index.json" && ok "the layout names the fal
 run_xarch copy --referrers "$R1/team/multi:v1" "oci-archive:$TMPD/refs.tar"
 expect_rc 1 "--referrers to an archive is refused"
 
+# two copies adding different referrers of one subject to one layout at once: the fallback tag
+# keeps both. The layout's lock is held until both have read the (absent) tag and put their
+# merged index (its blob appears; the digest is known from the same copy made alone), so both
+# wait to move the tag; the second then finds it moved under the lock and merges again.
+prov=$(python3 "$HERE/images/push-referrer.py" "$R1" other/multi "$sub" application/vnd.example.prov "a provenance")
+fallback_digest() {
+        python3 -c '
+import json, sys
+for m in json.load(open(sys.argv[1] + "/index.json"))["manifests"]:
+    if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == sys.argv[2]:
+        print(m["digest"])' "$1" "${sub/:/-}"
+}
+for x in team other; do
+        run_xarch copy --referrers "$R1/$x/multi:v1" "oci:$TMPD/alone-$x.oci:v1"
+        expect_rc 0 "$x alone: --referrers to a layout exits 0"
+done
+fb_team=$(fallback_digest "$TMPD/alone-team.oci")
+fb_other=$(fallback_digest "$TMPD/alone-other.oci")
+P=$TMPD/pair.oci
+run_xarch copy "$R1/team/multi:v1" "oci:$P:base"
+expect_rc 0 "the shared layout exists (no fallback tag yet)"
+rm -f "$TMPD/held"
+flock "$P" sh -c 'touch "$1/held"
+        i=0; until [ -e "$2/blobs/sha256/${3#sha256:}" ] && [ -e "$2/blobs/sha256/${4#sha256:}" ]; do
+                i=$((i + 1)); [ $i -lt 2000 ] || exit 1; sleep 0.05; done' sh "$TMPD" "$P" "$fb_team" "$fb_other" &
+HOLDER=$!
+i=0
+until [ -e "$TMPD/held" ]; do i=$((i + 1)); [ $i -lt 400 ] || break; sleep 0.05; done
+"$XARCH" copy --referrers "$R1/team/multi:v1" "oci:$P:v1" >/dev/null 2>"$TMPD/pa.err" &
+PA=$!
+"$XARCH" copy --referrers "$R1/other/multi:v1" "oci:$P:v2" >/dev/null 2>"$TMPD/pb.err" &
+PB=$!
+wait $HOLDER && ok "both copies put their fallback index while the layout was locked" ||
+        not_ok "a fallback index never appeared: $(cat "$TMPD/pa.err" "$TMPD/pb.err")"
+wait $PA && wait $PB && ok "both --referrers copies into one layout exit 0" ||
+        not_ok "a copy failed: $(cat "$TMPD/pa.err" "$TMPD/pb.err")"
+got=$(skopeo_ inspect --raw "oci:$P:${sub/:/-}" | python3 -c 'import json,sys; print(" ".join(sorted(m["digest"] for m in json.load(sys.stdin)["manifests"])))')
+want_refs=$(printf '%s\n' "$sbom" "$prov" | sort | tr '\n' ' ' | sed 's/ $//')
+[ "$got" = "$want_refs" ] && ok "the fallback tag lists both copies' referrers" ||
+        not_ok "the fallback tag lists: $got (want $want_refs)"
+
 # ---- push faults (upload-hostile.py) ----
 mkfifo "$TMPD/hold"
 exec 9<>"$TMPD/hold"

@@ -479,6 +479,79 @@ static int fill_entries(struct xarch_copy_result *res, const struct xarch_manife
         return 0;
 }
 
+/* Tries to merge a fallback tag this often when other writers of an oci: layout keep moving it. */
+#define FALLBACK_TAG_ATTEMPTS 8
+
+/* Adds the descriptors of src_list that subject's fallback tag at the destination lacks. In an
+ * oci: layout the tag moves only if it still names what was read (another copy may be adding its
+ * own referrers to the same subject): else read and merge again. */
+static int merge_fallback_tag(
+                struct copy *c, const char *subject, json_t *src_list, struct xarch_error **err) {
+        for (unsigned attempt = 0; attempt < FALLBACK_TAG_ATTEMPTS; attempt++) {
+                struct xarch_blob_buf have = {};
+                bool dst_api = false;
+                int r = sink_referrers(c->dst, subject, &have, &dst_api, err);
+                if (r < 0 || dst_api) {
+                        xarch_blob_buf_release(&have);
+                        return r < 0 ? r : 0;
+                }
+                json_error_t jerr;
+                json_t *merged = have.data ? json_loadb(have.data, have.len, 0, &jerr) : NULL;
+                if (!json_is_array(json_object_get(merged, "manifests"))) {
+                        json_decref(merged);
+                        merged = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+                                        XARCH_MEDIA_OCI_INDEX, "manifests");
+                }
+                json_t *out = json_object_get(merged, "manifests");
+                bool changed = !have.data;
+                size_t idx;
+                json_t *d;
+                json_array_foreach(src_list, idx, d) {
+                        const char *dg = json_string_value(json_object_get(d, "digest"));
+                        bool present = false;
+                        size_t j;
+                        json_t *e;
+                        json_array_foreach(out, j, e) {
+                                const char *eg = json_string_value(json_object_get(e, "digest"));
+                                present |= eg && dg && streq(eg, dg);
+                        }
+                        if (!present) {
+                                json_array_append(out, d);
+                                changed = true;
+                        }
+                }
+                _cleanup_free_ char *text =
+                                changed ? json_dumps(merged, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                        : NULL;
+                json_decref(merged);
+                /* "" when there was no tag: then it must still be absent */
+                char expect[XARCH_DIGEST_MAX];
+                snprintf(expect, sizeof(expect), "%s", have.data ? have.digest : "");
+                xarch_blob_buf_release(&have);
+                if (!changed)
+                        return 0;
+                if (!text)
+                        return xarch_error_set(err, ENOMEM, "out of memory");
+                char digest[XARCH_DIGEST_MAX], tag[XARCH_DIGEST_MAX];
+                referrers_tag(subject, tag);
+                r = sink_put_manifest(
+                                c->dst, text, strlen(text), XARCH_MEDIA_OCI_INDEX, digest, err);
+                if (r < 0)
+                        return r;
+                if (sink_transport(c->dst) != XARCH_TRANSPORT_OCI)
+                        return sink_set_named_tag(c->dst, tag, digest, XARCH_MEDIA_OCI_INDEX,
+                                        strlen(text), err);
+                r = sink_set_named_tag_if(c->dst, tag, expect, digest, XARCH_MEDIA_OCI_INDEX,
+                                strlen(text), err);
+                if (r <= 0)
+                        return r;
+        }
+        return xarch_error_set(err, EAGAIN,
+                        "the fallback tag of %s kept moving (another writer); gave up after %u "
+                        "attempts",
+                        subject, FALLBACK_TAG_ATTEMPTS);
+}
+
 /* Most subjects whose referrers are looked up in one copy (referrers of referrers included). */
 #define REFERRER_SUBJECTS_MAX 10000
 
@@ -537,56 +610,8 @@ static int copy_referrers(struct copy *c, struct xarch_image_context *ctx, unsig
                 xarch_blob_buf_release(&list);
 
                 /* the destination: nothing to do with the API, else merge the fallback tag */
-                struct xarch_blob_buf have = {};
-                bool dst_api = false;
                 if (r >= 0)
-                        r = sink_referrers(c->dst, subject, &have, &dst_api, err);
-                if (r >= 0 && !dst_api) {
-                        json_t *merged = NULL;
-                        if (have.data)
-                                merged = json_loadb(have.data, have.len, 0, &jerr);
-                        if (!json_is_array(json_object_get(merged, "manifests"))) {
-                                json_decref(merged);
-                                merged = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2,
-                                                "mediaType", XARCH_MEDIA_OCI_INDEX, "manifests");
-                        }
-                        json_t *out = json_object_get(merged, "manifests");
-                        bool changed = !have.data;
-                        size_t idx;
-                        json_t *d;
-                        json_array_foreach(src_list, idx, d) {
-                                const char *dg = json_string_value(json_object_get(d, "digest"));
-                                bool present = false;
-                                size_t j;
-                                json_t *e;
-                                json_array_foreach(out, j, e) {
-                                        const char *eg = json_string_value(
-                                                        json_object_get(e, "digest"));
-                                        present |= eg && dg && streq(eg, dg);
-                                }
-                                if (!present) {
-                                        json_array_append(out, d);
-                                        changed = true;
-                                }
-                        }
-                        _cleanup_free_ char *text =
-                                        changed ? json_dumps(merged,
-                                                                  JSON_COMPACT | JSON_PRESERVE_ORDER)
-                                                : NULL;
-                        json_decref(merged);
-                        if (changed && !text)
-                                r = xarch_error_set(err, ENOMEM, "out of memory");
-                        if (text) {
-                                char digest[XARCH_DIGEST_MAX], tag[XARCH_DIGEST_MAX];
-                                referrers_tag(subject, tag);
-                                r = sink_put_manifest(c->dst, text, strlen(text),
-                                                XARCH_MEDIA_OCI_INDEX, digest, err);
-                                if (r >= 0)
-                                        r = sink_set_named_tag(c->dst, tag, digest,
-                                                        XARCH_MEDIA_OCI_INDEX, strlen(text), err);
-                        }
-                }
-                xarch_blob_buf_release(&have);
+                        r = merge_fallback_tag(c, subject, src_list, err);
                 json_decref(doc);
         }
         return r < 0 ? r : 0;

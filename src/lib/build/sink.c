@@ -1011,7 +1011,7 @@ static int oci_dir_set_tag_locked(struct sink *s, const char *tag, const char *e
         json_t *list = json_object_get(index, "manifests");
         if (expect) {
                 const char *now = oci_index_tag_digest(list, tag);
-                if (!now || !streq(now, expect)) {
+                if (expect[0] ? !now || !streq(now, expect) : now != NULL) {
                         json_decref(index);
                         return 1; /* moved since the caller read it */
                 }
@@ -1114,6 +1114,13 @@ int sink_set_tag_if(struct sink *s, const char *expect, const char *digest, cons
         if (s->transport != XARCH_TRANSPORT_OCI)
                 return xarch_error_set(err, ENOTSUP, "%s: no conditional tag update", s->name);
         return oci_dir_set_tag(s, s->tag, expect, digest, media_type, size, err);
+}
+
+int sink_set_named_tag_if(struct sink *s, const char *tag, const char *expect, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err) {
+        if (s->transport != XARCH_TRANSPORT_OCI)
+                return xarch_error_set(err, ENOTSUP, "%s: no conditional tag update", s->name);
+        return oci_dir_set_tag(s, tag, expect, digest, media_type, size, err);
 }
 
 int sink_referrers(struct sink *s, const char *subject, struct xarch_blob_buf *ret, bool *api,

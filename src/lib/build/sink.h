@@ -123,10 +123,10 @@ int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uin
                 struct xarch_error **err);
 
 /* sink_set_tag() for an oci: layout, on a condition checked under the layout's lock: only
- * while the tag still names expect (a digest), so that an edit made from what the tag held
- * never overwrites a writer that moved it meanwhile. Returns 0 when the tag was set, 1 when it
- * had moved (nothing written), <0 on error; -ENOTSUP for other destinations (a registry has no
- * such condition: re-read the tag just before sink_set_tag() instead). */
+ * while the tag still names expect (a digest; "": while there is no such tag), so that an edit made
+ * from what the tag held never overwrites a writer that moved it meanwhile. Returns 0 when the tag
+ * was set, 1 when it had moved (nothing written), <0 on error; -ENOTSUP for other destinations (a
+ * registry has no such condition: re-read the tag just before sink_set_tag() instead). */
 int sink_set_tag_if(struct sink *s, const char *expect, const char *digest, const char *media_type,
                 uint64_t size, struct xarch_error **err);
 
@@ -134,6 +134,10 @@ int sink_set_tag_if(struct sink *s, const char *expect, const char *digest, cons
  * put; -ENOTSUP for archives, which hold their one tag. */
 int sink_set_named_tag(struct sink *s, const char *tag, const char *digest, const char *media_type,
                 uint64_t size, struct xarch_error **err);
+
+/* sink_set_tag_if() for another tag of an oci: layout. */
+int sink_set_named_tag_if(struct sink *s, const char *tag, const char *expect, const char *digest,
+                const char *media_type, uint64_t size, struct xarch_error **err);
 
 /* What the destination knows of subject's referrers: *api true when it is a registry with the
  * referrers API (it indexes subjects itself; nothing to maintain), else the current fallback-tag
