@@ -4,6 +4,8 @@
  * basic auth challenges and cross-host redirects. Built twice: test-registry uses the default
  * transport for plain HTTP (http1.c), test-registry-curl (REGISTRY_TEST_CURL) sends the same
  * requests through libcurl. */
+#include <fcntl.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -264,6 +266,55 @@ static void test_blob_stream_and_cache(void **state) {
         assert_int_equal(xarch_registry_get_blob_buf(r, &ref, blob_digest, 0, &b, NULL), 0);
         assert_int_equal(b.len, BLOB_SIZE);
         xarch_blob_buf_release(&b);
+        xarch_registry_free(r);
+}
+
+/* A sink that, on its first call, changes a byte of the file at `path` that it has not been
+ * given yet: a cache entry rewritten in place while it is streamed. */
+struct changing_sink {
+        const char *path;
+        off_t at;
+        unsigned calls;
+};
+
+static int sink_change_file(void *ud, const void *buf, size_t len) {
+        (void) buf;
+        (void) len;
+        struct changing_sink *c = ud;
+        if (c->calls++ == 0) {
+                int fd = open(c->path, O_RDWR | O_CLOEXEC);
+                unsigned char x = 0;
+                assert_true(fd >= 0);
+                assert_int_equal(pread(fd, &x, 1, c->at), 1);
+                x ^= 0x5a;
+                assert_int_equal(pwrite(fd, &x, 1, c->at), 1);
+                close(fd);
+        }
+        return 0;
+}
+
+/* The cache entry checks out, then changes while it is streamed: the bytes the sink got are not
+ * the blob, so the read fails (callers commit what it streamed on the strength of its answer) and
+ * the entry is dropped. */
+static void test_cache_entry_changed_while_streamed(void **state) {
+        char cache[PATH_MAX];
+        new_cache_dir(cache, sizeof(cache));
+        struct xarch_ref ref;
+        ref_for("good", &ref);
+        struct xarch_registry *r = client(cache, NULL);
+        assert_int_equal(xarch_registry_get_blob(r, &ref, blob_digest, 0, NULL, NULL, NULL), 0);
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof(path), "%s/blobs/sha256/%s", cache, blob_digest + 7);
+        /* past the first 256 KiB read, so the change lands in bytes not yet streamed */
+        struct changing_sink c = {.path = path, .at = BLOB_SIZE - 1000};
+        struct xarch_error *err = NULL;
+        assert_int_equal(xarch_registry_get_blob(
+                                         r, &ref, blob_digest, 0, sink_change_file, &c, &err),
+                        -EIO);
+        assert_true(c.calls >= 2);
+        assert_non_null(strstr(err->msg, "changed while reading"));
+        xarch_error_free(err);
+        assert_int_equal(access(path, F_OK), -1); /* dropped: the next read fetches it again */
         xarch_registry_free(r);
 }
 
@@ -1122,6 +1173,7 @@ int main(void) {
                         cmocka_unit_test(test_manifest_cache),
                         cmocka_unit_test(test_blob_stream_and_cache),
                         cmocka_unit_test(test_cache_fifo_entry),
+                        cmocka_unit_test(test_cache_entry_changed_while_streamed),
                         cmocka_unit_test(test_wrong_digest),
                         cmocka_unit_test(test_truncated),
                         cmocka_unit_test(test_huge_manifest),

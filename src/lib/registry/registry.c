@@ -438,7 +438,9 @@ static int blob_stream_body(void *ud, const void *buf, size_t len) {
 }
 
 /* Serves a blob from the cache: verifies the whole file first, then streams it, so that a
- * corrupt entry never reaches the sink. Returns 1 when served, 0 when absent/corrupt. */
+ * corrupt entry never reaches the sink, and checks the streamed bytes too. Returns 1 when
+ * served, 0 when absent/corrupt (nothing streamed), <0 when the entry changed while it was
+ * streamed (the sink got bytes that were not the blob). */
 static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_t max_size,
                 xarch_sink_fn sink, void *userdata, struct xarch_error **err) {
         _cleanup_close_ int fd = cache_open(r->cache_dir, digest);
@@ -476,24 +478,40 @@ static int blob_from_cache(struct xarch_registry *r, const char *digest, uint64_
                                 (unsigned long long) max_size);
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return 0;
+        /* the bytes streamed are hashed again: the file may change in place between the two
+         * passes, and callers commit what the sink got on the strength of this check */
+        if (xarch_digester_new(digest, &d) < 0)
+                return xarch_error_set(err, ENOMEM, "out of memory");
         uint64_t sent = 0;
+        int rc = 1;
         while (sent < total) {
                 ssize_t n = read(fd, buf, 256 * 1024);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n <= 0)
-                        return xarch_error_set(
+                if (n <= 0) {
+                        rc = xarch_error_set(
                                         err, EIO, "cached blob '%s' changed while reading", digest);
+                        break;
+                }
                 if ((uint64_t) n > total - sent)
                         n = (ssize_t) (total - sent);
+                xarch_digester_update(d, buf, (size_t) n);
                 int sr = sink ? sink(userdata, buf, (size_t) n) : 0;
-                if (sr < 0)
-                        return xarch_error_set(
+                if (sr < 0) {
+                        rc = xarch_error_set(
                                         err, -sr, "writing blob '%s': %s", digest, strerror(-sr));
+                        break;
+                }
                 sent += (uint64_t) n;
         }
-        atomic_fetch_add(&r->n_cache_hits, 1);
-        return 1;
+        if (rc > 0 && (xarch_digester_final(d, got) < 0 || !streq(got, digest))) {
+                cache_remove(r->cache_dir, digest);
+                rc = xarch_error_set(err, EIO, "cached blob '%s' changed while reading", digest);
+        }
+        xarch_digester_free(d);
+        if (rc > 0)
+                atomic_fetch_add(&r->n_cache_hits, 1);
+        return rc;
 }
 
 /* json: the blob is a JSON document collected there; checked string by string for echoed
@@ -513,7 +531,7 @@ static int registry_get_blob_impl(struct xarch_registry *r, const struct xarch_r
         }
 
         struct blob_stream s = {.r = r,
-                        .scan = {.registry = ref->registry},
+                        .scan = {.registry = xarch_ref_api_host(ref)},
                         .sink = sink,
                         .userdata = userdata,
                         .cache = {.fd = -1}};
