@@ -317,7 +317,7 @@ static int creds_get(struct xarch_registry *r, const struct xarch_ref *ref,
         snprintf(e->key, sizeof(e->key), "%s", key);
         e->found = found;
         if (found)
-                remember_credentials(r, ref->registry, &e->creds);
+                remember_credentials(r, xarch_ref_api_host(ref), &e->creds);
         if (found)
                 *ret = e->creds;
         pthread_mutex_lock(&r->lock);
@@ -627,7 +627,7 @@ int registry_request(struct xarch_registry *r, const struct xarch_ref *ref, cons
                                                 err);
                                 if (rc < 0)
                                         break;
-                                secrets_add(&r->secrets, ref->registry, token, strlen(token));
+                                secrets_add(&r->secrets, host, token, strlen(token));
                                 token_cache_put(r, token_key, token, expires);
                         }
                         int an = snprintf(q->authorization, sizeof(q->authorization), "Bearer %s",

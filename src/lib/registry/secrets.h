@@ -38,8 +38,9 @@ struct secret_list {
 void secrets_init(struct secret_list *s);
 void secrets_free(struct secret_list *s);
 
-/* Remembers a secret (and its echo forms) sent on behalf of `registry` (a host[:port]; NULL
- * when it may go to any). Best effort: out of memory drops it, or marks it for any registry. */
+/* Remembers a secret (and its echo forms) sent on behalf of `registry` (the API host[:port]
+ * requests go to, xarch_ref_api_host(); NULL when it may go to any). Best effort: out of memory
+ * drops it, or marks it for any registry. */
 void secrets_add(struct secret_list *s, const char *registry, const char *secret, size_t len);
 
 /* Whether buf holds any remembered secret as bytes. */

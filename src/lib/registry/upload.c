@@ -95,8 +95,10 @@ int upload_target_new(struct xarch_registry *r, const struct xarch_ref *ref,
         t->r = r;
         t->ref = *ref;
         pthread_mutex_init(&t->lock, NULL);
-        /* a push: libcurl is likely needed (TLS), so its loading overlaps the first requests */
-        transport_preload(r);
+        /* a push to a remote registry needs libcurl (TLS): its loading overlaps the first
+         * requests. Not to a loopback one, which is tried over plain HTTP first (no libcurl). */
+        if (!r->direct_http || !xarch_ref_registry_is_loopback(xarch_ref_api_host(ref)))
+                transport_preload(r);
         *ret = t;
         return 0;
 }
