@@ -134,7 +134,8 @@ struct xarch_verify_options {
         const struct xarch_platform *platform; /* verify only the image a node of this platform
                                                   pulls (containerd rules); NULL = all */
         bool deep;            /* count every ELF file per architecture, report mixed content */
-        unsigned concurrency; /* layers analysed at once; 0 = number of CPUs (at most 8) */
+        unsigned concurrency; /* layers analysed at once; 0 = the number of CPUs, at most 4;
+                               * above 8 counts as 8 */
         xarch_verify_progress_fn progress; /* may be NULL */
         void *progress_userdata;
 };
