@@ -116,6 +116,21 @@ expect_rc 0 "add in an OCI layout"
 [ "$(skopeo inspect --raw "oci:$TMPD/l.oci:v1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["manifests"]))')" = 3 ] &&
         ok "skopeo reads three entries from the layout" || not_ok "layout entries"
 skopeo copy -q --all "oci:$TMPD/l.oci:v1" "oci:$TMPD/check.oci:x" && ok "skopeo copies the layout (every blob there)" || not_ok "skopeo copy of the layout"
+# a layout named without a tag means its one image, to the writer as to the reader: an edit of
+# "oci:DIR" replaces that entry and keeps its name, so the next edit finds one image again
+cp -r "$TMPD/l.oci" "$TMPD/one.oci"
+run_xarch index annotate "oci:$TMPD/one.oci" team=x
+expect_rc 0 "annotate of an untagged layout holding one tagged index exits 0"
+run_xarch index annotate "oci:$TMPD/one.oci" owner=y
+expect_rc 0 "a second annotate of it exits 0 (still one image)"
+python3 - "$TMPD/one.oci/index.json" <<'PY' && ok "index.json: one entry, still named v1" || not_ok "index.json: $(cat "$TMPD/one.oci/index.json")"
+import json, sys
+m = json.load(open(sys.argv[1]))["manifests"]
+sys.exit(not (len(m) == 1 and m[0]["annotations"]["org.opencontainers.image.ref.name"] == "v1"))
+PY
+[ "$(skopeo inspect --raw "oci:$TMPD/one.oci:v1" | python3 -c 'import json,sys; a = json.load(sys.stdin).get("annotations", {}); print(a.get("team"), a.get("owner"))')" = "x y" ] &&
+        ok "the tag names the index with both edits" || not_ok "annotations: $(skopeo inspect --raw "oci:$TMPD/one.oci:v1")"
+rm -rf "$TMPD/one.oci"
 
 # usage errors and failures
 run_xarch index remove "$R1/idx:v1"

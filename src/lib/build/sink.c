@@ -1016,6 +1016,19 @@ static int oci_dir_set_tag_locked(struct sink *s, const char *tag, const char *e
                         return 1; /* moved since the caller read it */
                 }
         }
+        /* no tag names the layout's one image, as a reader takes it (whatever its name, which
+         * is kept), or, among several, the unnamed entry */
+        _cleanup_free_ char *kept_name = NULL;
+        if (!tag && json_array_size(list) == 1) {
+                json_t *ann = json_object_get(json_array_get(list, 0), "annotations");
+                const char *name =
+                                json_string_value(json_object_get(ann, XARCH_ANNOTATION_REF_NAME));
+                if (name && !(kept_name = strdup(name))) {
+                        json_decref(index);
+                        return xarch_error_set(err, ENOMEM, "out of memory");
+                }
+                json_array_remove(list, 0);
+        }
         for (size_t i = json_array_size(list); i-- > 0;) {
                 json_t *ann = json_object_get(json_array_get(list, i), "annotations");
                 const char *name =
@@ -1023,10 +1036,11 @@ static int oci_dir_set_tag_locked(struct sink *s, const char *tag, const char *e
                 if (tag ? (name && streq(name, tag)) : !name)
                         json_array_remove(list, i);
         }
+        const char *name = tag ? tag : kept_name;
         json_t *d = descriptor_json(digest, media_type, size);
-        if (d && tag)
+        if (d && name)
                 json_object_set_new(d, "annotations",
-                                json_pack("{s:s}", XARCH_ANNOTATION_REF_NAME, tag));
+                                json_pack("{s:s}", XARCH_ANNOTATION_REF_NAME, name));
         _cleanup_free_ char *text = NULL;
         if (d && json_array_append_new(list, d) == 0)
                 text = json_dumps(index, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1039,7 +1053,8 @@ static int oci_dir_set_tag_locked(struct sink *s, const char *tag, const char *e
         return 0;
 }
 
-/* oci: reads index.json, drops the entry the tag names (or the unnamed one), adds the new one
+/* oci: reads index.json, drops the entry the tag names (without a tag: the only entry, keeping
+ * its name, or the unnamed one), adds the new one
  * at the end and replaces the file atomically, all under the layout's lock so that writers of
  * other tags at the same time are neither lost nor lose this one. With expect, only while the
  * tag still names that digest (1 when not: nothing written). */
