@@ -1039,8 +1039,9 @@ static int spool_write(void *userdata, const void *buf, size_t len) {
         return 0;
 }
 
-/* Feeds the spool to a blob writer from its first byte. */
-static int spool_feed(int fd, struct sink_blob *w, struct xarch_error **err) {
+/* A sink_feed_fn: the spool (ctx: its fd) from its first byte. */
+static int spool_feed(void *ctx, struct sink_blob *w, struct xarch_error **err) {
+        int fd = *(int *) ctx;
         _cleanup_free_ uint8_t *buf = malloc(256 * 1024);
         if (!buf)
                 return xarch_error_set(err, ENOMEM, "out of memory");
@@ -1106,31 +1107,8 @@ static void layer_options(struct build *b, struct layer_write_options *wo) {
 /* Uploads a layer from its spool (the digest known: a blob the registry holds is skipped, an
  * interrupted upload resumes from the spool's first byte). */
 static int upload_spool(struct target *t, struct sink *sink, int fd, struct xarch_error **err) {
-        struct sink_blob *w = NULL;
-        int r = sink_blob_begin(sink, t->layer.digest, t->layer.size, NULL, &w, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        for (unsigned restarts = 0;; restarts++) {
-                struct xarch_error *e = NULL;
-                r = spool_feed(fd, w, &e);
-                if (r >= 0)
-                        r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
-                else if (r != -ERESTART)
-                        sink_blob_abort(w);
-                if (r == -ERESTART && restarts < SINK_RESTARTS_MAX && sink_blob_restart(w) == 0) {
-                        xarch_error_free(e);
-                        continue;
-                }
-                if (r == -ERESTART) {
-                        sink_blob_abort(w);
-                        xarch_error_free(e);
-                        return xarch_error_set(err, EIO, "the layer upload kept failing");
-                }
-                if (r < 0 && err && !*err)
-                        *err = steal_ptr(e);
-                xarch_error_free(e);
-                return r;
-        }
+        return sink_feed_blob(
+                        sink, t->layer.digest, t->layer.size, NULL, spool_feed, &fd, false, err);
 }
 
 /* A new layer. Local destinations get it straight from the compressor; a registry gets it from

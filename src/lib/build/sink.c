@@ -882,8 +882,9 @@ int sink_blob_commit(
 
 /* ---- manifests ---- */
 
-int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *media_type,
-                char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err) {
+/* by_tag: a registry with a tag only keeps the manifest for sink_set_tag(), whose PUT writes it */
+static int put_manifest(struct sink *s, const void *data, size_t len, const char *media_type,
+                bool by_tag, char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err) {
         char digest[XARCH_DIGEST_MAX];
         if (xarch_digest_buffer("sha256", data, len, digest) < 0)
                 return xarch_error_set(err, EIO, "cannot hash a manifest");
@@ -893,7 +894,10 @@ int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *
                 return xarch_error_set(err, EFBIG, "manifest %s is larger than %u bytes", digest,
                                 XARCH_MANIFEST_MAX);
         if (s->transport == XARCH_TRANSPORT_REGISTRY) {
-                int r = upload_manifest_put(s->up, data, len, media_type, digest, NULL, err);
+                int r = by_tag && s->tag ? upload_manifest_stage(s->up, data, len, media_type,
+                                                           digest, err)
+                                         : upload_manifest_put(s->up, data, len, media_type, digest,
+                                                           NULL, err);
                 if (r == 0) /* copies put image manifests from several threads */
                         __atomic_fetch_add(&s->stats.manifests_written, 1, __ATOMIC_RELAXED);
                 return r;
@@ -1071,22 +1075,14 @@ static int oci_dir_set_tag(struct sink *s, const char *tag, const char *expect, 
         return r;
 }
 
+int sink_put_manifest(struct sink *s, const void *data, size_t len, const char *media_type,
+                char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err) {
+        return put_manifest(s, data, len, media_type, false, digest_out, err);
+}
+
 int sink_put_root(struct sink *s, const void *data, size_t len, const char *media_type,
                 char digest_out[XARCH_DIGEST_MAX], struct xarch_error **err) {
-        if (s->transport != XARCH_TRANSPORT_REGISTRY || !s->tag)
-                return sink_put_manifest(s, data, len, media_type, digest_out, err);
-        char digest[XARCH_DIGEST_MAX];
-        if (xarch_digest_buffer("sha256", data, len, digest) < 0)
-                return xarch_error_set(err, EIO, "cannot hash a manifest");
-        if (digest_out)
-                snprintf(digest_out, XARCH_DIGEST_MAX, "%s", digest);
-        if (len > XARCH_MANIFEST_MAX)
-                return xarch_error_set(err, EFBIG, "manifest %s is larger than %u bytes", digest,
-                                XARCH_MANIFEST_MAX);
-        int r = upload_manifest_stage(s->up, data, len, media_type, digest, err);
-        if (r == 0) /* written by the tag */
-                __atomic_fetch_add(&s->stats.manifests_written, 1, __ATOMIC_RELAXED);
-        return r;
+        return put_manifest(s, data, len, media_type, true, digest_out, err);
 }
 
 int sink_set_tag(struct sink *s, const char *digest, const char *media_type, uint64_t size,
@@ -1258,18 +1254,17 @@ int sink_commit(struct sink *s, struct xarch_error **err) {
         return 0;
 }
 
-int sink_copy_blob(struct sink *s, struct xarch_image *src, const char *digest, uint64_t size,
-                const struct xarch_ref *mount_from, struct xarch_error **err) {
+int sink_feed_blob(struct sink *s, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, sink_feed_fn feed, void *ctx,
+                bool feed_checks_digest, struct xarch_error **err) {
         struct sink_blob *w = NULL;
         int r = sink_blob_begin(s, digest, size, mount_from, &w, err);
         if (r != 0)
                 return r < 0 ? r : 0;
-        /* xarch_image_get_blob() succeeds only when the bytes it gave hash to `digest` (it
-         * checks at the end, before it returns), and only then is the blob committed */
-        w->reader_checks_digest = true;
+        w->reader_checks_digest = feed_checks_digest && digest;
         for (unsigned restarts = 0;; restarts++) {
                 struct xarch_error *e = NULL;
-                r = xarch_image_get_blob(src, digest, size, sink_blob_write, w, &e);
+                r = feed(ctx, w, &e);
                 if (r >= 0)
                         r = sink_blob_commit(w, NULL, &e); /* frees w unless -ERESTART */
                 else if (r != -ERESTART)
@@ -1288,4 +1283,23 @@ int sink_copy_blob(struct sink *s, struct xarch_image *src, const char *digest, 
                 xarch_error_free(e);
                 return r < 0 ? r : 0;
         }
+}
+
+struct image_feed {
+        struct xarch_image *src;
+        const char *digest;
+        uint64_t size;
+};
+
+static int feed_from_image(void *ctx, struct sink_blob *w, struct xarch_error **err) {
+        struct image_feed *f = ctx;
+        return xarch_image_get_blob(f->src, f->digest, f->size, sink_blob_write, w, err);
+}
+
+int sink_copy_blob(struct sink *s, struct xarch_image *src, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, struct xarch_error **err) {
+        struct image_feed f = {.src = src, .digest = digest, .size = size};
+        /* xarch_image_get_blob() succeeds only when the bytes it gave hash to `digest` (it
+         * checks at the end, before it returns), and only then is the blob committed */
+        return sink_feed_blob(s, digest, size, mount_from, feed_from_image, &f, true, err);
 }

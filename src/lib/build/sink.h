@@ -96,6 +96,16 @@ int sink_blob_commit(
  * Returns 0, or <0 when b cannot restart (then abort it). */
 int sink_blob_restart(struct sink_blob *b);
 
+/* Writes one blob that feed(ctx, w, err) streams into w with sink_blob_write(): skipped when
+ * the destination has it (digest known), mounted from mount_from when the registry can, else fed
+ * and committed; an interrupted registry upload is fed again from the start a few times.
+ * feed_checks_digest: feed returns >= 0 only when the bytes it gave hash to digest, so the sink
+ * does not hash them again. Returns 0 when the destination holds the blob, <0 with *err set. */
+typedef int (*sink_feed_fn)(void *ctx, struct sink_blob *w, struct xarch_error **err);
+int sink_feed_blob(struct sink *s, const char *digest, uint64_t size,
+                const struct xarch_ref *mount_from, sink_feed_fn feed, void *ctx,
+                bool feed_checks_digest, struct xarch_error **err);
+
 /* Copies one blob from src: skipped when the destination has it, mounted from mount_from when
  * the registry can, else streamed from src (checked against digest as it is read, and hashed
  * only there) and committed; an interrupted registry upload is fed again from the start a few
